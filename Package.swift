@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+    name: "cidp",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cidp", targets: ["cidp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C leaves.
+        .target(name: "CShims"),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Framing shared by the supervisor and the workers: pure Swift.
+        .target(name: "Wire"),
+
+        // The engine: knows nothing of sensors or SQLite.
+        .target(name: "Supervisor", dependencies: [
+            "Wire", "CShims", logging,
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+
+        // The pipeline roles and the test worker.
+        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CCurl", logging]),
+
+        .executableTarget(name: "cidp", dependencies: ["Supervisor", "Workers", "Wire", logging, argumentParser]),
+
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Wire", "CShims"]),
+    ]
+)

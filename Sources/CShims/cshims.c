@@ -1,0 +1,160 @@
+#define _GNU_SOURCE
+#include "cshims.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+int cshims_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0); }
+int cshims_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+int cshims_pipe2(int fds[2], int nonblocking) {
+    return pipe2(fds, O_CLOEXEC | (nonblocking ? O_NONBLOCK : 0));
+}
+
+int cshims_socketpair(int kind, int nonblocking, int fds[2]) {
+    int type = (kind == 0 ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
+    return socketpair(AF_UNIX, type, 0, fds);
+}
+
+int cshims_unix_socket(int nonblocking) {
+    return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+}
+
+static int fill_address(struct sockaddr_un *address, const char *path) {
+    memset(address, 0, sizeof(*address));
+    address->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(address->sun_path)) { errno = ENAMETOOLONG; return -1; }
+    strcpy(address->sun_path, path);
+    return 0;
+}
+
+int cshims_unix_bind(int fd, const char *path) {
+    struct sockaddr_un address;
+    if (fill_address(&address, path) != 0) return -1;
+    return bind(fd, (struct sockaddr *)&address, sizeof(address));
+}
+
+int cshims_unix_connect(int fd, const char *path) {
+    struct sockaddr_un address;
+    if (fill_address(&address, path) != 0) return -1;
+    int result;
+    do { result = connect(fd, (struct sockaddr *)&address, sizeof(address)); } while (result == -1 && errno == EINTR);
+    return result;
+}
+
+int cshims_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
+
+int cshims_peer_credentials(int fd, uid_t *uid, pid_t *pid) {
+    struct ucred credentials;
+    socklen_t length = sizeof(credentials);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    *uid = credentials.uid;
+    *pid = credentials.pid;
+    return 0;
+}
+
+int cshims_set_nonblocking(int fd, int on) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags == -1) return -1;
+    flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, flags);
+}
+
+int cshims_wifexited(int status) { return WIFEXITED(status); }
+int cshims_wexitstatus(int status) { return WEXITSTATUS(status); }
+int cshims_wifsignaled(int status) { return WIFSIGNALED(status); }
+int cshims_wtermsig(int status) { return WTERMSIG(status); }
+int cshims_wcoredump(int status) { return WCOREDUMP(status); }
+
+int cshims_signalfd(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int cshims_signalfd_read(int fd, int *signo, pid_t *pid) {
+    struct signalfd_siginfo info;
+    ssize_t n;
+    do { n = read(fd, &info, sizeof(info)); } while (n == -1 && errno == EINTR);
+    if (n == -1) return errno == EAGAIN ? 0 : -1;
+    if (n != sizeof(info)) { errno = EIO; return -1; }
+    *signo = (int)info.ssi_signo;
+    *pid = (pid_t)info.ssi_pid;
+    return 1;
+}
+
+int cshims_unblock_all_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    return pthread_sigmask(SIG_SETMASK, &set, NULL);
+}
+
+int cshims_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int cshims_epoll_add(int epfd, int fd, uint64_t token) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof(event));
+    event.events = EPOLLIN | EPOLLRDHUP;
+    event.data.u64 = token;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event);
+}
+
+int cshims_epoll_remove(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
+
+int cshims_epoll_wait(int epfd, uint64_t *tokens, int *hangups, int max, int timeout_ms) {
+    struct epoll_event events[64];
+    if (max > 64) max = 64;
+    int n;
+    do { n = epoll_wait(epfd, events, max, timeout_ms); } while (n == -1 && errno == EINTR);
+    for (int i = 0; i < n; i++) {
+        tokens[i] = events[i].data.u64;
+        hangups[i] = (events[i].events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ? 1 : 0;
+    }
+    return n;
+}
+
+int cshims_limit_address_space(pid_t pid, uint64_t bytes) {
+    struct rlimit limit = { .rlim_cur = bytes, .rlim_max = bytes };
+    return prlimit(pid, RLIMIT_AS, &limit, NULL);
+}
+
+int cshims_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                 const int *fd_sources, const int *fd_targets, int fd_count) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int result = posix_spawn_file_actions_init(&actions);
+    if (result != 0) return result;
+    result = posix_spawnattr_init(&attributes);
+    if (result != 0) { posix_spawn_file_actions_destroy(&actions); return result; }
+
+    for (int i = 0; i < fd_count && result == 0; i++) {
+        // adddup2 with equal numbers clears FD_CLOEXEC (glibc >= 2.29), so the fd survives exec.
+        result = posix_spawn_file_actions_adddup2(&actions, fd_sources[i], fd_targets[i]);
+    }
+    sigset_t empty, all;
+    sigemptyset(&empty);
+    sigfillset(&all);
+    if (result == 0) result = posix_spawnattr_setflags(&attributes,
+        POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (result == 0) result = posix_spawnattr_setpgroup(&attributes, 0);
+    if (result == 0) result = posix_spawnattr_setsigmask(&attributes, &empty);
+    if (result == 0) result = posix_spawnattr_setsigdefault(&attributes, &all);
+    if (result == 0) result = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    return result;
+}

@@ -1,0 +1,141 @@
+/// When a child that exited is started again (OTP's restart types).
+public enum RestartType: String, Sendable, Equatable, CaseIterable {
+    /// Always restarted.
+    case permanent
+    /// Restarted only after an abnormal exit (non-zero code, or a signal we did not send).
+    case transient
+    /// Never restarted.
+    case temporary
+}
+
+/// How a child is stopped (OTP's shutdown).
+public enum Shutdown: Sendable, Equatable {
+    /// SIGKILL at once.
+    case brutalKill
+    /// SIGTERM, then SIGKILL once `grace` has passed.
+    case grace(Duration)
+}
+
+/// How a node reacts when one of its children exits and is to be restarted (OTP's strategies).
+public enum Strategy: String, Sendable, Equatable, CaseIterable {
+    case oneForOne = "one_for_one"
+    case oneForAll = "one_for_all"
+    case restForOne = "rest_for_one"
+}
+
+/// Delay before a restart: the first restart is immediate, then `initial × multiplier^(n-2)`
+/// capped at `maximum`, with ±`jitter` (a fraction) of random spread. The count resets once
+/// a child has stayed up for `stablePeriod`.
+public struct Backoff: Sendable, Equatable {
+    public var initial: Duration
+    public var maximum: Duration
+    public var multiplier: Double
+    public var jitter: Double
+    public var stablePeriod: Duration
+
+    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5),
+                multiplier: Double = 2, jitter: Double = 0.2, stablePeriod: Duration = .seconds(10)) {
+        self.initial = initial
+        self.maximum = maximum
+        self.multiplier = multiplier
+        self.jitter = jitter
+        self.stablePeriod = stablePeriod
+    }
+
+    /// The delay before restart number `consecutive` (1 = the first restart since the child was
+    /// last stable). `unitRandom` is a number in 0..<1 supplied by the caller, so the arithmetic
+    /// stays deterministic under test.
+    public func delay(forRestart consecutive: Int, unitRandom: Double) -> Duration {
+        guard consecutive > 1 else { return .zero }
+        let base = initial.seconds * pow(multiplier, Double(consecutive - 2))
+        let capped = min(base, maximum.seconds)
+        let spread = capped * jitter * (2 * unitRandom - 1)
+        return .seconds(max(0, min(capped + spread, maximum.seconds)))
+    }
+}
+
+/// One worker process: what to run and how to supervise it.
+public struct ChildSpec: Sendable, Equatable {
+    /// Unique in the whole tree; what `cidp restart NAME` and the logs use.
+    public var name: String
+    /// argv; `command[0]` is an absolute path.
+    public var command: [String]
+    public var restart: RestartType
+    public var shutdown: Shutdown
+    /// How long the child may take to send `ready`; past it the start has failed.
+    public var readinessTimeout: Duration
+    /// The longest silence allowed between heartbeats once ready; nil disables the watchdog.
+    public var watchdog: Duration?
+    /// Address-space limit in bytes (RLIMIT_AS); nil for none.
+    public var memoryLimit: UInt64?
+    /// Added to the child's environment.
+    public var environment: [String: String]
+    public var backoff: Backoff
+
+    public init(name: String, command: [String], restart: RestartType = .permanent,
+                shutdown: Shutdown = .grace(.seconds(5)), readinessTimeout: Duration = .seconds(5),
+                watchdog: Duration? = nil, memoryLimit: UInt64? = nil,
+                environment: [String: String] = [:], backoff: Backoff = Backoff()) {
+        self.name = name
+        self.command = command
+        self.restart = restart
+        self.shutdown = shutdown
+        self.readinessTimeout = readinessTimeout
+        self.watchdog = watchdog
+        self.memoryLimit = memoryLimit
+        self.environment = environment
+        self.backoff = backoff
+    }
+}
+
+/// A supervisor node: lives inside the root process and supervises its children.
+public struct NodeSpec: Sendable, Equatable {
+    public var name: String
+    public var strategy: Strategy
+    /// More than `intensity` restarts within `period` and the node gives up.
+    public var intensity: Int
+    public var period: Duration
+    public var children: [TreeSpec]
+
+    public init(name: String, strategy: Strategy = .oneForOne, intensity: Int = 3,
+                period: Duration = .seconds(5), children: [TreeSpec]) {
+        self.name = name
+        self.strategy = strategy
+        self.intensity = intensity
+        self.period = period
+        self.children = children
+    }
+}
+
+/// A child of a node: a worker process or a nested node.
+public indirect enum TreeSpec: Sendable, Equatable {
+    case worker(ChildSpec)
+    case node(NodeSpec)
+
+    public var name: String {
+        switch self {
+        case .worker(let spec): return spec.name
+        case .node(let spec): return spec.name
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    public var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) / 1e18
+    }
+
+    /// The duration in whole milliseconds, rounded down.
+    public var milliseconds: Int64 {
+        let (whole, fraction) = components
+        return whole * 1000 + fraction / 1_000_000_000_000_000
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,16 @@
+/// Wire: the framing and message encodings shared by the supervisor and the workers.
+///
+/// It owns the descriptor numbers and environment variable names a worker is launched with,
+/// so that both sides agree on them without either importing the other.
+public enum WireLayout {
+    /// The control channel (a SOCK_SEQPACKET socket to the supervisor) in every worker.
+    public static let controlFD: Int32 = 3
+    /// The name of the worker, as the supervisor knows it.
+    public static let workerNameVariable = "CIDP_WORKER_NAME"
+    /// The pid of the supervisor that spawned the worker; the worker exits if its parent differs.
+    public static let supervisorPIDVariable = "CIDP_SUPERVISOR_PID"
+    /// Heartbeat period in milliseconds the worker should keep (a third of the watchdog).
+    public static let heartbeatIntervalVariable = "CIDP_HEARTBEAT_MS"
+    /// Address-space limit in bytes the worker applies to itself first thing.
+    public static let memoryLimitVariable = "CIDP_MEMORY_LIMIT"
+}
