@@ -1,0 +1,30 @@
+/// Where and how the root writes its logs.
+public struct LogSettings: Sendable, Equatable {
+    /// Directory of the JSON-lines files (`cidp.log`, `cidp.log.1`, …), relative to the working directory.
+    public var directory: String
+    /// A file is rotated once writing a line would take it past this size.
+    public var maxBytes: Int
+    /// How many rotated files are kept besides the live one.
+    public var keep: Int
+    /// The lowest level printed on the console (swift-log level names: trace … critical).
+    public var consoleLevel: String
+
+    public init(directory: String = "logs", maxBytes: Int = 2_000_000, keep: Int = 5, consoleLevel: String = "info") {
+        self.directory = directory
+        self.maxBytes = maxBytes
+        self.keep = keep
+        self.consoleLevel = consoleLevel
+    }
+}
+
+/// A validated policy file: the supervision tree and the root's settings.
+public struct Policy: Sendable, Equatable {
+    /// The root node; its name is the tree's name in `cidp status`.
+    public var root: NodeSpec
+    public var logging: LogSettings
+
+    public init(root: NodeSpec, logging: LogSettings = LogSettings()) {
+        self.root = root
+        self.logging = logging
+    }
+}
