@@ -1,0 +1,193 @@
+import CShims
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension SupervisorTree {
+    /// Why an operator restart was refused.
+    public enum RestartRefusal: Error, Equatable, Sendable, CustomStringConvertible {
+        case isRoot, shuttingDown, nodeNotRunning(String)
+        public var description: String {
+            switch self {
+            case .isRoot: return "the root cannot be restarted; use 'cidp stop' and 'cidp up'"
+            case .shuttingDown: return "the tree is shutting down"
+            case .nodeNotRunning(let node): return "its node '\(node)' is not running"
+            }
+        }
+    }
+
+    /// Feeds one event; returns the actions to carry out, in order.
+    public mutating func handle(_ event: TreeEvent, now: Duration) -> [TreeAction] {
+        self.now = now
+        actions = []
+        guard !isFinished else { return [] }
+        switch event {
+        case .boot:
+            precondition(bootedAt == nil, "the tree was booted twice")
+            bootedAt = now
+            beginStart(of: Self.rootID)
+        case .spawned(let id, let pid):
+            spawned(id, pid: pid)
+        case .spawnFailed(let id, let reason):
+            modifyWorker(id) { $0.phase = .restarting }
+            startFailed(id, reason: "cannot spawn: \(reason)", status: nil)
+        case .ready(let id, let pid):
+            ready(id, pid: pid)
+        case .heartbeat(let id, let pid):
+            if self.worker(id).pid == pid { modifyWorker(id) { $0.lastHeartbeat = now } }
+        case .health(let id, let pid, let degraded):
+            health(id, pid: pid, degraded: degraded)
+        case .exited(let pid, let status):
+            exited(pid: pid, status: status)
+        case .tick:
+            checkDeadlines()
+        case .restart(let id):
+            _ = try? requestRestart(id)
+        case .shutdown(let reason):
+            shutdown(reason: reason)
+        }
+        drainPendingNodes()
+        return actions
+    }
+
+    /// An operator restart (`cidp restart NAME`): the child and, per its node's strategy, its
+    /// siblings are stopped and started again. Not counted against restart intensity.
+    public mutating func restart(_ id: ElementID, now: Duration) throws(RestartRefusal) -> [TreeAction] {
+        self.now = now
+        actions = []
+        try requestRestart(id)
+        drainPendingNodes()
+        return actions
+    }
+
+    private mutating func requestRestart(_ id: ElementID) throws(RestartRefusal) {
+        guard let parentID = parent(of: id) else { throw .isRoot }
+        guard !isShuttingDown else { throw .shuttingDown }
+        let parentNode = node(parentID)
+        guard parentNode.mode == .running || parentNode.mode == .starting else {
+            throw .nodeNotRunning(parentNode.spec.name)
+        }
+        let affected = affectedSiblings(of: id, in: parentNode)
+        var steps = affected.reversed().map { Step.stop($0) }
+        steps += affected.map { Step.start($0, notBefore: now) }
+        modifyNode(parentID) { $0.plan += steps; $0.disposition = .restarting }
+        pendingNodes.append(parentID)
+    }
+
+    private mutating func spawned(_ id: ElementID, pid: Int32) {
+        let now = self.now
+        guard case .spawning(let stopWhenSpawned) = worker(id).phase else {
+            preconditionFailure("'\(name(of: id))' reported spawned while not spawning")
+        }
+        let spec = worker(id).spec
+        modifyWorker(id) {
+            $0.spawnedAt = now
+            $0.starts += 1
+            $0.phase = .starting(pid: pid, deadline: now + spec.readinessTimeout)
+        }
+        actions.append(.notice(.spawned(worker: spec.name, pid: pid, attempt: worker(id).starts)))
+        if stopWhenSpawned { signalStop(id) }
+    }
+
+    private mutating func ready(_ id: ElementID, pid: Int32) {
+        let now = self.now
+        guard case .starting(let livePID, _) = worker(id).phase, livePID == pid else { return }
+        modifyWorker(id) {
+            $0.phase = .running(pid: pid, degraded: nil)
+            $0.readyAt = now
+            $0.lastHeartbeat = now
+        }
+        actions.append(.notice(.ready(worker: name(of: id), pid: pid, after: now - worker(id).spawnedAt)))
+        completeStep(in: worker(id).parent, ifCurrentIs: .start(id, notBefore: .zero))
+    }
+
+    private mutating func health(_ id: ElementID, pid: Int32, degraded: String?) {
+        guard case .running(let livePID, let previous) = worker(id).phase, livePID == pid, previous != degraded else { return }
+        modifyWorker(id) { $0.phase = .running(pid: pid, degraded: degraded) }
+        actions.append(.notice(.healthChanged(worker: name(of: id), pid: pid, degraded: degraded)))
+    }
+
+    private mutating func exited(pid: Int32, status: ExitStatus) {
+        guard let id = worker(withPID: pid) else {
+            actions.append(.notice(.strayProcessReaped(pid: pid, status: status)))
+            return
+        }
+        let phase = worker(id).phase
+        let parentID = worker(id).parent
+        modifyWorker(id) { $0.lastExit = status }
+        switch phase {
+        case .stopping(_, _, .plan):
+            actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))
+            let disposition = node(parentID).disposition
+            modifyWorker(id) { $0.phase = Self.phase(for: disposition) }
+            completeStep(in: parentID, ifCurrentIs: .stop(id))
+        case .stopping(_, _, .readinessTimeout):
+            actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))
+            modifyWorker(id) { $0.phase = .restarting }
+            startFailed(id, reason: "not ready within \(worker(id).spec.readinessTimeout)", status: status)
+        case .starting:
+            actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: false)))
+            modifyWorker(id) { $0.phase = .restarting }
+            startFailed(id, reason: "exited before it was ready (\(status))", status: status)
+        case .stopping(_, _, .watchdog):
+            actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))
+            modifyWorker(id) { $0.phase = .restarting }
+            childFailed(id, in: parentID, reason: "'\(name(of: id))' stopped heartbeating", abnormal: true)
+        case .running:
+            actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: false)))
+            modifyWorker(id) { $0.phase = .restarting }
+            childFailed(id, in: parentID, reason: "'\(name(of: id))' exited (\(status))", abnormal: !status.isNormal)
+        case .idle, .spawning, .restarting, .stopped, .failed:
+            preconditionFailure("pid \(pid) of '\(name(of: id))' exited in phase \(phase)")
+        }
+    }
+
+    static func phase(for disposition: Disposition) -> WorkerPhase {
+        switch disposition {
+        case .restarting: return .restarting
+        case .stopped: return .stopped
+        case .failed: return .failed
+        }
+    }
+
+    private mutating func checkDeadlines() {
+        let now = self.now
+        for id in elements.indices {
+            switch elements[id] {
+            case .worker(let worker):
+                switch worker.phase {
+                case .starting(let pid, let deadline) where now >= deadline:
+                    actions.append(.notice(.readinessTimeout(worker: worker.spec.name, pid: pid)))
+                    modifyWorker(id) { $0.phase = .stopping(pid: pid, killAt: nil, cause: .readinessTimeout) }
+                    actions.append(.signal(pid: pid, signal: SIGKILL))
+                case .running(let pid, _):
+                    if let watchdog = worker.spec.watchdog, now - worker.lastHeartbeat >= watchdog {
+                        actions.append(.notice(.watchdogExpired(worker: worker.spec.name, pid: pid,
+                                                                silentFor: now - worker.lastHeartbeat)))
+                        modifyWorker(id) { $0.phase = .stopping(pid: pid, killAt: nil, cause: .watchdog) }
+                        actions.append(.signal(pid: pid, signal: SIGKILL))
+                    }
+                case .stopping(let pid, let killAt?, let cause) where now >= killAt:
+                    actions.append(.notice(.shutdownTimeout(worker: worker.spec.name, pid: pid)))
+                    modifyWorker(id) { $0.phase = .stopping(pid: pid, killAt: nil, cause: cause) }
+                    actions.append(.signal(pid: pid, signal: SIGKILL))
+                default:
+                    break
+                }
+            case .node(let node):
+                if node.current != nil, !node.currentBegun { pendingNodes.append(id) }
+            }
+        }
+    }
+
+    private mutating func shutdown(reason: String) {
+        guard !isShuttingDown else { return }
+        isShuttingDown = true
+        if exitMessage.isEmpty { exitMessage = reason }
+        for id in elements.indices {
+            guard case .node = elements[id] else { continue }
+            modifyNode(id) { $0.plan = []; $0.current = nil; $0.currentBegun = false }
+        }
+        beginStop(of: Self.rootID, disposition: .stopped)
+    }
+}

@@ -1,0 +1,63 @@
+/// A point-in-time view of one element of the tree, for `cidp status`.
+public struct StatusEntry: Sendable, Equatable {
+    public enum Kind: String, Sendable { case node, worker }
+
+    public var name: String
+    public var kind: Kind
+    /// starting, running, degraded, restarting, stopping, stopped, halted, failed.
+    public var state: String
+    public var pid: Int32?
+    public var restarts: Int
+    public var uptime: Duration?
+    /// Why the element is degraded or failed, when it is.
+    public var reason: String?
+    /// For nodes: the strategy; for workers: the restart type.
+    public var detail: String
+    public var children: [StatusEntry]
+}
+
+extension SupervisorTree {
+    /// The whole tree as status entries.
+    public func snapshot(now: Duration) -> StatusEntry {
+        entry(for: Self.rootID, now: now)
+    }
+
+    private func entry(for id: ElementID, now: Duration) -> StatusEntry {
+        switch elements[id] {
+        case .worker(let worker):
+            var state: String
+            var reason: String?
+            var uptime: Duration?
+            switch worker.phase {
+            case .idle, .stopped: state = "stopped"
+            case .spawning, .starting: state = "starting"
+            case .running(_, let degraded):
+                state = degraded == nil ? "running" : "degraded"
+                reason = degraded
+                uptime = worker.readyAt.map { now - $0 }
+            case .stopping: state = "stopping"
+            case .restarting: state = "restarting"
+            case .failed: state = "failed"
+            }
+            if reason == nil, state != "running", let exit = worker.lastExit { reason = "last \(exit)" }
+            return StatusEntry(name: worker.spec.name, kind: .worker, state: state, pid: worker.pid,
+                               restarts: max(0, worker.starts - 1), uptime: uptime, reason: reason,
+                               detail: worker.spec.restart.rawValue, children: [])
+        case .node(let node):
+            var reason: String?
+            let state: String
+            switch node.mode {
+            case .idle, .stopped: state = "stopped"
+            case .starting: state = "starting"
+            case .running: state = "running"
+            case .stopping, .givingUp: state = "stopping"
+            case .failed(let why): state = "failed"; reason = why
+            }
+            return StatusEntry(name: node.spec.name, kind: .node, state: state, pid: nil,
+                               restarts: max(0, node.starts - 1),
+                               uptime: node.mode == .running ? node.startedAt.map { now - $0 } : nil,
+                               reason: reason, detail: node.spec.strategy.rawValue,
+                               children: node.children.map { entry(for: $0, now: now) })
+        }
+    }
+}

@@ -1,0 +1,209 @@
+/// The supervision tree as a pure state machine: `handle(_:now:)` takes an event and the
+/// current monotonic time and returns the actions to perform. No I/O, no clock reads; the
+/// driver (`SupervisorRuntime`) spawns, signals, reaps and feeds events back.
+///
+/// Each node works through a *plan*: a queue of steps (`stop` a child, `start` a child)
+/// executed one at a time, as an OTP supervisor terminates and starts its children
+/// synchronously. A step on a nested node hands that node a plan of its own and waits for it.
+public struct SupervisorTree: Sendable {
+    enum StopCause: Sendable, Equatable { case plan, watchdog, readinessTimeout }
+
+    enum WorkerPhase: Sendable, Equatable {
+        case idle
+        /// `.spawn` was emitted; the pid arrives with `.spawned`. `stopWhenSpawned` records a
+        /// stop step that ran before the pid was known.
+        case spawning(stopWhenSpawned: Bool)
+        case starting(pid: Int32, deadline: Duration)
+        case running(pid: Int32, degraded: String?)
+        case stopping(pid: Int32, killAt: Duration?, cause: StopCause)
+        case restarting
+        case stopped
+        case failed
+    }
+
+    struct Worker: Sendable {
+        let spec: ChildSpec
+        let parent: ElementID
+        var phase: WorkerPhase = .idle
+        var starts = 0
+        var consecutiveRestarts = 0
+        var spawnedAt: Duration = .zero
+        var readyAt: Duration?
+        var lastHeartbeat: Duration = .zero
+        var lastExit: ExitStatus?
+
+        var pid: Int32? {
+            switch phase {
+            case .starting(let pid, _), .running(let pid, _), .stopping(let pid, _, _): return pid
+            default: return nil
+            }
+        }
+    }
+
+    enum Step: Sendable, Equatable {
+        case start(ElementID, notBefore: Duration)
+        case stop(ElementID)
+
+        var subject: ElementID {
+            switch self { case .start(let id, _), .stop(let id): return id }
+        }
+    }
+
+    enum NodeMode: Sendable, Equatable {
+        case idle, starting, running, stopping, stopped
+        case givingUp(String)
+        case failed(String)
+    }
+
+    /// What a worker becomes once a stop step has brought it down.
+    enum Disposition: Sendable, Equatable { case restarting, stopped, failed }
+
+    struct Node: Sendable {
+        let spec: NodeSpec
+        let parent: ElementID?
+        var children: [ElementID] = []
+        var intensity: RestartIntensity
+        var mode: NodeMode = .idle
+        var plan: [Step] = []
+        var current: Step?
+        /// Whether `current` has been carried out (a start may wait for its `notBefore`).
+        var currentBegun = false
+        var disposition: Disposition = .restarting
+        var starts = 0
+        var startedAt: Duration?
+    }
+
+    enum Element: Sendable {
+        case worker(Worker)
+        case node(Node)
+    }
+
+    var elements: [Element] = []
+    var isShuttingDown = false
+    var exitCode: Int32 = 0
+    var exitMessage = ""
+    var isFinished = false
+    var bootedAt: Duration?
+    var rng: SplitMix64
+    var now: Duration = .zero
+    var actions: [TreeAction] = []
+    var pendingNodes: [ElementID] = []
+
+    /// Builds the tree from a validated root spec. `seed` drives backoff jitter.
+    public init(root: NodeSpec, seed: UInt64 = 0x5EED) {
+        rng = SplitMix64(seed: seed)
+        _ = add(.node(root), parent: nil)
+    }
+
+    private mutating func add(_ spec: TreeSpec, parent: ElementID?) -> ElementID {
+        let id = elements.count
+        switch spec {
+        case .worker(let child):
+            elements.append(.worker(Worker(spec: child, parent: parent!)))
+        case .node(let node):
+            elements.append(.node(Node(spec: node, parent: parent,
+                                       intensity: RestartIntensity(intensity: node.intensity, period: node.period))))
+            var children: [ElementID] = []
+            for child in node.children { children.append(add(child, parent: id)) }
+            modifyNode(id) { $0.children = children }
+        }
+        return id
+    }
+
+    // MARK: Queries
+
+    public static let rootID: ElementID = 0
+
+    /// Every element's name, in preorder.
+    public var names: [String] { elements.indices.map { name(of: $0) } }
+
+    public func name(of id: ElementID) -> String {
+        switch elements[id] {
+        case .worker(let worker): return worker.spec.name
+        case .node(let node): return node.spec.name
+        }
+    }
+
+    public func elementID(named name: String) -> ElementID? {
+        elements.indices.first { self.name(of: $0) == name }
+    }
+
+    /// The spec of a worker; traps for a node (a driver bug).
+    public func workerSpec(_ id: ElementID) -> ChildSpec { worker(id).spec }
+
+    public func isWorker(_ id: ElementID) -> Bool {
+        if case .worker = elements[id] { return true }
+        return false
+    }
+
+    /// The live pid of a worker, if it has one.
+    public func pid(of id: ElementID) -> Int32? {
+        guard case .worker(let worker) = elements[id] else { return nil }
+        return worker.pid
+    }
+
+    /// The worker that owns `pid`, if any.
+    public func worker(withPID pid: Int32) -> ElementID? {
+        elements.indices.first { id in
+            if case .worker(let worker) = elements[id], worker.pid == pid { return true }
+            return false
+        }
+    }
+
+    /// Whether the root has finished stopping and the process should exit.
+    public var hasFinished: Bool { isFinished }
+
+    /// The earliest time at which `.tick` has something to do.
+    public func nextDeadline() -> Duration? {
+        var earliest: Duration?
+        func consider(_ time: Duration) { earliest = min(earliest ?? time, time) }
+        for element in elements {
+            switch element {
+            case .worker(let worker):
+                switch worker.phase {
+                case .starting(_, let deadline): consider(deadline)
+                case .running:
+                    if let watchdog = worker.spec.watchdog { consider(worker.lastHeartbeat + watchdog) }
+                case .stopping(_, let killAt?, _): consider(killAt)
+                default: break
+                }
+            case .node(let node):
+                if let current = node.current, !node.currentBegun, case .start(_, let notBefore) = current {
+                    consider(notBefore)
+                }
+            }
+        }
+        return earliest
+    }
+
+    // MARK: Element access
+
+    func worker(_ id: ElementID) -> Worker {
+        guard case .worker(let worker) = elements[id] else { preconditionFailure("element \(id) is not a worker") }
+        return worker
+    }
+
+    func node(_ id: ElementID) -> Node {
+        guard case .node(let node) = elements[id] else { preconditionFailure("element \(id) is not a node") }
+        return node
+    }
+
+    mutating func modifyWorker(_ id: ElementID, _ body: (inout Worker) -> Void) {
+        guard case .worker(var worker) = elements[id] else { preconditionFailure("element \(id) is not a worker") }
+        body(&worker)
+        elements[id] = .worker(worker)
+    }
+
+    mutating func modifyNode(_ id: ElementID, _ body: (inout Node) -> Void) {
+        guard case .node(var node) = elements[id] else { preconditionFailure("element \(id) is not a node") }
+        body(&node)
+        elements[id] = .node(node)
+    }
+
+    func parent(of id: ElementID) -> ElementID? {
+        switch elements[id] {
+        case .worker(let worker): return worker.parent
+        case .node(let node): return node.parent
+        }
+    }
+}

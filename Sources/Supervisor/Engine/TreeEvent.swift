@@ -1,0 +1,55 @@
+/// Identifies a node or worker of a running tree: its index in preorder (the root is 0).
+public typealias ElementID = Int
+
+/// What happens to a tree: fed to `SupervisorTree.handle(_:now:)` by the driver.
+public enum TreeEvent: Sendable, Equatable {
+    /// Start the whole tree, in order.
+    case boot
+    /// The driver spawned the worker asked for by `.spawn`.
+    case spawned(ElementID, pid: Int32)
+    /// The driver could not spawn it (`posix_spawn` failed).
+    case spawnFailed(ElementID, reason: String)
+    /// The worker's readiness message arrived on its control channel.
+    case ready(ElementID, pid: Int32)
+    case heartbeat(ElementID, pid: Int32)
+    /// The worker reports it is alive but in trouble (nil: healthy again).
+    case health(ElementID, pid: Int32, degraded: String?)
+    /// `waitpid` reaped a process.
+    case exited(pid: Int32, status: ExitStatus)
+    /// Time passed: deadlines are checked.
+    case tick
+    /// An operator asked to restart this child (`cidp restart NAME`).
+    case restart(ElementID)
+    /// Orderly shutdown of the whole tree (SIGTERM, SIGINT, `cidp stop`).
+    case shutdown(reason: String)
+}
+
+/// What the driver must do, in order, after an event.
+public enum TreeAction: Sendable, Equatable {
+    /// Spawn this worker now and report `.spawned` or `.spawnFailed`.
+    case spawn(ElementID)
+    /// Send `signal` to the worker's process group.
+    case signal(pid: Int32, signal: Int32)
+    /// Something worth a log line.
+    case notice(TreeNotice)
+    /// The root has stopped every child: exit the process with this code.
+    case finished(exitCode: Int32, message: String)
+}
+
+/// Log-worthy transitions, each naming the child (OTP's supervisor reports).
+public enum TreeNotice: Sendable, Equatable {
+    case spawned(worker: String, pid: Int32, attempt: Int)
+    case ready(worker: String, pid: Int32, after: Duration)
+    case exited(worker: String, pid: Int32, status: ExitStatus, expected: Bool)
+    case startFailed(worker: String, reason: String)
+    case restartScheduled(child: String, delay: Duration, restarts: Int)
+    case stopping(worker: String, pid: Int32, signal: Int32)
+    case shutdownTimeout(worker: String, pid: Int32)
+    case watchdogExpired(worker: String, pid: Int32, silentFor: Duration)
+    case readinessTimeout(worker: String, pid: Int32)
+    case healthChanged(worker: String, pid: Int32, degraded: String?)
+    case notRestarted(child: String, why: String)
+    case gaveUp(node: String, reason: String)
+    case treeReady(after: Duration)
+    case strayProcessReaped(pid: Int32, status: ExitStatus)
+}
