@@ -2,4 +2,21 @@
 public enum WorkerRole: String, CaseIterable, Sendable {
     /// A worker that can be told to crash, hang, exit, allocate without bound or ignore SIGTERM.
     case test
+    /// The pipeline roles of DESIGN.md. Until the ETL issue lands they only take part in
+    /// supervision (ready, heartbeats, orderly stop) and move no data; see `IdleWorker`.
+    case sensorSim = "sensor-sim"
+    case extractor, transformer, loader, trainer
+
+    /// Runs the role in this process; does not return.
+    public func run(arguments: [String], context: WorkerContext) throws(TestWorker.UsageError) -> Never {
+        switch self {
+        case .test:
+            try TestWorker(arguments: arguments).run(context: context)
+        case .sensorSim, .extractor, .transformer, .loader, .trainer:
+            guard arguments.isEmpty else {
+                throw TestWorker.UsageError(description: "role \(rawValue) takes no options yet, got '\(arguments.joined(separator: " "))'")
+            }
+            IdleWorker().run(context: context)
+        }
+    }
 }

@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import Foundation
+
+/// The client side of the control socket, used by `cidp status`, `restart` and `stop`.
+public struct ControlClient: Sendable {
+    public let runDirectory: RunDirectory
+
+    public init(runDirectory: RunDirectory) { self.runDirectory = runDirectory }
+
+    /// Sends `request` and returns the reply. With `waitForExit`, keeps reading until the
+    /// supervisor closes the connection (it does so as it exits).
+    /// - Throws: `SupervisorError.notRunning` when nothing listens; `.protocolError` on a bad reply.
+    public func send(_ request: ControlRequest, waitForExit: Bool = false) throws(SupervisorError) -> ControlReply {
+        let path = runDirectory.socketPath
+        let fd = cshims_unix_socket(0)
+        guard fd >= 0 else { throw SupervisorError(.controlSocket, path: path, Errno.current) }
+        defer { Posix.close(fd) }
+        guard cshims_unix_connect(fd, path) == 0 else {
+            throw SupervisorError(.notRunning, path: path, Errno.current)
+        }
+        let line = Array((request.line + "\n").utf8)
+        let written = line.withUnsafeBytes { bytes in Result { () throws(Errno) in try Posix.writeAll(fd, bytes) } }
+        if case .failure(let error) = written { throw SupervisorError(.notRunning, path: path, error) }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var reply: ControlReply?
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count == -1 && errno == EINTR { continue }
+            if count <= 0 { break }
+            received += buffer[0..<count]
+            if reply == nil, let newline = received.firstIndex(of: UInt8(ascii: "\n")) {
+                reply = try Self.decode(Array(received[..<newline]), path: path)
+                if !waitForExit { break }
+            }
+        }
+        if let reply { return reply }
+        if received.isEmpty {
+            throw SupervisorError(.protocolError, path: path, detail: "the supervisor closed the connection without a reply")
+        }
+        return try Self.decode(received, path: path)
+    }
+
+    private static func decode(_ bytes: [UInt8], path: String) throws(SupervisorError) -> ControlReply {
+        do {
+            return try JSONDecoder().decode(ControlReply.self, from: Data(bytes))
+        } catch {
+            throw SupervisorError(.protocolError, path: path, detail: "not a control reply: \(String(decoding: bytes.prefix(200), as: UTF8.self))")
+        }
+    }
+}

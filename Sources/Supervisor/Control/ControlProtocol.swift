@@ -1,0 +1,130 @@
+import Foundation
+
+/// The control socket's protocol: the client sends one request line, the server answers one
+/// JSON object line. `stop` keeps the connection open until the supervisor has exited, so the
+/// client can wait for the end of the shutdown by reading to end of file.
+public enum ControlRequest: Equatable, Sendable {
+    case status
+    case restart(String)
+    case stop
+
+    /// Parses one request line; nil for anything else.
+    public init?(line: String) {
+        let words = line.split(separator: " ", omittingEmptySubsequences: true)
+        switch (words.first, words.count) {
+        case ("status", 1): self = .status
+        case ("stop", 1): self = .stop
+        case ("restart", 2): self = .restart(String(words[1]))
+        default: return nil
+        }
+    }
+
+    public var line: String {
+        switch self {
+        case .status: return "status"
+        case .stop: return "stop"
+        case .restart(let name): return "restart \(name)"
+        }
+    }
+}
+
+/// The JSON form of the tree in `cidp status --json`: every node `{"name", "kind": "node",
+/// "state", "strategy", "restarts", "children": [...]}`, every worker `{"name", "kind": "worker",
+/// "pid", "state", "restarts", "uptime_ms", "restart", "reason"}`.
+public struct StatusTree: Codable, Equatable, Sendable {
+    public var name: String
+    public var kind: String
+    public var state: String
+    public var pid: Int32?
+    public var restarts: Int
+    public var uptimeMs: Int64?
+    public var reason: String?
+    public var strategy: String?
+    public var restart: String?
+    public var children: [StatusTree]?
+
+    enum CodingKeys: String, CodingKey {
+        case name, kind, state, pid, restarts, reason, strategy, restart, children
+        case uptimeMs = "uptime_ms"
+    }
+
+    public init(_ entry: StatusEntry) {
+        name = entry.name
+        kind = entry.kind.rawValue
+        state = entry.state
+        pid = entry.pid
+        restarts = entry.restarts
+        uptimeMs = entry.uptime.map { $0.milliseconds }
+        reason = entry.reason
+        switch entry.kind {
+        case .node:
+            strategy = entry.detail
+            children = entry.children.map(StatusTree.init)
+        case .worker:
+            restart = entry.detail
+        }
+    }
+
+    /// Every worker of the tree, depth first, in start order.
+    public var workers: [StatusTree] {
+        kind == "worker" ? [self] : (children ?? []).flatMap(\.workers)
+    }
+
+    /// The element named `name`, anywhere in the tree.
+    public func find(_ name: String) -> StatusTree? {
+        if self.name == name { return self }
+        for child in children ?? [] { if let found = child.find(name) { return found } }
+        return nil
+    }
+}
+
+/// One reply line of the control socket.
+public struct ControlReply: Codable, Equatable, Sendable {
+    public var ok: Bool
+    public var message: String?
+    public var error: String?
+    public var tree: StatusTree?
+
+    public init(ok: Bool, message: String? = nil, error: String? = nil, tree: StatusTree? = nil) {
+        self.ok = ok
+        self.message = message
+        self.error = error
+        self.tree = tree
+    }
+
+    public func encodedLine() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var bytes = Array((try? encoder.encode(self)) ?? Data(#"{"ok":false,"error":"cannot encode reply"}"#.utf8))
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+}
+
+extension StatusTree {
+    /// The tree as aligned text lines: name (indented by depth), state, pid, restarts, uptime.
+    public func renderTable() -> String {
+        var rows: [[String]] = [["NAME", "STATE", "PID", "RESTARTS", "UPTIME", "INFO"]]
+        func walk(_ tree: StatusTree, depth: Int) {
+            let indent = String(repeating: "  ", count: depth)
+            let info = [tree.strategy ?? tree.restart, tree.reason].compactMap { $0 }.joined(separator: "; ")
+            rows.append([indent + tree.name, tree.state, tree.pid.map(String.init) ?? "-", "\(tree.restarts)",
+                         tree.uptimeMs.map(Self.formatUptime) ?? "-", info])
+            for child in tree.children ?? [] { walk(child, depth: depth + 1) }
+        }
+        walk(self, depth: 0)
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0)
+            }.joined().trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+
+    static func formatUptime(_ ms: Int64) -> String {
+        let seconds = ms / 1000
+        if seconds < 60 { return String(format: "%.1fs", Double(ms) / 1000) }
+        if seconds < 3600 { return "\(seconds / 60)m\(seconds % 60)s" }
+        return "\(seconds / 3600)h\(seconds % 3600 / 60)m"
+    }
+}

@@ -1,0 +1,146 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+
+/// An `errno` value, thrown by the syscall layer.
+public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
+    public var rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public static var current: Errno { Errno(rawValue: errno) }
+    public var description: String { String(cString: strerror(rawValue)) }
+}
+
+/// The one thin, typed layer over the system calls the engine makes. Every call retries on
+/// `EINTR`; `-1` becomes a thrown `Errno`. (swift-system `valueOrErrno(retryOnInterrupt:)`)
+public enum Posix {
+    @discardableResult
+    static func retryingOnInterrupt(_ call: () -> Int32) throws(Errno) -> Int32 {
+        while true {
+            let result = call()
+            if result != -1 { return result }
+            if errno != EINTR { throw Errno.current }
+        }
+    }
+
+    /// The monotonic clock as a Duration since an arbitrary origin. C: `clock_gettime(CLOCK_MONOTONIC)`.
+    public static func monotonicNow() -> Duration {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)
+    }
+
+    /// Closes a descriptor we own. `EBADF` means we closed it twice: a bug.
+    public static func close(_ fd: Int32) {
+        if Glibc.close(fd) == -1 && errno == EBADF { preconditionFailure("fd \(fd) closed twice") }
+    }
+
+    /// A pipe whose ends are both close-on-exec; `nonblockingRead` sets O_NONBLOCK on the read end.
+    /// C: `pipe2(O_CLOEXEC)`.
+    static func pipe(nonblockingRead: Bool) throws(Errno) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        try retryingOnInterrupt { cshims_pipe2(&fds, 0) }
+        if nonblockingRead { try retryingOnInterrupt { cshims_set_nonblocking(fds[0], 1) } }
+        return (fds[0], fds[1])
+    }
+
+    /// A SOCK_SEQPACKET socket pair, both ends close-on-exec. C: `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`.
+    static func seqpacketPair() throws(Errno) -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        try retryingOnInterrupt { cshims_socketpair(0, 0, &fds) }
+        return (fds[0], fds[1])
+    }
+
+    static func setNonblocking(_ fd: Int32) throws(Errno) {
+        try retryingOnInterrupt { cshims_set_nonblocking(fd, 1) }
+    }
+
+    /// Spawns `argv[0]` with `environment`, placing `descriptors` (source → target) in the child,
+    /// in its own process group with clean signal state. C: `posix_spawn`.
+    static func spawn(argv: [String], environment: [String], descriptors: [(source: Int32, target: Int32)]) throws(Errno) -> Int32 {
+        var pid: pid_t = 0
+        let cArgv = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup($0) } + [nil]
+        defer {
+            cArgv.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        let sources = descriptors.map(\.source)
+        let targets = descriptors.map(\.target)
+        let result = cshims_spawn(&pid, argv[0], cArgv, cEnv, sources, targets, Int32(descriptors.count))
+        guard result == 0 else { throw Errno(rawValue: result) }
+        return pid
+    }
+
+    /// What `signalGroup` found.
+    enum SignalOutcome: Equatable { case delivered, alreadyExited }
+
+    /// Sends `signal` to the process group led by `pid` (falling back to the process itself if
+    /// the group is gone). `ESRCH` is an event, not an error. C: `kill(-pid, signal)`.
+    @discardableResult
+    static func signalGroup(_ pid: Int32, _ signal: Int32) -> SignalOutcome {
+        if kill(-pid, signal) == 0 { return .delivered }
+        if kill(pid, signal) == 0 { return .delivered }
+        return .alreadyExited
+    }
+
+    /// Reaps every exited child without blocking. C: `waitpid(-1, &status, WNOHANG)`.
+    /// `ECHILD` (no children left) is not an error.
+    static func reapExited() -> [(pid: Int32, status: Int32)] {
+        var reaped: [(Int32, Int32)] = []
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid > 0 { reaped.append((pid, status)); continue }
+            if pid == -1 && errno == EINTR { continue }
+            return reaped
+        }
+    }
+
+    /// Reads what is available into `buffer`; nil at end of file; 0 when it would block.
+    static func readAvailable(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
+        while true {
+            let count = read(fd, buffer.baseAddress, buffer.count)
+            if count > 0 { return count }
+            if count == 0 { return nil }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN: return 0
+            case ECONNRESET: return nil
+            default: throw Errno.current
+            }
+        }
+    }
+
+    /// Writes all of `bytes`, looping over partial writes. C: `write`.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+        var offset = 0
+        while offset < bytes.count {
+            let count = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if count >= 0 { offset += count; continue }
+            if errno == EINTR { continue }
+            throw Errno.current
+        }
+    }
+
+    /// This process adopts orphaned descendants, so nothing a worker starts escapes reaping.
+    /// C: `prctl(PR_SET_CHILD_SUBREAPER)`.
+    static func becomeSubreaper() throws(Errno) {
+        try retryingOnInterrupt { cshims_set_child_subreaper() }
+    }
+
+    /// Limits a process's address space. C: `prlimit(pid, RLIMIT_AS)`.
+    static func limitAddressSpace(of pid: Int32, bytes: UInt64) throws(Errno) {
+        try retryingOnInterrupt { cshims_limit_address_space(pid, bytes) }
+    }
+
+    /// The absolute path of the running executable. C: `readlink("/proc/self/exe")`.
+    public static func executablePath() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return CommandLine.arguments[0] }
+        return buffer.withUnsafeBufferPointer { pointer in
+            String(decoding: UnsafeRawBufferPointer(start: pointer.baseAddress, count: count).bindMemory(to: UInt8.self), as: UTF8.self)
+        }
+    }
+}

@@ -1,0 +1,353 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import Logging
+import Wire
+
+/// Drives a `SupervisorTree` with real processes: one long-lived thread (the caller's) runs an
+/// epoll loop over a signalfd, the control socket, and every worker's control channel, stdout
+/// and stderr. That same thread does every spawn, because Linux sends the parent-death signal
+/// when the *thread* that spawned a child exits.
+public final class SupervisorRuntime {
+    /// What `run()` ended with.
+    public struct Outcome: Sendable, Equatable {
+        public var exitCode: Int32
+        public var message: String
+    }
+
+    enum Source {
+        case signals
+        case listener
+        case control(ElementID, pid: Int32)
+        case output(ElementID, pid: Int32)
+        case client
+    }
+
+    let policy: Policy
+    let runDirectory: RunDirectory
+    let logger: Logger
+    /// Added to every worker's environment after the inherited one.
+    let baseEnvironment: [String]
+
+    var tree: SupervisorTree
+    var epollFD: Int32 = -1
+    var signalFD: Int32 = -1
+    var listenFD: Int32 = -1
+    var devNullFD: Int32 = -1
+    var sources: [Int32: Source] = [:]
+    var controlReaders: [Int32: FrameReader] = [:]
+    var forwarders: [Int32: WorkerOutputForwarder] = [:]
+    var clients: [Int32: ControlConnection] = [:]
+    var events: [TreeEvent] = []
+    var outcome: Outcome?
+
+    /// - Parameters:
+    ///   - policy: the validated tree and settings.
+    ///   - runDirectory: where the lock file and control socket live.
+    ///   - environment: extra `KEY=VALUE` entries every worker gets (besides the inherited environment).
+    ///   - seed: backoff jitter seed.
+    public init(policy: Policy, runDirectory: RunDirectory, logger: Logger, environment: [String: String] = [:],
+                seed: UInt64 = UInt64(truncatingIfNeeded: Posix.monotonicNow().components.attoseconds)) {
+        self.policy = policy
+        self.runDirectory = runDirectory
+        self.logger = logger
+        self.tree = SupervisorTree(root: policy.root, seed: seed)
+        // Our own launch variables are set per worker; an inherited copy would shadow them
+        // (getenv returns the first match).
+        let launchVariables = [WireLayout.workerNameVariable, WireLayout.supervisorPIDVariable,
+                               WireLayout.heartbeatIntervalVariable, WireLayout.memoryLimitVariable]
+        let overridden = launchVariables + environment.keys
+        var inherited: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if !overridden.contains(where: { text.hasPrefix($0 + "=") }) { inherited.append(text) }
+            pointer += 1
+        }
+        self.baseEnvironment = inherited + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    }
+
+    /// Blocks the supervision signals in the calling thread and every thread created after it.
+    /// Call first thing in `main`, before anything can start a thread. C: `pthread_sigmask`, `signalfd`.
+    /// - Throws: `SupervisorError.signals`.
+    public static func takeOverSignals() throws(SupervisorError) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let fd = [SIGCHLD, SIGTERM, SIGINT, SIGHUP].withUnsafeBufferPointer { cshims_signalfd($0.baseAddress, 4) }
+        guard fd >= 0 else { throw SupervisorError(.signals, path: "signalfd", Errno.current) }
+        return fd
+    }
+
+    /// Runs the tree until it has stopped: after `cidp stop`, SIGTERM/SIGINT, or the root giving up.
+    /// - Parameter signalFD: from `takeOverSignals()`.
+    /// - Throws: `SupervisorError` when the run directory or control socket cannot be set up
+    ///   (nothing has been started then).
+    public func run(signalFD: Int32) throws(SupervisorError) -> Outcome {
+        let lock = try runDirectory.acquire()
+        defer { withExtendedLifetime(lock) {} }
+        self.signalFD = signalFD
+        do throws(Errno) { try Posix.becomeSubreaper() } catch {
+            throw SupervisorError(.signals, path: "PR_SET_CHILD_SUBREAPER", error)
+        }
+        epollFD = cshims_epoll_create()
+        guard epollFD >= 0 else { throw SupervisorError(.signals, path: "epoll", Errno.current) }
+        devNullFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        listenFD = try ControlConnection.listen(at: runDirectory.socketPath)
+        register(signalFD, as: .signals)
+        register(listenFD, as: .listener)
+        logger.notice("Supervisor starting", metadata: [
+            "supervisor.pid": "\(getpid())", "tree.root": "\(policy.root.name)",
+            "control.socket": "\(runDirectory.socketPath)",
+        ])
+
+        process(.boot)
+        while outcome == nil {
+            waitAndDispatch()
+        }
+        drainOutput()
+        tearDown()
+        return outcome!
+    }
+
+    // MARK: The loop
+
+    private func waitAndDispatch() {
+        var timeout: Int32 = 1000
+        if let deadline = tree.nextDeadline() {
+            let remaining = deadline - Posix.monotonicNow()
+            let ms = remaining <= .zero ? 0 : remaining.milliseconds + 1
+            timeout = Int32(min(ms, 1000))
+        }
+        var tokens = [UInt64](repeating: 0, count: 64)
+        var hangups = [Int32](repeating: 0, count: 64)
+        let count = cshims_epoll_wait(epollFD, &tokens, &hangups, 64, timeout)
+        if count < 0 { preconditionFailure("epoll_wait failed: \(Errno.current)") }
+        for index in 0..<Int(count) {
+            let fd = Int32(truncatingIfNeeded: tokens[index])
+            guard let source = sources[fd] else { continue }
+            dispatch(fd: fd, source: source)
+        }
+        if let deadline = tree.nextDeadline(), deadline <= Posix.monotonicNow() {
+            process(.tick)
+        }
+    }
+
+    private func dispatch(fd: Int32, source: Source) {
+        switch source {
+        case .signals: readSignals()
+        case .listener: acceptClients()
+        case .control(let id, let pid): readControl(fd: fd, worker: id, pid: pid)
+        case .output: readOutput(fd: fd)
+        case .client: readClient(fd: fd)
+        }
+    }
+
+    /// Feeds an event and carries out the actions, including the events they cause.
+    func process(_ event: TreeEvent) {
+        events.append(event)
+        drainEvents()
+    }
+
+    /// Feeds the queued events (spawn results, mostly) and carries out their actions.
+    func drainEvents() {
+        while !events.isEmpty {
+            let next = events.removeFirst()
+            for action in tree.handle(next, now: Posix.monotonicNow()) { perform(action) }
+        }
+        answerRestartWaiters()
+    }
+
+    func perform(_ action: TreeAction) {
+        switch action {
+        case .spawn(let id):
+            spawn(id)
+        case .signal(let pid, let signal):
+            Posix.signalGroup(pid, signal)
+        case .notice(let notice):
+            log(notice)
+        case .finished(let exitCode, let message):
+            outcome = Outcome(exitCode: exitCode, message: message)
+        }
+    }
+
+    // MARK: Signals
+
+    private func readSignals() {
+        var signo: Int32 = 0
+        var sender: pid_t = 0
+        var reap = false
+        while cshims_signalfd_read(signalFD, &signo, &sender) == 1 {
+            switch signo {
+            case SIGCHLD:
+                reap = true
+            case SIGTERM, SIGINT:
+                logger.notice("Shutdown requested", metadata: ["signal": "\(ExitStatus.signalName(signo))", "sender.pid": "\(sender)"])
+                process(.shutdown(reason: "stopped by \(ExitStatus.signalName(signo))"))
+            case SIGHUP:
+                logger.notice("SIGHUP ignored: policy reload is not supported; restart the supervisor to apply a new policy")
+            default:
+                break
+            }
+        }
+        // Standard signals coalesce: one SIGCHLD may stand for many exits, so reap them all.
+        guard reap else { return }
+        for (pid, status) in Posix.reapExited() {
+            process(.exited(pid: pid, status: ExitStatus(waitStatus: status)))
+        }
+    }
+
+    // MARK: Spawning
+
+    private func spawn(_ id: ElementID) {
+        let spec = tree.workerSpec(id)
+        do throws(Errno) {
+            let (parentEnd, childEnd) = try Posix.seqpacketPair()
+            let stdout = try Posix.pipe(nonblockingRead: true)
+            let stderr = try Posix.pipe(nonblockingRead: true)
+            try Posix.setNonblocking(parentEnd)
+            let childEnds = [childEnd, stdout.write, stderr.write]
+            defer { childEnds.forEach(Posix.close) }
+            let pid: Int32
+            do throws(Errno) {
+                pid = try Posix.spawn(argv: spec.command, environment: environment(for: spec),
+                                      descriptors: [(devNullFD, 0), (stdout.write, 1), (stderr.write, 2),
+                                                    (childEnd, WireLayout.controlFD)])
+            } catch {
+                [parentEnd, stdout.read, stderr.read].forEach(Posix.close)
+                throw error
+            }
+            if let limit = spec.memoryLimit {
+                // The worker applies the limit to itself too (from its environment), which closes
+                // the window between exec and this call; this covers commands that do not.
+                try? Posix.limitAddressSpace(of: pid, bytes: limit)
+            }
+            register(parentEnd, as: .control(id, pid: pid))
+            controlReaders[parentEnd] = FrameReader(fd: parentEnd, channel: "\(spec.name) control")
+            register(stdout.read, as: .output(id, pid: pid))
+            forwarders[stdout.read] = WorkerOutputForwarder(logger: logger, worker: spec.name, pid: pid, stream: .stdout)
+            register(stderr.read, as: .output(id, pid: pid))
+            forwarders[stderr.read] = WorkerOutputForwarder(logger: logger, worker: spec.name, pid: pid, stream: .stderr)
+            events.append(.spawned(id, pid: pid))
+        } catch {
+            logger.error("Cannot spawn worker", metadata: ["worker.name": "\(spec.name)", "command": "\(spec.command.joined(separator: " "))", "error": "\(error)"])
+            events.append(.spawnFailed(id, reason: "\(spec.command[0]): \(error)"))
+        }
+    }
+
+    private func environment(for spec: ChildSpec) -> [String] {
+        var entries = baseEnvironment.filter { entry in !spec.environment.keys.contains { entry.hasPrefix($0 + "=") } }
+        entries += spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let heartbeat = spec.watchdog.map { max(5, $0.milliseconds / 3) } ?? 1000
+        entries += [
+            "\(WireLayout.workerNameVariable)=\(spec.name)",
+            "\(WireLayout.supervisorPIDVariable)=\(getpid())",
+            "\(WireLayout.heartbeatIntervalVariable)=\(heartbeat)",
+        ]
+        if let limit = spec.memoryLimit { entries.append("\(WireLayout.memoryLimitVariable)=\(limit)") }
+        return entries
+    }
+
+    // MARK: Worker channels
+
+    private func readControl(fd: Int32, worker id: ElementID, pid: Int32) {
+        guard var reader = controlReaders[fd] else { return }
+        let result: FrameReader.ReadResult
+        do throws(WireError) {
+            result = try reader.readAvailable()
+        } catch {
+            // A worker that sends a corrupt frame is not trusted further: it is killed and
+            // restarted by its policy; nothing of the bad frame is applied.
+            logger.error("Corrupt frame on control channel; killing worker", metadata: [
+                "worker.name": "\(tree.name(of: id))", "worker.pid": "\(pid)", "error": "\(error)",
+            ])
+            Posix.signalGroup(pid, SIGKILL)
+            unregister(fd)
+            return
+        }
+        controlReaders[fd] = reader
+        let frames: [Frame]
+        var ended = false
+        switch result {
+        case .frames(let received): frames = received
+        case .endOfFile(let received): frames = received; ended = true
+        }
+        for frame in frames {
+            let message: ControlMessage
+            do throws(WireError) {
+                message = try ControlMessage(frame: frame)
+            } catch {
+                logger.error("Malformed control message; killing worker", metadata: [
+                    "worker.name": "\(tree.name(of: id))", "worker.pid": "\(pid)", "error": "\(error)",
+                ])
+                Posix.signalGroup(pid, SIGKILL)
+                unregister(fd)
+                return
+            }
+            switch message {
+            case .ready: process(.ready(id, pid: pid))
+            case .heartbeat: process(.heartbeat(id, pid: pid))
+            case .health(.healthy): process(.health(id, pid: pid, degraded: nil))
+            case .health(.degraded(let reason)): process(.health(id, pid: pid, degraded: reason))
+            case .progress(let progress):
+                logger.debug("Progress", metadata: ["worker.name": "\(tree.name(of: id))", "stage": "\(progress.stage)"])
+            case .stopRequested:
+                logger.notice("Worker asks the tree to stop", metadata: ["worker.name": "\(tree.name(of: id))"])
+                process(.shutdown(reason: "stop requested by '\(tree.name(of: id))'"))
+            }
+        }
+        if ended { unregister(fd) }
+    }
+
+    private func readOutput(fd: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let result = buffer.withUnsafeMutableBytes { bytes in
+                Result { () throws(Errno) in try Posix.readAvailable(fd, into: bytes) }
+            }
+            switch result {
+            case .success(let count?) where count > 0:
+                buffer.withUnsafeBytes { forwarders[fd]?.consume(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            case .success(0):
+                return
+            case .success, .failure:
+                forwarders[fd]?.finish()
+                unregister(fd)
+                return
+            }
+        }
+    }
+
+    /// After the last worker exited: read what is left in their output pipes.
+    private func drainOutput() {
+        for (fd, source) in sources {
+            if case .output = source { readOutput(fd: fd) }
+        }
+    }
+
+    // MARK: Descriptors
+
+    func register(_ fd: Int32, as source: Source) {
+        sources[fd] = source
+        if cshims_epoll_add(epollFD, fd, UInt64(UInt32(bitPattern: fd))) != 0 {
+            preconditionFailure("epoll_ctl(ADD, \(fd)) failed: \(Errno.current)")
+        }
+    }
+
+    func unregister(_ fd: Int32) {
+        guard sources.removeValue(forKey: fd) != nil else { return }
+        _ = cshims_epoll_remove(epollFD, fd)
+        controlReaders[fd] = nil
+        forwarders[fd] = nil
+        clients[fd] = nil
+        Posix.close(fd)
+    }
+
+    private func tearDown() {
+        for fd in Array(clients.keys) { unregister(fd) }
+        for fd in Array(sources.keys) where fd != signalFD { unregister(fd) }
+        unlink(runDirectory.socketPath)
+        Posix.close(epollFD)
+        Posix.close(devNullFD)
+        logger.notice("Supervisor stopped", metadata: ["exit.code": "\(outcome?.exitCode ?? 0)"])
+    }
+}

@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `test` role: a worker that can be told to misbehave in every way the supervisor must
+/// handle, so each behaviour is tested on a real process.
+///
+/// Options (all times in milliseconds, counted from the start of the process):
+/// `--ready-after MS`, `--never-ready`, `--exit-after MS`, `--exit-code N`,
+/// `--crash-after MS` (abort: SIGABRT), `--hang-after MS` (stops heartbeating and sleeps),
+/// `--allocate-mb-per-tick N` (allocates and touches N MiB every tick, without bound),
+/// `--ignore-sigterm`, `--degraded-after MS REASON`, `--record FILE` (appends
+/// `start|ready|term NAME PID` lines), `--crash-if-exists FILE` (exit 3 once ready while FILE exists).
+public struct TestWorker {
+    public struct Options: Equatable {
+        var readyAfter: Int64 = 0
+        var neverReady = false
+        var exitAfter: Int64?
+        var exitCode: Int32 = 0
+        var crashAfter: Int64?
+        var hangAfter: Int64?
+        var allocateMegabytesPerTick = 0
+        var ignoreSIGTERM = false
+        var degradedAfter: Int64?
+        var degradedReason = "told to report trouble"
+        var recordFile: String?
+        var crashIfExists: String?
+    }
+
+    /// A bad command line, named.
+    public struct UsageError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    let options: Options
+
+    public init(arguments: [String]) throws(UsageError) {
+        var options = Options()
+        var remaining = arguments[...]
+        func value(_ flag: String) throws(UsageError) -> String {
+            guard let next = remaining.popFirst() else { throw UsageError(description: "\(flag) needs a value") }
+            return next
+        }
+        func milliseconds(_ flag: String) throws(UsageError) -> Int64 {
+            let text = try value(flag)
+            guard let number = Int64(text), number >= 0 else {
+                throw UsageError(description: "\(flag) expects milliseconds >= 0, got '\(text)'")
+            }
+            return number
+        }
+        while let flag = remaining.popFirst() {
+            switch flag {
+            case "--ready-after": options.readyAfter = try milliseconds(flag)
+            case "--never-ready": options.neverReady = true
+            case "--exit-after": options.exitAfter = try milliseconds(flag)
+            case "--exit-code":
+                let text = try value(flag)
+                guard let code = Int32(text), (0...255).contains(code) else {
+                    throw UsageError(description: "--exit-code expects 0...255, got '\(text)'")
+                }
+                options.exitCode = code
+            case "--crash-after": options.crashAfter = try milliseconds(flag)
+            case "--hang-after": options.hangAfter = try milliseconds(flag)
+            case "--allocate-mb-per-tick":
+                let text = try value(flag)
+                guard let count = Int(text), count > 0 else {
+                    throw UsageError(description: "--allocate-mb-per-tick expects a positive integer, got '\(text)'")
+                }
+                options.allocateMegabytesPerTick = count
+            case "--ignore-sigterm": options.ignoreSIGTERM = true
+            case "--degraded-after":
+                options.degradedAfter = try milliseconds(flag)
+                options.degradedReason = try value(flag)
+            case "--record": options.recordFile = try value(flag)
+            case "--crash-if-exists": options.crashIfExists = try value(flag)
+            default: throw UsageError(description: "unknown option '\(flag)' for role test")
+            }
+        }
+        self.options = options
+    }
+
+    nonisolated(unsafe) private static var terminationRequested: sig_atomic_t = 0
+
+    /// Runs until told to stop (SIGTERM) or until a scripted exit; never returns normally.
+    public func run(context: WorkerContext) -> Never {
+        if options.ignoreSIGTERM {
+            signal(SIGTERM, SIG_IGN)
+        } else {
+            signal(SIGTERM) { _ in TestWorker.terminationRequested = 1 }
+        }
+        record("start", context)
+        let started = WorkerContext.monotonicNow()
+        var isReady = false
+        var isDegraded = false
+        var hoard: [UnsafeMutableRawPointer] = []
+        let tick = min(context.heartbeatInterval, .milliseconds(20))
+        while true {
+            let elapsed = (WorkerContext.monotonicNow() - started).milliseconds
+            if Self.terminationRequested != 0 {
+                record("term", context)
+                exit(0)
+            }
+            if let crashAfter = options.crashAfter, elapsed >= crashAfter { abort() }
+            if let exitAfter = options.exitAfter, elapsed >= exitAfter { exit(options.exitCode) }
+            if let hangAfter = options.hangAfter, elapsed >= hangAfter {
+                // Alive but stuck: no more heartbeats, no more work. Only SIGKILL ends this.
+                while true { sleep(1000) }
+            }
+            if !isReady, !options.neverReady, elapsed >= options.readyAfter {
+                isReady = true
+                context.ready()
+                record("ready", context)
+                if let path = options.crashIfExists, access(path, F_OK) == 0 { exit(3) }
+            }
+            if isReady, !isDegraded, let after = options.degradedAfter, elapsed >= after {
+                isDegraded = true
+                context.reportHealth(degraded: options.degradedReason)
+            }
+            if isReady, options.allocateMegabytesPerTick > 0 {
+                let size = options.allocateMegabytesPerTick << 20
+                guard let block = malloc(size) else {
+                    fputs("test worker: allocation of \(options.allocateMegabytesPerTick) MiB failed after \(hoard.count) blocks\n", stderr)
+                    exit(4)
+                }
+                memset(block, 0x5A, size)
+                hoard.append(block)
+            }
+            context.heartbeatIfDue()
+            var pause = timespec(tv_sec: 0, tv_nsec: Int(tick.milliseconds) * 1_000_000)
+            nanosleep(&pause, nil)
+        }
+    }
+
+    private func record(_ event: String, _ context: WorkerContext) {
+        guard let path = options.recordFile else { return }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let line = Array("\(event) \(context.name) \(getpid())\n".utf8)
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+}

@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import Wire
+
+/// A worker's side of the supervision contract: it dies with its supervisor, applies its memory
+/// limit, says `ready` once set up, and heartbeats from its work loop (so a hung loop is seen).
+public final class WorkerContext: @unchecked Sendable {
+    /// Exit code of a worker that finds it was orphaned before it could start.
+    public static let orphanedExitCode: Int32 = 70
+
+    public let name: String
+    /// How often the supervisor expects a heartbeat.
+    public let heartbeatInterval: Duration
+    private var writer: FrameWriter
+    private var lock = pthread_mutex_t()
+    private var lastHeartbeat: Duration = .zero
+
+    /// Sets the worker up first thing in `cidp worker ROLE`:
+    /// 1. asks for SIGKILL when the spawning supervisor thread dies (`PR_SET_PDEATHSIG`), then
+    ///    checks the parent is still the supervisor that spawned it (it may have died before);
+    /// 2. applies the memory limit from the environment (`RLIMIT_AS`);
+    /// 3. starts a thread that exits the process when the control channel reaches end of file.
+    /// Without a supervisor (no control channel), the context runs detached: messages go nowhere.
+    public init() {
+        let environment = WorkerContext.environment
+        name = environment[WireLayout.workerNameVariable] ?? "worker"
+        heartbeatInterval = .milliseconds(Int64(environment[WireLayout.heartbeatIntervalVariable] ?? "") ?? 1000)
+        if let supervisor = environment[WireLayout.supervisorPIDVariable].flatMap(Int32.init) {
+            _ = cshims_set_parent_death_signal(SIGKILL)
+            if getppid() != supervisor { exit(Self.orphanedExitCode) }
+        }
+        if let limit = environment[WireLayout.memoryLimitVariable].flatMap(UInt64.init) {
+            _ = cshims_limit_address_space(0, limit)
+        }
+        writer = FrameWriter(fd: WireLayout.controlFD, channel: "\(name) control")
+        pthread_mutex_init(&lock, nil)
+        if fcntl(WireLayout.controlFD, F_GETFD) != -1 { Self.watchForSupervisorExit() }
+    }
+
+    /// Tells the supervisor the worker is set up: until then it is `starting`.
+    public func ready() { send(.ready) }
+
+    /// Sends a heartbeat now.
+    public func heartbeat() { send(.heartbeat) }
+
+    /// Sends a heartbeat if the interval has passed since the last one; cheap enough
+    /// to call from every iteration of a work loop.
+    public func heartbeatIfDue() {
+        let now = WorkerContext.monotonicNow()
+        guard now - lastHeartbeat >= heartbeatInterval else { return }
+        lastHeartbeat = now
+        send(.heartbeat)
+    }
+
+    /// Reports trouble while alive (`degraded`), or recovery (nil).
+    public func reportHealth(degraded reason: String?) {
+        send(.health(reason.map { .degraded(reason: $0) } ?? .healthy))
+    }
+
+    public func reportProgress(stage: String, counters: [String: Int64]) {
+        send(.progress(Progress(stage: stage, counters: counters)))
+    }
+
+    private func send(_ message: ControlMessage) {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        // A closed channel means the supervisor is gone; the watcher thread ends the process.
+        _ = try? writer.send(message)
+    }
+
+    /// Exits when the supervisor's end of the control channel closes (it died, even by SIGKILL).
+    private static func watchForSupervisorExit() {
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { _ in
+            var byte: UInt8 = 0
+            while true {
+                let count = read(WireLayout.controlFD, &byte, 1)
+                if count == 0 || (count < 0 && errno != EINTR) { _exit(0) }
+            }
+        }, nil)
+        if result == 0 { pthread_detach(thread) }
+    }
+
+    static var environment: [String: String] {
+        var values: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                values[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return values
+    }
+
+    static func monotonicNow() -> Duration {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Supervisor
+
+/// `cidp`: the supervisor tree and its control commands.
+struct Cidp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cidp",
+        abstract: "Camrail Industrial Data Platform: a supervised, crash-proof sensor-data pipeline.",
+        discussion: "Exit codes: 0 success; 1 halted (integrity gate or restart intensity); 2 usage or configuration error.",
+        subcommands: [Up.self, Status.self, Restart.self, Stop.self, Worker.self]
+    )
+}
+
+/// Ends the process with a code and a one-line message on stderr.
+struct CLIExit: Error {
+    var code: Int32
+    var message: String
+
+    static func usage(_ message: String) -> CLIExit { CLIExit(code: 2, message: message) }
+}
+
+/// `--run-dir`, shared by every command that talks to a running supervisor.
+struct RunDirectoryOption: ParsableArguments {
+    @Option(name: .long, help: "Directory of the control socket and lock file.")
+    var runDir: String = "run"
+
+    var runDirectory: RunDirectory { RunDirectory(path: runDir) }
+
+    /// Sends a request; a missing supervisor or a refusal ends the process with exit 2.
+    func send(_ request: ControlRequest, waitForExit: Bool = false) throws -> ControlReply {
+        let reply: ControlReply
+        do {
+            reply = try ControlClient(runDirectory: runDirectory).send(request, waitForExit: waitForExit)
+        } catch {
+            throw CLIExit.usage("\(error)")
+        }
+        guard reply.ok else { throw CLIExit.usage(reply.error ?? "request refused") }
+        return reply
+    }
+}

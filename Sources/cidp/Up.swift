@@ -1,0 +1,79 @@
+import ArgumentParser
+import Logging
+import Supervisor
+import Workers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start the supervision tree of a policy and run it until 'cidp stop', SIGTERM or SIGINT.")
+
+    @Option(help: "The policy file describing the tree.") var policy: String = "policies/default.toml"
+    @OptionGroup var run: RunDirectoryOption
+    @Option(help: "Console log level (trace, debug, info, notice, warning, error, critical); overrides the policy.")
+    var logLevel: String?
+
+    func run() throws {
+        // First, before anything can start a thread: every thread must inherit the blocked mask,
+        // or a SIGTERM could land on one and kill the root without an orderly shutdown.
+        let signalFD: Int32
+        do {
+            signalFD = try SupervisorRuntime.takeOverSignals()
+        } catch {
+            throw CLIExit(code: 1, message: "\(error)")
+        }
+        let loaded: Policy
+        do {
+            loaded = try PolicyLoader.load(path: policy, executable: Posix.executablePath(),
+                                           knownRoles: Set(WorkerRole.allCases.map(\.rawValue)))
+        } catch {
+            throw CLIExit.usage("\(error)")
+        }
+        var consoleLevel: Logger.Level?
+        if let logLevel {
+            do { consoleLevel = try LogBootstrap.level(named: logLevel) } catch {
+                throw CLIExit.usage("--log-level: \(error)")
+            }
+        }
+        let logFile: RotatingFile
+        do {
+            logFile = try LogBootstrap.bootstrap(settings: loaded.logging, consoleLevelOverride: consoleLevel)
+        } catch {
+            throw CLIExit.usage("logging.dir '\(loaded.logging.directory)': \(error)")
+        }
+        defer { logFile.close() }
+        let runtime = SupervisorRuntime(policy: loaded, runDirectory: run.runDirectory,
+                                        logger: Logger(label: "cidp.supervisor"))
+        let outcome: SupervisorRuntime.Outcome
+        do {
+            outcome = try runtime.run(signalFD: signalFD)
+        } catch {
+            throw CLIExit.usage("\(error)")
+        }
+        if outcome.exitCode != 0 { throw CLIExit(code: outcome.exitCode, message: outcome.message) }
+    }
+}
+
+struct Worker: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one worker role (internal: the supervisor starts these).", shouldDisplay: false)
+
+    @Argument(help: "The role: \(WorkerRole.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var role: WorkerRole
+    @Argument(parsing: .captureForPassthrough, help: "Options of the role.")
+    var options: [String] = []
+
+    func run() throws {
+        let context = WorkerContext()
+        LoggingSystem.bootstrap { label in WorkerLogHandler(label: label) }
+        do {
+            try role.run(arguments: options, context: context)
+        } catch {
+            throw CLIExit.usage("worker \(role.rawValue): \(error)")
+        }
+    }
+}
+
+extension WorkerRole: ExpressibleByArgument {}
