@@ -1,0 +1,91 @@
+/// The shape of the tree: unique names, defined children, one parent each, no cycles, nothing unreachable.
+extension PolicyDecoder {
+    /// Checks the tree rooted at `[supervisor]`, then builds it.
+    func assembleTree(root: NodeDefinition, nodes: [NodeDefinition],
+                      workers: [WorkerDefinition]) throws(PolicyError) -> NodeSpec {
+        let nodesByName = Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let workersByName = Dictionary(workers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        try checkUniqueNames(root: root, nodes: nodes, workers: workers, workersByName: workersByName)
+
+        // Depth-first from the root, in start order: the first problem met is the one reported.
+        var parentOf: [String: NodeDefinition] = [:]
+        var path: [String] = []
+        func visit(_ node: NodeDefinition) throws(PolicyError) {
+            path.append(node.name)
+            defer { path.removeLast() }
+            for child in node.children {
+                let childNode = nodesByName[child]
+                guard childNode != nil || workersByName[child] != nil else {
+                    throw source.error(at: node.childrenPath, "\(child.quotedForMessage) is not defined: "
+                        + "expected a [nodes.\(child)] or [workers.\(child)] table")
+                }
+                if childNode != nil, let start = path.firstIndex(of: child) {
+                    let cycle = (path[start...] + [child]).joined(separator: " -> ")
+                    throw source.error(at: node.childrenPath, "cycle of nodes: \(cycle)")
+                }
+                if let parent = parentOf[child] {
+                    let listed = parent.childrenPath.joined(separator: ".")
+                    throw source.error(at: node.childrenPath, "\(child.quotedForMessage) is already listed in "
+                        + "\(listed); a child has exactly one parent")
+                }
+                parentOf[child] = node
+                if let childNode { try visit(childNode) }
+            }
+        }
+        try visit(root)
+
+        let unreachable = (nodes.map { ($0.name, $0.path) } + workers.map { ($0.name, $0.path) })
+            .filter { parentOf[$0.0] == nil }
+            .min { (source.line(of: $0.1) ?? .max) < (source.line(of: $1.1) ?? .max) }
+        if let (name, definition) = unreachable {
+            throw source.error(at: definition, "defined but not reachable from [supervisor]: "
+                + "no node lists \(name.quotedForMessage) in its children")
+        }
+
+        func build(_ node: NodeDefinition) -> NodeSpec {
+            NodeSpec(name: node.name, strategy: node.strategy, intensity: node.intensity,
+                     period: .milliseconds(node.periodMilliseconds),
+                     children: node.children.map { name in
+                         if let child = nodesByName[name] { return .node(build(child)) }
+                         // Checked above: every child is a node or a worker.
+                         return .worker(childSpec(workersByName[name]!))
+                     })
+        }
+        return build(root)
+    }
+
+    /// A name is used once: not as both a node and a worker, and not as the root's name.
+    private func checkUniqueNames(root: NodeDefinition, nodes: [NodeDefinition], workers: [WorkerDefinition],
+                                  workersByName: [String: WorkerDefinition]) throws(PolicyError) {
+        for node in nodes {
+            guard let worker = workersByName[node.name] else { continue }
+            // Blame whichever of the two tables comes later in the file.
+            let nodeLine = source.line(of: node.path) ?? 0, workerLine = source.line(of: worker.path) ?? 0
+            let (later, earlier) = nodeLine > workerLine ? (node.path, worker.path) : (worker.path, node.path)
+            let earlierLine = source.line(of: earlier).map { " (line \($0))" } ?? ""
+            throw source.error(at: later, "duplicate name \(node.name.quotedForMessage): already defined as "
+                + "[\(earlier.joined(separator: "."))]\(earlierLine)")
+        }
+        let clash = nodes.first { $0.name == root.name }?.path ?? workersByName[root.name]?.path
+        if let clash {
+            throw source.error(at: clash, "duplicate name \(root.name.quotedForMessage): already the name of the "
+                + "root [supervisor]; names are unique in the whole tree")
+        }
+    }
+
+    /// The worker's spec: its own keys, then `[defaults]`, then the built-in defaults.
+    func childSpec(_ worker: WorkerDefinition) -> ChildSpec {
+        let settings = worker.settings
+        let watchdog = settings.watchdogMilliseconds ?? 0
+        let memoryLimit = settings.memoryLimitBytes ?? 0
+        return ChildSpec(name: worker.name,
+                         command: [executable, "worker", worker.role] + worker.arguments,
+                         restart: settings.restart ?? .permanent,
+                         shutdown: settings.shutdown ?? .grace(.milliseconds(5000)),
+                         readinessTimeout: .milliseconds(settings.readinessTimeoutMilliseconds ?? 5000),
+                         watchdog: watchdog == 0 ? nil : .milliseconds(watchdog),
+                         memoryLimit: memoryLimit == 0 ? nil : memoryLimit,
+                         environment: worker.environment,
+                         backoff: settings.backoff.backoff)
+    }
+}

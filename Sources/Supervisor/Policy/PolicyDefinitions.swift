@@ -1,0 +1,108 @@
+/// The policy as read from the file, checked key by key but not yet assembled into a tree.
+/// Nothing here is public: `PolicyLoader` hands out only a complete, validated `Policy`.
+
+/// A value and the key path it was read from, so that errors about merged settings can name their origin.
+struct Sourced<Value> {
+    var value: Value
+    var path: [String]
+}
+
+/// The `[backoff]` keys a table sets; nil where it leaves the value to the next level.
+struct BackoffSettings {
+    var initialMilliseconds: Sourced<Int>?
+    var maximumMilliseconds: Sourced<Int>?
+    var multiplier: Sourced<Double>?
+    var jitter: Sourced<Double>?
+    var stableMilliseconds: Sourced<Int>?
+
+    /// Each key of `self`, or of `base` where `self` does not set it.
+    func overriding(_ base: BackoffSettings) -> BackoffSettings {
+        BackoffSettings(initialMilliseconds: initialMilliseconds ?? base.initialMilliseconds,
+                        maximumMilliseconds: maximumMilliseconds ?? base.maximumMilliseconds,
+                        multiplier: multiplier ?? base.multiplier,
+                        jitter: jitter ?? base.jitter,
+                        stableMilliseconds: stableMilliseconds ?? base.stableMilliseconds)
+    }
+
+    /// The backoff, `Backoff()`'s defaults standing in for the keys nobody set.
+    var backoff: Backoff {
+        var backoff = Backoff()
+        if let initialMilliseconds { backoff.initial = .milliseconds(initialMilliseconds.value) }
+        if let maximumMilliseconds { backoff.maximum = .milliseconds(maximumMilliseconds.value) }
+        if let multiplier { backoff.multiplier = multiplier.value }
+        if let jitter { backoff.jitter = jitter.value }
+        if let stableMilliseconds { backoff.stablePeriod = .milliseconds(stableMilliseconds.value) }
+        return backoff
+    }
+}
+
+/// The supervision keys a worker or `[defaults]` sets; nil where it leaves the value to the next level.
+struct WorkerSettings {
+    var restart: RestartType?
+    var shutdown: Shutdown?
+    var readinessTimeoutMilliseconds: Int?
+    /// 0 means no watchdog.
+    var watchdogMilliseconds: Int?
+    /// In bytes; 0 means no limit.
+    var memoryLimitBytes: UInt64?
+    var backoff = BackoffSettings()
+
+    /// Each key of `self`, or of `base` where `self` does not set it; the backoff merges key by key.
+    func overriding(_ base: WorkerSettings) -> WorkerSettings {
+        WorkerSettings(restart: restart ?? base.restart,
+                       shutdown: shutdown ?? base.shutdown,
+                       readinessTimeoutMilliseconds: readinessTimeoutMilliseconds ?? base.readinessTimeoutMilliseconds,
+                       watchdogMilliseconds: watchdogMilliseconds ?? base.watchdogMilliseconds,
+                       memoryLimitBytes: memoryLimitBytes ?? base.memoryLimitBytes,
+                       backoff: backoff.overriding(base.backoff))
+    }
+}
+
+/// `[supervisor]` or a `[nodes.X]` table.
+struct NodeDefinition {
+    var name: String
+    /// `["supervisor"]` or `["nodes", name]`.
+    var path: [String]
+    var strategy: Strategy
+    var intensity: Int
+    var periodMilliseconds: Int
+    var children: [String]
+
+    var childrenPath: [String] { path + ["children"] }
+}
+
+/// A `[workers.X]` table.
+struct WorkerDefinition {
+    var name: String
+    var path: [String]
+    var role: String
+    var arguments: [String]
+    var environment: [String: String]
+    var settings: WorkerSettings
+}
+
+/// The allowed keys of each kind of table, in the order the README documents them.
+enum PolicySchema {
+    static let topLevel = ["supervisor", "logging", "defaults", "nodes", "workers"]
+    static let supervisor = ["name", "strategy", "intensity", "period_ms", "children"]
+    static let node = ["strategy", "intensity", "period_ms", "children"]
+    static let logging = ["dir", "max_bytes", "keep", "console_level"]
+    static let defaults = ["restart", "shutdown", "readiness_timeout_ms", "watchdog_ms", "memory_limit_mb", "backoff"]
+    static let worker = ["role", "args", "env"] + defaults
+    static let backoff = ["initial_ms", "max_ms", "multiplier", "jitter", "stable_ms"]
+    static let consoleLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+    static let defaultRootName = "cidp"
+
+    /// `^[a-z0-9][a-z0-9_-]{0,31}$`
+    static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...32).contains(bytes.count) else { return false }
+        func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }
+        return isLowerAlphanumeric(bytes[0])
+            && bytes.dropFirst().allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    static let nameRule = "expected 1 to 32 characters from a-z, 0-9, '_' and '-', starting with a letter or digit"
+}

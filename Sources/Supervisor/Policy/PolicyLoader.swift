@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import TOMLKit
+
+/// Reads policy files (see `policies/README.md` for the schema) into a validated `Policy`.
+///
+/// Every problem — unreadable file, TOML syntax, unknown key, wrong type, impossible value,
+/// undefined or unreachable child, duplicate name, cycle — is one `PolicyError` naming the file,
+/// the line when known and the key path. Nothing is built unless the whole file is valid.
+public enum PolicyLoader {
+    /// Reads and validates a policy file.
+    /// - Parameters:
+    ///   - path: the policy file; errors name it as given.
+    ///   - executable: the absolute path of the cidp binary: a worker with role R and args A
+    ///     gets the command `[executable, "worker", R] + A`.
+    ///   - knownRoles: the valid role names.
+    /// - Throws: `PolicyError`, e.g. `cannot read: No such file or directory`.
+    public static func load(path: String, executable: String, knownRoles: Set<String>) throws(PolicyError) -> Policy {
+        let text = try readText(path: path)
+        return try parse(text: text, file: path, executable: executable, knownRoles: knownRoles)
+    }
+
+    /// Validates the text of a policy file.
+    /// - Parameters:
+    ///   - text: the TOML document.
+    ///   - file: the name errors give the document.
+    ///   - executable: the absolute path of the cidp binary (see `load(path:executable:knownRoles:)`).
+    ///   - knownRoles: the valid role names.
+    /// - Throws: `PolicyError` for the first problem found.
+    public static func parse(text: String, file: String, executable: String,
+                             knownRoles: Set<String>) throws(PolicyError) -> Policy {
+        if let nul = text.utf8.firstIndex(of: 0) {
+            let line = text.utf8[..<nul].count { $0 == UInt8(ascii: "\n") } + 1
+            throw PolicyError(file: file, line: line, message: "invalid TOML: NUL character in the text")
+        }
+        let document: TOMLTable
+        do {
+            document = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw PolicyError(file: file, line: error.source.begin.line,
+                              message: "invalid TOML: \(error.description) (column \(error.source.begin.column))")
+        } catch {
+            throw PolicyError(file: file, message: "invalid TOML: \(error)")
+        }
+        // TOMLKit never frees a parsed document; clearing it releases everything but the root.
+        defer { document.clear() }
+        let source = PolicySource(file: file, locator: SourceLocator(text: text))
+        let decoder = PolicyDecoder(root: TableReader(table: document, path: [], source: source),
+                                    executable: executable, knownRoles: knownRoles)
+        return try decoder.decode()
+    }
+
+    /// The whole file as UTF-8 text. C: `fopen`, `fread`.
+    private static func readText(path: String) throws(PolicyError) -> String {
+        func failure(_ reason: String) -> PolicyError { PolicyError(file: path, message: "cannot read: \(reason)") }
+        func systemReason() -> String { String(cString: strerror(errno)) }
+        guard let stream = fopen(path, "rb") else { throw failure(systemReason()) }
+        defer { fclose(stream) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, stream) }
+            bytes.append(contentsOf: chunk[..<count])
+            if count < chunk.count {
+                // A directory opens fine on Linux; reading it fails with EISDIR.
+                if ferror(stream) != 0 { throw failure(systemReason()) }
+                break
+            }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw failure("not valid UTF-8 text")
+        }
+        return text
+    }
+}
