@@ -1,0 +1,93 @@
+import Logging
+
+/// A swift-log handler printing readable lines on stderr:
+/// `HH:MM:SS.mmm LEVEL label: message key=value key=value` (local time, keys sorted).
+///
+/// Each line goes out in one `write(2)` so lines from different threads do not interleave.
+/// Entries below `minimumLevel` are never printed, even when a logger's level is lowered to feed
+/// the log file: the console's level is fixed at bootstrap.
+public struct ConsoleLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+
+    public let label: String
+    /// The console's floor, from `LogSettings.consoleLevel` or the command line.
+    public let minimumLevel: Logger.Level
+    private let now: @Sendable () -> LogTimestamp
+
+    public init(label: String, minimumLevel: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil,
+                now: @escaping @Sendable () -> LogTimestamp = LogTimestamp.now) {
+        self.label = label
+        self.minimumLevel = minimumLevel
+        self.logLevel = minimumLevel
+        self.metadataProvider = metadataProvider
+        self.now = now
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        guard event.level >= minimumLevel else { return }
+        let merged = LogMetadataRendering.merged(base: metadata, provider: metadataProvider,
+                                                 explicit: event.metadata, error: event.error)
+        var bytes = Array(Self.format(timestamp: now(), level: event.level, label: label,
+                                      message: event.message.description,
+                                      metadata: LogMetadataRendering.flattened(merged)).utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        _ = RotatingFile.writeAll(fd: 2, bytes)
+    }
+
+    /// The console line for one entry, without its newline.
+    ///
+    /// Control characters in the message, keys and values are escaped (`\n`, `\t`, `\u001b`…) so an
+    /// entry stays one line and cannot drive the terminal; values that are empty or contain spaces,
+    /// quotes or `=` are quoted.
+    public static func format(timestamp: LogTimestamp, level: Logger.Level, label: String, message: String,
+                              metadata: [String: String]) -> String {
+        var line = timestamp.localTimeOfDay + " " + level.rawValue.uppercased() + " "
+        line += escaped(label) + ": " + escaped(message)
+        for key in metadata.keys.sorted() {
+            line += " " + escaped(key) + "=" + quotedIfNeeded(metadata[key]!)
+        }
+        return line
+    }
+
+    private static func quotedIfNeeded(_ value: String) -> String {
+        let needsQuotes = value.isEmpty || value.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" }
+        guard needsQuotes else { return escaped(value) }
+        return "\"" + escaped(value).replacingAll("\"", with: "\\\"") + "\""
+    }
+
+    private static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(scalar):
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
+}
+
+extension String {
+    fileprivate func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for character in self { if character == target { out += replacement } else { out.append(character) } }
+        return out
+    }
+}

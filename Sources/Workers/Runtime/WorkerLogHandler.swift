@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import Wire
+
+/// The swift-log handler of every worker: each entry becomes one ``LogLine`` JSON line on stderr,
+/// which the supervisor reads back (`WorkerOutputForwarder`) so level, message and metadata survive.
+///
+/// Metadata follows swift-log's rules: the handler's, then its provider's, then the call's, later
+/// keys winning; an attached error adds `error.message` and `error.type`. Nested values are
+/// flattened to strings: dictionaries to dotted keys, arrays to `[a, b]`.
+public struct WorkerLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+
+    public let label: String
+    private let sink: @Sendable (String) -> Void
+
+    /// A handler writing to stderr, or to another descriptor the worker owns.
+    /// - Parameter fd: where lines go; 2 (stderr) is what the supervisor reads.
+    public init(label: String, logLevel: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil,
+                fd: Int32 = 2) {
+        self.init(label: label, logLevel: logLevel, metadataProvider: metadataProvider,
+                  sink: { Self.writeLine($0, to: fd) })
+    }
+
+    /// A handler handing each encoded line (without newline) to `sink`; for tests.
+    public init(label: String, logLevel: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil,
+                sink: @escaping @Sendable (String) -> Void) {
+        self.label = label
+        self.logLevel = logLevel
+        self.metadataProvider = metadataProvider
+        self.sink = sink
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get(), !provided.isEmpty {
+            merged.merge(provided) { _, provided in provided }
+        }
+        if let explicit = event.metadata, !explicit.isEmpty {
+            merged.merge(explicit) { _, explicit in explicit }
+        }
+        if let error = event.error {
+            merged["error.message"] = "\(error)"
+            merged["error.type"] = "\(String(reflecting: type(of: error)))"
+        }
+        let line = LogLine(timestamp: Self.timestamp(), level: event.level.rawValue, message: event.message.description,
+                           label: label, metadata: Self.flattened(merged))
+        sink(line.encoded())
+    }
+
+    // MARK: - Output
+
+    /// Serialises whole lines from this process's threads: one `write` usually carries a line, but a
+    /// partial write (a line longer than the pipe buffer) must finish before another line starts.
+    private static let writeLock = NSLock()
+
+    /// Writes `line` and a newline to `fd` in one `write(2)`, retrying `EINTR` and partial writes.
+    /// Errors are dropped: a worker whose stderr is gone has no one to tell.
+    static func writeLine(_ line: String, to fd: Int32) {
+        var bytes = Array(line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var offset = 0
+            while offset < buffer.count {
+                let result = write(fd, base + offset, buffer.count - offset)
+                if result > 0 {
+                    offset += result
+                } else if result < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
+    }
+
+    /// Now, ISO-8601 UTC with milliseconds. C: `clock_gettime(CLOCK_REALTIME)`.
+    static func timestamp() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return LogLine.formatTimestamp(secondsSinceEpoch: Int64(spec.tv_sec), milliseconds: Int(spec.tv_nsec / 1_000_000))
+    }
+
+    // MARK: - Metadata
+    // The same rendering as the supervisor's handlers (which this target cannot import).
+
+    static func flattened(_ metadata: Logger.Metadata) -> [String: String] {
+        var flat: [String: String] = [:]
+        var nested: [(String, Logger.Metadata)] = []
+        for (key, value) in metadata {
+            if case .dictionary(let dictionary) = value, !dictionary.isEmpty {
+                nested.append((key, dictionary))
+            } else {
+                flat[key] = rendered(value)
+            }
+        }
+        for (key, dictionary) in nested.sorted(by: { $0.0 < $1.0 }) {
+            for (subkey, value) in flattened(dictionary) where flat[key + "." + subkey] == nil {
+                flat[key + "." + subkey] = value
+            }
+        }
+        return flat
+    }
+
+    static func rendered(_ value: Logger.MetadataValue) -> String {
+        switch value {
+        case .string(let string): return string
+        case .stringConvertible(let convertible): return convertible.description
+        case .array(let values): return "[" + values.map(rendered).joined(separator: ", ") + "]"
+        case .dictionary(let dictionary):
+            if dictionary.isEmpty { return "[:]" }
+            return "[" + dictionary.keys.sorted().map { "\($0): \(rendered(dictionary[$0]!))" }.joined(separator: ", ") + "]"
+        }
+    }
+}
