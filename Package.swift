@@ -37,7 +37,7 @@ let package = Package(
 
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire"]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", logging]),
         .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Wire", "CShims"]),
     ]
 )
