@@ -1,0 +1,85 @@
+/// Builds a payload: little-endian integers, doubles as IEEE-754 bits, `UInt32`-length-prefixed UTF-8.
+struct PayloadWriter {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int = 0) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func write<T: FixedWidthInteger>(_ value: T) {
+        bytes.appendLittleEndian(value)
+    }
+
+    mutating func write(_ value: Double) {
+        bytes.appendLittleEndian(value.bitPattern)
+    }
+
+    mutating func write(_ string: String) {
+        let utf8 = string.utf8
+        write(UInt32(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+}
+
+/// Reads a payload written by `PayloadWriter`, checking every length against the bytes left,
+/// so that hostile input throws `badPayload` instead of trapping or allocating without bound.
+struct PayloadReader {
+    /// The message being decoded, first in every error ("progress", "record batch").
+    let message: String
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(_ bytes: [UInt8], message: String) {
+        self.bytes = bytes
+        self.message = message
+    }
+
+    var remaining: Int { bytes.count - offset }
+
+    /// A `badPayload` error: `message: what`.
+    func failure(_ what: String) -> WireError {
+        WireError(.badPayload("\(message): \(what)"))
+    }
+
+    mutating func read<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws(WireError) -> T {
+        let size = MemoryLayout<T>.size
+        guard remaining >= size else {
+            throw failure("\(remaining) bytes left where \(field()) needs \(size)")
+        }
+        let value = bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+        offset += size
+        return value
+    }
+
+    mutating func readDouble(_ field: @autoclosure () -> String) throws(WireError) -> Double {
+        Double(bitPattern: try read(UInt64.self, field()))
+    }
+
+    mutating func readString(_ field: @autoclosure () -> String) throws(WireError) -> String {
+        let length = Int(try read(UInt32.self, "the length of \(field())"))
+        guard length <= remaining else {
+            throw failure("\(field()) claims \(length) bytes, \(remaining) left")
+        }
+        let slice = bytes[offset..<offset + length]
+        guard let string = String(validating: slice, as: UTF8.self) else {
+            throw failure("\(field()) is not valid UTF-8")
+        }
+        offset += length
+        return string
+    }
+
+    /// A `UInt32` element count, checked so that `count` elements of at least `minimumSize`
+    /// bytes each fit in what is left (so that reserving `count` is safe).
+    mutating func readCount(_ field: @autoclosure () -> String, minimumSize: Int) throws(WireError) -> Int {
+        let count = Int(try read(UInt32.self, field()))
+        guard count <= remaining / max(1, minimumSize) else {
+            throw failure("\(field()) claims \(count) entries of at least \(minimumSize) bytes, \(remaining) bytes left")
+        }
+        return count
+    }
+
+    /// Checks that the whole payload was used.
+    func finish() throws(WireError) {
+        guard remaining == 0 else { throw failure("\(remaining) unexpected bytes after the end") }
+    }
+}

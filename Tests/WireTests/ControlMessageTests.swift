@@ -1,0 +1,101 @@
+import Glibc
+import Testing
+@testable import Wire
+
+@Suite struct ControlMessageTests {
+    static let messages: [ControlMessage] = [
+        .ready, .heartbeat, .stopRequested,
+        .progress(.init(stage: "extracting")),
+        .progress(.init(stage: "chargement ⛽", counters: ["records": 1200, "pages": -3, "": .max, "z": .min])),
+        .health(.healthy),
+        .health(.degraded(reason: "sensor API unreachable: connection refused (retry in 8 s)")),
+        .health(.degraded(reason: "")),
+    ]
+
+    @Test(arguments: messages)
+    func roundTripsThroughAFrame(message: ControlMessage) throws {
+        let frame = message.frame(sequence: 77)
+        #expect(frame.kind == message.kind)
+        #expect(try ControlMessage(frame: frame) == message)
+        var decoder = FrameDecoder()
+        decoder.append(frame.encoded())
+        #expect(try ControlMessage(frame: try #require(try decoder.next())) == message)
+    }
+
+    @Test func sendsThroughAWriter() throws {
+        let pair = try DescriptorPair.socketPair(SOCK_SEQPACKET)
+        var writer = FrameWriter(fd: pair.write, channel: "control")
+        for message in Self.messages { try writer.send(message) }
+        pair.closeWrite()
+        var reader = FrameReader(fd: pair.read, channel: "control")
+        var received: [ControlMessage] = []
+        while let frame = try reader.read() { received.append(try ControlMessage(frame: frame)) }
+        #expect(received == Self.messages)
+    }
+
+    @Test func encodesCountersInKeyOrder() {
+        let a = ControlMessage.progress(.init(stage: "s", counters: ["b": 2, "a": 1, "c": 3])).payload
+        let expected: [UInt8] = [1, 0, 0, 0, 0x73, 3, 0, 0, 0,
+                                 1, 0, 0, 0, 0x61, 1, 0, 0, 0, 0, 0, 0, 0,
+                                 1, 0, 0, 0, 0x62, 2, 0, 0, 0, 0, 0, 0, 0,
+                                 1, 0, 0, 0, 0x63, 3, 0, 0, 0, 0, 0, 0, 0]
+        #expect(a == expected)
+    }
+
+    @Test func emptyMessagesHaveNoPayload() {
+        #expect(ControlMessage.ready.payload.isEmpty)
+        #expect(ControlMessage.heartbeat.payload.isEmpty)
+        #expect(ControlMessage.stopRequested.payload.isEmpty)
+    }
+
+    @Test func rejectsADataKindNamingIt() {
+        #expect(throws: WireError(.badPayload("recordBatch is not a control message"), sequence: 3)) {
+            try ControlMessage(frame: Frame(kind: .recordBatch, sequence: 3))
+        }
+    }
+
+    @Test func rejectsBytesAfterAnEmptyMessage() {
+        #expect(throws: WireError(.badPayload("heartbeat: 1 unexpected bytes after the end"), sequence: 0)) {
+            try ControlMessage(frame: Frame(kind: .heartbeat, sequence: 0, payload: [0]))
+        }
+    }
+
+    @Test func rejectsAnUnknownHealthTag() {
+        #expect(throws: WireError(.badPayload("health: unknown health tag 9"), sequence: 1)) {
+            try ControlMessage(frame: Frame(kind: .health, sequence: 1, payload: [9]))
+        }
+    }
+
+    @Test func rejectsADuplicateCounter() {
+        var payload: [UInt8] = [0, 0, 0, 0, 2, 0, 0, 0]
+        for _ in 0..<2 { payload += [1, 0, 0, 0, 0x78] + [UInt8](repeating: 0, count: 8) }
+        #expect(throws: WireError(.badPayload("progress: duplicate counter 'x'"), sequence: 0)) {
+            try ControlMessage(frame: Frame(kind: .progress, sequence: 0, payload: payload))
+        }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        #expect(throws: WireError(.badPayload("progress: the stage is not valid UTF-8"), sequence: 0)) {
+            try ControlMessage(frame: Frame(kind: .progress, sequence: 0, payload: [1, 0, 0, 0, 0xFF, 0, 0, 0, 0]))
+        }
+    }
+
+    @Test func rejectsEveryTruncationOfEveryMessage() {
+        for message in Self.messages {
+            let payload = message.payload
+            for length in 0..<payload.count {
+                #expect(throws: WireError.self, "\(message) cut at \(length)") {
+                    try ControlMessage(frame: Frame(kind: message.kind, sequence: 0, payload: Array(payload[..<length])))
+                }
+            }
+        }
+    }
+
+    @Test func rejectsAHugeCounterCountWithoutAllocating() throws {
+        let payload: [UInt8] = [0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]
+        let error = try #require(throws: WireError.self) {
+            try ControlMessage(frame: Frame(kind: .progress, sequence: 0, payload: payload))
+        }
+        #expect(error.description.contains("the counter count claims 4294967295 entries"))
+    }
+}
