@@ -11,7 +11,7 @@ struct Up: ParsableCommand {
         abstract: "Start the supervision tree of a policy and run it until 'cidp stop', SIGTERM or SIGINT.")
 
     @Option(help: "The policy file describing the tree.") var policy: String = "policies/default.toml"
-    @OptionGroup var run: RunDirectoryOption
+    @OptionGroup var control: RunDirectoryOption
     @Option(help: "Console log level (trace, debug, info, notice, warning, error, critical); overrides the policy.")
     var logLevel: String?
 
@@ -44,7 +44,7 @@ struct Up: ParsableCommand {
             throw CLIExit.usage("logging.dir '\(loaded.logging.directory)': \(error)")
         }
         defer { logFile.close() }
-        let runtime = SupervisorRuntime(policy: loaded, runDirectory: run.runDirectory,
+        let runtime = SupervisorRuntime(policy: loaded, runDirectory: control.runDirectory,
                                         logger: Logger(label: "cidp.supervisor"))
         let outcome: SupervisorRuntime.Outcome
         do {

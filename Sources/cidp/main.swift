@@ -3,17 +3,19 @@ import ArgumentParser
 import Glibc
 #endif
 
+/// Writes one line to stderr in a single write.
+func printError(_ text: String) {
+    let bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
 // Parse errors exit 2 (usage), not ArgumentParser's 64, per the command-line contract.
 do {
     var command = try Cidp.parseAsRoot()
-    if var asyncCommand = command as? AsyncParsableCommand {
-        _ = asyncCommand
-        fatalError("no async commands")
-    }
     try command.run()
     exit(0)
 } catch let error as CLIExit {
-    if !error.message.isEmpty { fputs("cidp: \(error.message)\n", stderr) }
+    if !error.message.isEmpty { printError("cidp: \(error.message)") }
     exit(error.code)
 } catch {
     let code = Cidp.exitCode(for: error)
@@ -21,6 +23,6 @@ do {
         print(Cidp.fullMessage(for: error))
         exit(0)
     }
-    fputs(Cidp.fullMessage(for: error) + "\n", stderr)
+    printError(Cidp.fullMessage(for: error))
     exit(code == .validationFailure ? 2 : code.rawValue)
 }

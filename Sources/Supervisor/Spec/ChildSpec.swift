@@ -1,3 +1,4 @@
+import Wire
 /// When a child that exited is started again (OTP's restart types).
 public enum RestartType: String, Sendable, Equatable, CaseIterable {
     /// Always restarted.
@@ -117,20 +118,6 @@ public indirect enum TreeSpec: Sendable, Equatable {
         case .worker(let spec): return spec.name
         case .node(let spec): return spec.name
         }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    public var seconds: Double {
-        let (whole, fraction) = components
-        return Double(whole) + Double(fraction) / 1e18
-    }
-
-    /// The duration in whole milliseconds, rounded down.
-    public var milliseconds: Int64 {
-        let (whole, fraction) = components
-        return whole * 1000 + fraction / 1_000_000_000_000_000
     }
 }
 

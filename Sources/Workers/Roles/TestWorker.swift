@@ -1,3 +1,4 @@
+import Wire
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -119,7 +120,8 @@ public struct TestWorker {
             if isReady, options.allocateMegabytesPerTick > 0 {
                 let size = options.allocateMegabytesPerTick << 20
                 guard let block = malloc(size) else {
-                    fputs("test worker: allocation of \(options.allocateMegabytesPerTick) MiB failed after \(hoard.count) blocks\n", stderr)
+                    let message = Array("test worker: allocation of \(options.allocateMegabytesPerTick) MiB failed after \(hoard.count) blocks\n".utf8)
+                    _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
                     exit(4)
                 }
                 memset(block, 0x5A, size)

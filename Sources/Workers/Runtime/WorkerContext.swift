@@ -60,7 +60,7 @@ public final class WorkerContext: @unchecked Sendable {
     }
 
     public func reportProgress(stage: String, counters: [String: Int64]) {
-        send(.progress(Progress(stage: stage, counters: counters)))
+        send(.progress(ControlMessage.Progress(stage: stage, counters: counters)))
     }
 
     private func send(_ message: ControlMessage) {
