@@ -81,6 +81,9 @@ public struct FrameDecoder: Sendable {
     /// magic whose header and payload check out (the bytes skipped count in `discardedByteCount`).
     ///
     /// The frame found may be out of sequence; set `expectedSequence` to `nil` first to accept it.
+    /// A candidate whose header is cut off by the end of the buffer is kept until more bytes
+    /// decide; garbage that looks like a header with a large length therefore holds the decoder
+    /// until that many bytes arrived (at most `Frame.maxPayload`) or `finish()` reports it.
     public mutating func resynchronise() {
         if failure != nil, bufferedByteCount > 0 {
             // The failed frame's first byte cannot start a good frame: step over it.
