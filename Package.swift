@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "cidp", targets: ["cidp"]),
+        .executable(name: "cidp-bench", targets: ["cidp-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,6 +35,9 @@ let package = Package(
         .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CCurl", logging]),
 
         .executableTarget(name: "cidp", dependencies: ["Supervisor", "Workers", "Wire", logging, argumentParser]),
+
+        // Side-by-side benchmarks (docs/BENCHMARKS.md).
+        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Wire", "CShims"]),
 
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),

@@ -11,4 +11,10 @@ extension Duration {
         let (whole, fraction) = components
         return whole * 1000 + fraction / 1_000_000_000_000_000
     }
+
+    /// The duration in whole nanoseconds, rounded down.
+    public var nanoseconds: Int64 {
+        let (whole, fraction) = components
+        return whole * 1_000_000_000 + fraction / 1_000_000_000
+    }
 }

@@ -11,7 +11,9 @@ import Glibc
 /// `--crash-after MS` (abort: SIGABRT), `--hang-after MS` (stops heartbeating and sleeps),
 /// `--allocate-mb-per-tick N` (allocates and touches N MiB every tick, without bound),
 /// `--ignore-sigterm`, `--degraded-after MS REASON`, `--record FILE` (appends
-/// `start|ready|term NAME PID` lines), `--crash-if-exists FILE` (exit 3 once ready while FILE exists).
+/// `start|ready|term NAME PID` lines; with `--record-timestamps` each line ends with the
+/// CLOCK_MONOTONIC time in nanoseconds, for benchmarks), `--crash-if-exists FILE` (exit 3 once
+/// ready while FILE exists).
 public struct TestWorker {
     public struct Options: Equatable {
         var readyAfter: Int64 = 0
@@ -25,6 +27,7 @@ public struct TestWorker {
         var degradedAfter: Int64?
         var degradedReason = "told to report trouble"
         var recordFile: String?
+        var recordsTimestamps = false
         var crashIfExists: String?
     }
 
@@ -73,6 +76,7 @@ public struct TestWorker {
                 options.degradedAfter = try milliseconds(flag)
                 options.degradedReason = try value(flag)
             case "--record": options.recordFile = try value(flag)
+            case "--record-timestamps": options.recordsTimestamps = true
             case "--crash-if-exists": options.crashIfExists = try value(flag)
             default: throw UsageError(description: "unknown option '\(flag)' for role test")
             }
@@ -137,7 +141,8 @@ public struct TestWorker {
         guard let path = options.recordFile else { return }
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }
-        let line = Array("\(event) \(context.name) \(getpid())\n".utf8)
+        let stamp = options.recordsTimestamps ? " \(WorkerContext.monotonicNow().nanoseconds)" : ""
+        let line = Array("\(event) \(context.name) \(getpid())\(stamp)\n".utf8)
         _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
     }

@@ -1,0 +1,207 @@
+// cidp-bench: side-by-side measurements for docs/BENCHMARKS.md, all in one run.
+//
+//   swift build -c release && .build/release/cidp-bench [--iterations N] [--idle-seconds S]
+//
+// 1. Raw spawn-to-ready: posix_spawn of `cidp worker test` wired as the supervisor wires it,
+//    until the worker's `ready` frame arrives (and until its recorded ready time).
+// 2. Crash-to-ready under `cidp up`: kill -9 of the running test worker until its replacement
+//    is ready (the replacement records its ready time with CLOCK_MONOTONIC, the same clock
+//    this process reads before the kill, so the poll interval does not enter the figure).
+// 3. The root's idle CPU and RSS with the default tree running.
+import CShims
+import Foundation
+import Supervisor
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func monotonicNanoseconds() -> Int64 { Posix.monotonicNow().nanoseconds }
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+}
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("cidp-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+var iterations = 200
+var idleSeconds = 10
+var arguments = CommandLine.arguments.dropFirst()
+while let flag = arguments.popFirst() {
+    switch flag {
+    case "--iterations": iterations = arguments.popFirst().flatMap(Int.init) ?? { fail("--iterations needs a number") }()
+    case "--idle-seconds": idleSeconds = arguments.popFirst().flatMap(Int.init) ?? { fail("--idle-seconds needs a number") }()
+    default: fail("unknown option '\(flag)'; expected --iterations N, --idle-seconds S")
+    }
+}
+
+let binary = URL(fileURLWithPath: Posix.executablePath()).deletingLastPathComponent().appendingPathComponent("cidp").path
+guard FileManager.default.isExecutableFile(atPath: binary) else { fail("no cidp binary beside this one at \(binary)") }
+let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("cidp-bench-\(getpid())").path
+try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: workspace) }
+signal(SIGPIPE, SIG_IGN)
+
+/// Reads the `ready` lines (`ready NAME PID NANOS`) of a record file.
+func readyTimes(_ path: String) -> [Int32: Int64] {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    var result: [Int32: Int64] = [:]
+    for line in text.split(separator: "\n") {
+        let fields = line.split(separator: " ")
+        if fields.count == 4, fields[0] == "ready", let pid = Int32(fields[2]), let time = Int64(fields[3]) { result[pid] = time }
+    }
+    return result
+}
+
+// MARK: 1. Raw spawn-to-ready
+
+var rawFrame: [Double] = []
+var rawRecorded: [Double] = []
+let rawRecord = workspace + "/raw.record"
+let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+var environment = ProcessInfo.processInfo.environment
+environment["CIDP_WORKER_NAME"] = "raw"
+environment["CIDP_SUPERVISOR_PID"] = "\(getpid())"
+environment["CIDP_HEARTBEAT_MS"] = "1000"
+let cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+let rawArgv = [binary, "worker", "test", "--record", rawRecord, "--record-timestamps"]
+let cArgv = rawArgv.map { strdup($0) } + [nil]
+for _ in 0..<iterations {
+    var fds: [Int32] = [-1, -1]
+    guard cshims_socketpair(0, 0, &fds) == 0 else { fail("socketpair: \(Errno.current)") }
+    var pid: pid_t = 0
+    let sources: [Int32] = [devNull, devNull, devNull, fds[1]]
+    let targets: [Int32] = [0, 1, 2, 3]
+    let start = monotonicNanoseconds()
+    let result = cshims_spawn(&pid, binary, cArgv, cEnvironment, sources, targets, 4)
+    guard result == 0 else { fail("posix_spawn: \(Errno(rawValue: result))") }
+    close(fds[1])
+    var reader = FrameReader(fd: fds[0], channel: "raw control")
+    guard let frame = try reader.read(), (try ControlMessage(frame: frame)) == .ready else { fail("raw worker sent no ready") }
+    let received = monotonicNanoseconds()
+    rawFrame.append(Double(received - start) / 1e6)
+    kill(pid, SIGKILL)
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    close(fds[0])
+    if let recorded = readyTimes(rawRecord)[pid] { rawRecorded.append(Double(recorded - start) / 1e6) }
+}
+
+// MARK: 2. Crash-to-ready under the supervisor
+
+func startSupervisor(policy: String, name: String) -> (Process, RunDirectory) {
+    let policyPath = workspace + "/\(name).toml"
+    try! policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
+    let run = RunDirectory(path: workspace + "/run-\(name)")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["up", "--policy", policyPath, "--run-dir", run.path, "--log-level", "error"]
+    process.currentDirectoryURL = URL(fileURLWithPath: workspace)
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try! process.run()
+    let deadline = monotonicNanoseconds() + 20_000_000_000
+    while monotonicNanoseconds() < deadline {
+        if let reply = try? ControlClient(runDirectory: run).send(.status), let tree = reply.tree,
+           !tree.workers.isEmpty, tree.workers.allSatisfy({ $0.state == "running" }) {
+            return (process, run)
+        }
+        usleep(2000)
+    }
+    fail("the supervisor for \(name) did not become ready")
+}
+
+func stopSupervisor(_ process: Process, _ run: RunDirectory) {
+    _ = try? ControlClient(runDirectory: run).send(.stop, waitForExit: true)
+    process.waitUntilExit()
+}
+
+let crashRecord = workspace + "/crash.record"
+let crashPolicy = """
+[supervisor]
+intensity = 1000000
+period_ms = 1000
+children = ["victim"]
+[logging]
+dir = "\(workspace)/logs"
+console_level = "error"
+[workers.victim]
+role = "test"
+args = ["--record", "\(crashRecord)", "--record-timestamps"]
+[workers.victim.backoff]
+initial_ms = 0
+jitter = 0.0
+"""
+var crashToReady: [Double] = []
+do {
+    let (process, run) = startSupervisor(policy: crashPolicy, name: "crash")
+    var current = readyTimes(crashRecord).keys.max()!
+    for _ in 0..<iterations {
+        let start = monotonicNanoseconds()
+        kill(current, SIGKILL)
+        var replacement: (Int32, Int64)?
+        let deadline = start + 10_000_000_000
+        while replacement == nil && monotonicNanoseconds() < deadline {
+            if let found = readyTimes(crashRecord).first(where: { $0.value > start }) { replacement = (found.key, found.value) }
+            else { usleep(200) }
+        }
+        guard let (pid, readyAt) = replacement else { fail("no replacement became ready within 10 s") }
+        crashToReady.append(Double(readyAt - start) / 1e6)
+        current = pid
+        // Wait until the supervisor, too, has seen it ready, so the next kill hits a running child.
+        while (try? ControlClient(runDirectory: run).send(.status))?.tree?.find("victim")?.state != "running" { usleep(200) }
+    }
+    stopSupervisor(process, run)
+}
+
+// MARK: 3. Idle root with the default tree
+
+func cpuTicks(_ pid: Int32) -> Int64 {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+    return (Int64(fields[11]) ?? 0) + (Int64(fields[12]) ?? 0)  // utime + stime
+}
+
+func rssKilobytes(_ pid: Int32) -> Int {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+}
+
+let defaultPolicy = URL(fileURLWithPath: binary).deletingLastPathComponent()
+    .appendingPathComponent("../../policies/default.toml").standardized.path
+let policyText = (try? String(contentsOfFile: defaultPolicy, encoding: .utf8))
+    ?? (try? String(contentsOfFile: "policies/default.toml", encoding: .utf8))
+    ?? { fail("cannot find policies/default.toml (run from the package directory)") }()
+let (idle, idleRun) = startSupervisor(policy: policyText.replacingOccurrences(of: "dir = \"logs\"", with: "dir = \"\(workspace)/logs\""), name: "idle")
+let ticksBefore = cpuTicks(idle.processIdentifier)
+let wallBefore = monotonicNanoseconds()
+sleep(UInt32(idleSeconds))
+let ticksAfter = cpuTicks(idle.processIdentifier)
+let wallSeconds = Double(monotonicNanoseconds() - wallBefore) / 1e9
+let idleCPU = Double(ticksAfter - ticksBefore) / Double(sysconf(Int32(_SC_CLK_TCK))) / wallSeconds * 100
+let idleRSS = rssKilobytes(idle.processIdentifier)
+stopSupervisor(idle, idleRun)
+
+// MARK: Report
+
+func row(_ name: String, _ values: [Double]) -> String {
+    String(format: "| %@ | %d | %.2f | %.2f |", name, values.count, median(values), percentile(values, 0.9))
+}
+print("| measurement | n | median ms | p90 ms |")
+print("| --- | --- | --- | --- |")
+print(row("raw spawn → ready frame received", rawFrame))
+print(row("raw spawn → worker ready (recorded)", rawRecorded))
+print(row("kill -9 → replacement ready (recorded), under cidp up", crashToReady))
+print("")
+print(String(format: "crash-to-ready / raw spawn-to-ready (medians, recorded): %.2f", median(crashToReady) / median(rawRecorded)))
+print(String(format: "root idle with the default tree: %.3f %% CPU over %.0f s, RSS %d KiB", idleCPU, wallSeconds, idleRSS))
