@@ -81,6 +81,9 @@ extension SupervisorTree {
         let spec = worker(id).spec
         modifyWorker(id) {
             $0.spawnedAt = now
+            // Readiness belongs to one incarnation: a stale readyAt would make a failed start
+            // look stable and reset the backoff.
+            $0.readyAt = nil
             $0.starts += 1
             $0.phase = .starting(pid: pid, deadline: now + spec.readinessTimeout)
         }
