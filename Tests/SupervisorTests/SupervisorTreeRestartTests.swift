@@ -130,5 +130,24 @@ extension SupervisorTreeTests {
             #expect(driver.takeTrace() == ["SIGTERM t#1", "SIGTERM a#1", "spawn a#2", "spawn c#2"])
             #expect(driver.state("t") == "stopped")
         }
+
+        @Test func aTemporarySiblingNotStartedYetIsStartedAfterAGroupRestart() {
+            var driver = TreeDriver(root(.oneForAll, intensity: 5, [worker("a"), worker("b"), worker("t", restart: .temporary)]))
+            driver.boot()
+            driver.ready("a")
+            driver.exit("b", .exited(code: 1))      // a failed start during boot
+            driver.die("a")
+            driver.readyAll()
+            #expect(driver.takeTrace() == ["spawn a#1", "spawn b#1", "SIGTERM a#1", "spawn a#2", "spawn b#2", "spawn t#1"])
+            #expect(driver.state("t") == "running")
+        }
+
+        @Test func anOperatorRestartOfATemporaryWorkerStartsItAgain() {
+            var driver = bootedDriver(root([worker("a"), worker("t", restart: .temporary)]))
+            driver.send(.restart(driver.id("t")))
+            driver.die("t")
+            driver.readyAll()
+            #expect(driver.takeTrace() == ["SIGTERM t#1", "spawn t#2"])
+        }
     }
 }

@@ -104,8 +104,8 @@ extension SupervisorTree {
         // stop, so that step is done (not a failure to restart).
         actions.append(.notice(.startFailed(worker: name(of: id), reason: "cannot spawn: \(reason)")))
         let parentID = worker(id).parent
-        let disposition = node(parentID).disposition
-        modifyWorker(id) { $0.phase = Self.phase(for: disposition) }
+        let resting = restingPhase(of: id, disposition: node(parentID).disposition)
+        modifyWorker(id) { $0.phase = resting }
         completeStep(in: parentID, ifCurrentIs: .stop(id))
     }
 
@@ -138,8 +138,8 @@ extension SupervisorTree {
         switch phase {
         case .stopping(_, _, .plan):
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))
-            let disposition = node(parentID).disposition
-            modifyWorker(id) { $0.phase = Self.phase(for: disposition) }
+            let resting = restingPhase(of: id, disposition: node(parentID).disposition)
+            modifyWorker(id) { $0.phase = resting }
             completeStep(in: parentID, ifCurrentIs: .stop(id))
         case .stopping(_, _, .readinessTimeout):
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))
