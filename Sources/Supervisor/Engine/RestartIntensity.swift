@@ -14,7 +14,7 @@ struct RestartIntensity: Sendable {
 
     /// Records one restart at `now` and says whether it is still within the allowed intensity.
     mutating func record(at now: Duration) -> Verdict {
-        history.removeAll { now - $0 >= period }
+        history.removeAll { now - $0 > period }
         history.append(now)
         return history.count > intensity ? .exhausted : .allowed
     }

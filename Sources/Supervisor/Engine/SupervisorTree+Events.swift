@@ -29,8 +29,7 @@ extension SupervisorTree {
         case .spawned(let id, let pid):
             spawned(id, pid: pid)
         case .spawnFailed(let id, let reason):
-            modifyWorker(id) { $0.phase = .restarting }
-            startFailed(id, reason: "cannot spawn: \(reason)", status: nil)
+            spawnFailed(id, reason: reason)
         case .ready(let id, let pid):
             ready(id, pid: pid)
         case .heartbeat(let id, let pid):
@@ -82,11 +81,32 @@ extension SupervisorTree {
         let spec = worker(id).spec
         modifyWorker(id) {
             $0.spawnedAt = now
+            // Readiness belongs to one incarnation: a stale readyAt would make a failed start
+            // look stable and reset the backoff.
+            $0.readyAt = nil
             $0.starts += 1
             $0.phase = .starting(pid: pid, deadline: now + spec.readinessTimeout)
         }
         actions.append(.notice(.spawned(worker: spec.name, pid: pid, attempt: worker(id).starts)))
         if stopWhenSpawned { signalStop(id) }
+    }
+
+    private mutating func spawnFailed(_ id: ElementID, reason: String) {
+        guard case .spawning(let stopWhenSpawned) = worker(id).phase else {
+            preconditionFailure("'\(name(of: id))' reported a failed spawn while not spawning")
+        }
+        guard stopWhenSpawned else {
+            modifyWorker(id) { $0.phase = .restarting }
+            startFailed(id, reason: "cannot spawn: \(reason)", status: nil)
+            return
+        }
+        // A stop step is waiting for this worker's exit: with no process there is nothing to
+        // stop, so that step is done (not a failure to restart).
+        actions.append(.notice(.startFailed(worker: name(of: id), reason: "cannot spawn: \(reason)")))
+        let parentID = worker(id).parent
+        let resting = restingPhase(of: id, disposition: node(parentID).disposition)
+        modifyWorker(id) { $0.phase = resting }
+        completeStep(in: parentID, ifCurrentIs: .stop(id))
     }
 
     private mutating func ready(_ id: ElementID, pid: Int32) {
@@ -118,8 +138,8 @@ extension SupervisorTree {
         switch phase {
         case .stopping(_, _, .plan):
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))
-            let disposition = node(parentID).disposition
-            modifyWorker(id) { $0.phase = Self.phase(for: disposition) }
+            let resting = restingPhase(of: id, disposition: node(parentID).disposition)
+            modifyWorker(id) { $0.phase = resting }
             completeStep(in: parentID, ifCurrentIs: .stop(id))
         case .stopping(_, _, .readinessTimeout):
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))

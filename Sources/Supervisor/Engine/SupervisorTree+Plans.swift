@@ -82,7 +82,8 @@ extension SupervisorTree {
             case .idle, .restarting, .stopped, .failed:
                 let disposition = node(nodeID).disposition
                 if worker.phase != .idle || disposition != .restarting {
-                    modifyWorker(id) { $0.phase = Self.phase(for: disposition) }
+                    let resting = restingPhase(of: id, disposition: disposition)
+                    modifyWorker(id) { $0.phase = resting }
                 }
                 return true
             }
@@ -235,7 +236,7 @@ extension SupervisorTree {
         settleDown(id, as: .restarting)
 
         var steps = affected.reversed().filter { $0 != id }.map { Step.stop($0) }
-        steps += affected.enumerated().map { index, child in
+        steps += affected.filter { !isSpentTemporary($0) }.enumerated().map { index, child in
             .start(child, notBefore: index == 0 ? now + delay : now)
         }
         let notAffected = parentNode.plan.filter { !affectedSet.contains($0.subject) }
@@ -255,6 +256,20 @@ extension SupervisorTree {
             }
         }
         pendingNodes.append(nodeID)
+    }
+
+    /// Whether `id` is a temporary worker that has already been started: OTP never starts one
+    /// again (it deletes it from its supervisor), not even together with its siblings.
+    func isSpentTemporary(_ id: ElementID) -> Bool {
+        guard case .worker(let worker) = elements[id] else { return false }
+        return worker.spec.restart == .temporary && worker.phase != .idle
+    }
+
+    /// The phase a worker takes once a stop step has brought it down: its node's disposition,
+    /// except that a temporary worker is not coming back and rests as stopped.
+    func restingPhase(of id: ElementID, disposition: Disposition) -> WorkerPhase {
+        if disposition == .restarting, worker(id).spec.restart == .temporary { return .stopped }
+        return Self.phase(for: disposition)
     }
 
     /// A child that is down for good (or until its node restarts) takes its resting phase.
