@@ -38,6 +38,23 @@ extension SupervisorTreeTests {
             #expect(driver.takeTrace() == ["SIGTERM a#1"])   // intensity 0: give up
         }
 
+        @Test func operatorRestartSupersedesAPendingBackoff() {
+            var driver = bootedDriver(root(.oneForOne, intensity: 10, [worker("a", backoff: Backoff(
+                initial: .seconds(30), maximum: .seconds(60), multiplier: 2, jitter: 0, stablePeriod: .seconds(600)))]))
+            driver.crash("a")
+            driver.readyAll()
+            #expect(driver.takeTrace() == ["spawn a#2"])   // the first restart is immediate
+            driver.crash("a")
+            #expect(driver.takeTrace() == [])               // the second waits out 30 s
+            #expect(driver.state("a") == "restarting")
+            driver.send(.restart(driver.id("a")))
+            #expect(driver.takeTrace() == ["spawn a#3"])   // the operator's restart is now
+            driver.readyAll()
+            driver.advance(by: .seconds(31))
+            #expect(driver.takeTrace() == [])               // and the delayed start is gone
+            #expect(driver.state("a") == "running")
+        }
+
         @Test func operatorRestartOfANodeRestartsItsWorkers() {
             var driver = bootedDriver(root([worker("sim"), node("etl", [worker("extractor"), worker("loader")])]))
             driver.send(.restart(driver.id("etl")))

@@ -67,9 +67,19 @@ extension SupervisorTree {
             throw .nodeNotRunning(parentNode.spec.name)
         }
         let affected = affectedSiblings(of: id, in: parentNode)
+        let affectedSet = Set(affected)
         var steps = affected.reversed().map { Step.stop($0) }
         steps += affected.map { Step.start($0, notBefore: now) }
-        modifyNode(parentID) { $0.plan += steps; $0.disposition = .restarting }
+        modifyNode(parentID) { node in
+            // The operator's restart supersedes pending steps for the same children, including
+            // a start still waiting out its backoff: it happens now, not after the delay.
+            node.plan.removeAll { affectedSet.contains($0.subject) }
+            if let current = node.current, !node.currentBegun, affectedSet.contains(current.subject) {
+                node.current = nil
+            }
+            node.plan += steps
+            node.disposition = .restarting
+        }
         pendingNodes.append(parentID)
     }
 
