@@ -20,7 +20,7 @@ let package = Package(
         // C leaves.
         .target(name: "CShims"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Framing shared by the supervisor and the workers: pure Swift.
         .target(name: "Wire"),

@@ -113,8 +113,8 @@ public struct TestWorker {
             }
             if !isReady, !options.neverReady, elapsed >= options.readyAfter {
                 isReady = true
-                context.ready()
                 record("ready", context)
+                context.ready()
                 if let path = options.crashIfExists, access(path, F_OK) == 0 { exit(3) }
             }
             if isReady, !isDegraded, let after = options.degradedAfter, elapsed >= after {
