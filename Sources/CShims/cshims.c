@@ -144,6 +144,12 @@ int cshims_spawn(pid_t *pid, const char *path, char *const argv[], char *const e
         // adddup2 with equal numbers clears FD_CLOEXEC (glibc >= 2.29), so the fd survives exec.
         result = posix_spawn_file_actions_adddup2(&actions, fd_sources[i], fd_targets[i]);
     }
+    // Our own descriptors are close-on-exec, but the supervisor may have inherited others from
+    // whoever started it (a shell, a test runner); none of those belongs to a worker. After the
+    // dup2s (file actions run in order), close everything above the highest target.
+    int highest = 2;
+    for (int i = 0; i < fd_count; i++) if (fd_targets[i] > highest) highest = fd_targets[i];
+    if (result == 0) result = posix_spawn_file_actions_addclosefrom_np(&actions, highest + 1);
     sigset_t empty, all;
     sigemptyset(&empty);
     sigfillset(&all);

@@ -22,8 +22,9 @@ public struct ControlClient: Sendable {
             throw SupervisorError(.notRunning, path: path, Errno.current)
         }
         let line = Array((request.line + "\n").utf8)
-        let written = line.withUnsafeBytes { bytes in Result { () throws(Errno) in try Posix.writeAll(fd, bytes) } }
-        if case .failure(let error) = written { throw SupervisorError(.notRunning, path: path, error) }
+        // The server may answer and close before reading the request (it refuses a client of
+        // another user at once): the write then fails with EPIPE, but the reply is there to read.
+        let written = line.withUnsafeBytes { bytes in Result { () throws(Errno) in try Posix.sendAll(fd, bytes) } }
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var reply: ControlReply?
@@ -38,6 +39,7 @@ public struct ControlClient: Sendable {
             }
         }
         if let reply { return reply }
+        if received.isEmpty, case .failure(let error) = written { throw SupervisorError(.notRunning, path: path, error) }
         if received.isEmpty {
             throw SupervisorError(.protocolError, path: path, detail: "the supervisor closed the connection without a reply")
         }

@@ -123,6 +123,18 @@ public enum Posix {
         }
     }
 
+    /// Writes all of `bytes` to a socket without raising SIGPIPE when the peer has gone: that
+    /// is an `EPIPE` error instead. C: `send(MSG_NOSIGNAL)`.
+    static func sendAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+        var offset = 0
+        while offset < bytes.count {
+            let count = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            if count >= 0 { offset += count; continue }
+            if errno == EINTR { continue }
+            throw Errno.current
+        }
+    }
+
     /// This process adopts orphaned descendants, so nothing a worker starts escapes reaping.
     /// C: `prctl(PR_SET_CHILD_SUBREAPER)`.
     static func becomeSubreaper() throws(Errno) {

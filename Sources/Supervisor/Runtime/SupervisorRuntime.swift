@@ -343,8 +343,12 @@ public final class SupervisorRuntime {
     }
 
     private func tearDown() {
-        for fd in Array(clients.keys) { unregister(fd) }
-        for fd in Array(sources.keys) where fd != signalFD { unregister(fd) }
+        // A `cidp stop` client waits for end of file on its connection. Its descriptor is left for
+        // the kernel to close as this process exits: closed here, the client could return while
+        // the run directory is still locked and the socket still there.
+        let stopWaiters = Set(clients.filter { $0.value.waiting == .exit }.keys)
+        for fd in Array(clients.keys) where !stopWaiters.contains(fd) { unregister(fd) }
+        for fd in Array(sources.keys) where fd != signalFD && !stopWaiters.contains(fd) { unregister(fd) }
         unlink(runDirectory.socketPath)
         Posix.close(epollFD)
         Posix.close(devNullFD)
