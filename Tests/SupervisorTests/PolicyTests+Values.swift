@@ -45,8 +45,9 @@ extension PolicyTests {
                     + "period_ms must be > 0 (intensity = 0 already gives up at the first restart)"),
             RejectedPolicy(kind: "watchdog below 10 ms", text: worker("watchdog_ms = 5"),
                 expected: "p.toml:6: workers.a.watchdog_ms: expected 0 (no watchdog) or a period in milliseconds >= 10, got 5"),
-            RejectedPolicy(kind: "memory limit below 32 MiB", text: worker("memory_limit_mb = 16"),
-                expected: "p.toml:6: workers.a.memory_limit_mb: expected 0 (no limit) or a limit in MiB >= 32, got 16"),
+            RejectedPolicy(kind: "memory limit below 128 MiB", text: worker("memory_limit_mb = 100"),
+                expected: "p.toml:6: workers.a.memory_limit_mb: expected 0 (no limit) or a limit in MiB >= 128 "
+                    + "(an address-space limit; a worker maps about 80 MiB at start), got 100"),
             RejectedPolicy(kind: "memory limit overflowing bytes", text: worker("memory_limit_mb = 17592186044416"),
                 expected: "p.toml:6: workers.a.memory_limit_mb: 17592186044416 MiB overflows a 64-bit byte count; "
                     + "expected at most 17592186044415"),

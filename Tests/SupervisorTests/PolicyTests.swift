@@ -50,7 +50,7 @@ import Testing
         shutdown = "brutal_kill"
         readiness_timeout_ms = 7000
         watchdog_ms = 10
-        memory_limit_mb = 32
+        memory_limit_mb = 128
 
         [defaults.backoff]
         initial_ms = 50
@@ -98,7 +98,7 @@ import Testing
                                       jitter: 0, stablePeriod: .milliseconds(2500))
         let plain = ChildSpec(name: "plain", command: [exe, "worker", "extractor"], restart: .transient,
                               shutdown: .brutalKill, readinessTimeout: .milliseconds(7000),
-                              watchdog: .milliseconds(10), memoryLimit: 32 * 1024 * 1024,
+                              watchdog: .milliseconds(10), memoryLimit: 128 * 1024 * 1024,
                               environment: [:], backoff: defaultsBackoff)
         let tuned = ChildSpec(name: "tuned", command: [exe, "worker", "loader", "--batch", "500"],
                               restart: .temporary, shutdown: .grace(.zero), readinessTimeout: .milliseconds(1),

@@ -73,8 +73,11 @@ extension PolicyDecoder {
             settings.watchdogMilliseconds = watchdog
         }
         if let megabytes = try table.integer("memory_limit_mb", expected: "an integer number of MiB") {
-            guard megabytes == 0 || megabytes >= 32 else {
-                throw table.error("memory_limit_mb", "expected 0 (no limit) or a limit in MiB >= 32, got \(megabytes)")
+            // RLIMIT_AS counts address space, not resident memory: a cidp worker maps about
+            // 80 MiB (runtime, libraries, thread stacks) before it allocates anything.
+            guard megabytes == 0 || megabytes >= 128 else {
+                throw table.error("memory_limit_mb", "expected 0 (no limit) or a limit in MiB >= 128 "
+                    + "(an address-space limit; a worker maps about 80 MiB at start), got \(megabytes)")
             }
             let (bytes, overflow) = UInt64(megabytes).multipliedReportingOverflow(by: 1024 * 1024)
             guard !overflow else {

@@ -14,6 +14,8 @@ public final class WorkerContext: @unchecked Sendable {
     /// How often the supervisor expects a heartbeat.
     public let heartbeatInterval: Duration
     private var writer: FrameWriter
+    /// Whether fd 3 is open: false when run by hand, outside a supervisor.
+    private let isAttached: Bool
     private var lock = pthread_mutex_t()
     private var lastHeartbeat: Duration = .zero
 
@@ -35,8 +37,9 @@ public final class WorkerContext: @unchecked Sendable {
             _ = cshims_limit_address_space(0, limit)
         }
         writer = FrameWriter(fd: WireLayout.controlFD, channel: "\(name) control")
+        isAttached = fcntl(WireLayout.controlFD, F_GETFD) != -1
         pthread_mutex_init(&lock, nil)
-        if fcntl(WireLayout.controlFD, F_GETFD) != -1 { Self.watchForSupervisorExit() }
+        if isAttached { Self.watchForSupervisorExit() }
     }
 
     /// Tells the supervisor the worker is set up: until then it is `starting`.
@@ -64,6 +67,7 @@ public final class WorkerContext: @unchecked Sendable {
     }
 
     private func send(_ message: ControlMessage) {
+        guard isAttached else { return }
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         // A closed channel means the supervisor is gone; the watcher thread ends the process.
