@@ -109,32 +109,16 @@ func exchangeRaw(socketPath: String, _ bytes: [UInt8], timeout: Duration = .seco
     return String(decoding: received, as: UTF8.self)
 }
 
-/// A `cidp up` started through `/bin/sh`, so the supervisor inherits a descriptor that is not
-/// close-on-exec (`exec FD>FILE`), as a careless parent would hand it. Killed at deinit.
-final class SupervisorWithStrayDescriptor {
-    let process = Process()
-    let logPath: String
-
-    init(sandbox: Sandbox, strayFD: Int32, strayPath: String) throws {
-        logPath = sandbox.path + "/up-stray.log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "exec \(strayFD)>\"$1\"; exec \"$2\" up --policy \"$3\" --run-dir \"$4\"", "sh",
-                             strayPath, cidpBinary, sandbox.policyPath, sandbox.runDirectory]
-        process.currentDirectoryURL = URL(fileURLWithPath: sandbox.path)
-        let handle = FileHandle(forWritingAtPath: logPath)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+extension RunningSupervisor {
+    /// A `cidp up` started through `/bin/sh`, so the supervisor inherits a descriptor that is
+    /// not close-on-exec (`exec FD>FILE`), as a careless parent would hand it.
+    static func withStrayDescriptor(sandbox: Sandbox, strayFD: Int32, strayPath: String) throws -> RunningSupervisor {
+        try RunningSupervisor(
+            sandbox: sandbox,
+            arguments: ["-c", "exec \(strayFD)>\"$1\"; exec \"$2\" up --policy \"$3\" --run-dir \"$4\"", "sh",
+                        strayPath, cidpBinary, sandbox.policyPath, sandbox.runDirectory],
+            executable: "/bin/sh")
     }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    var pid: Int32 { process.processIdentifier }
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 }
 
 /// Whether every directory from `/` down to `path`'s parent lets others search it and `path`

@@ -84,23 +84,7 @@ final class Sandbox {
 
     /// Runs `cidp ARGS` to completion (with a deadline) and returns its exit code and output.
     func cidp(_ arguments: [String], timeout: Duration = .seconds(30)) throws -> (code: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: cidpBinary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: path)
-        let out = path + "/cmd.\(UUID().uuidString).out"
-        let err = path + "/cmd.\(UUID().uuidString).err"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
-        try process.run()
-        let finished = poll(timeout: timeout) { !process.isRunning }
-        if !finished { process.interrupt(); kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        let stdout = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
-        return (finished ? process.terminationStatus : -1, stdout, stderr)
+        try run(cidpBinary, arguments, timeout: timeout)
     }
 
     /// The lines of the record file the test workers append to (`start|ready|term NAME PID`).
@@ -116,11 +100,12 @@ final class RunningSupervisor {
     let sandbox: Sandbox
     let logPath: String
 
-    init(sandbox: Sandbox, arguments: [String]) throws {
+    /// Starts `executable ARGUMENTS` (by default `cidp`) in the sandbox, output to a log file.
+    init(sandbox: Sandbox, arguments: [String], executable: String = cidpBinary) throws {
         self.sandbox = sandbox
         logPath = sandbox.path + "/up.\(UUID().uuidString).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: cidpBinary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: sandbox.path)
         let handle = FileHandle(forWritingAtPath: logPath)

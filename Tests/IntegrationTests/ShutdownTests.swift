@@ -162,7 +162,7 @@ struct ShutdownTests {
             role = "test"
             """)
         let strayPath = sandbox.path + "/stray.txt"
-        let supervisor = try SupervisorWithStrayDescriptor(sandbox: sandbox, strayFD: 9, strayPath: strayPath)
+        let supervisor = try RunningSupervisor.withStrayDescriptor(sandbox: sandbox, strayFD: 9, strayPath: strayPath)
         let client = ControlClient(runDirectory: RunDirectory(path: sandbox.runDirectory))
         var workers: [StatusTree] = []
         let running = poll {
