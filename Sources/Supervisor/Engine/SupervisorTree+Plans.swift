@@ -240,20 +240,19 @@ extension SupervisorTree {
             .start(child, notBefore: index == 0 ? now + delay : now)
         }
         let notAffected = parentNode.plan.filter { !affectedSet.contains($0.subject) }
-        var abandonCurrent = false
+        var abandonsCurrent = false
         if let current = parentNode.current, affectedSet.contains(current.subject), case .start = current {
-            abandonCurrent = true
+            abandonsCurrent = true
         }
         modifyNode(nodeID) { node in
             node.disposition = .restarting
-            if abandonCurrent || node.current == nil {
-                // The step under way belongs to the restart set: the new plan supersedes it.
+            if abandonsCurrent {
+                // The start under way belongs to the restart set: the new plan supersedes it
+                // (its stop step takes down whatever that start had spawned).
                 node.current = nil
                 node.currentBegun = false
-                node.plan = steps + notAffected
-            } else {
-                node.plan = steps + notAffected
             }
+            node.plan = steps + notAffected
         }
         pendingNodes.append(nodeID)
     }
