@@ -148,9 +148,10 @@ final class RunningSupervisor {
     /// Waits until every worker is running with a pid, and returns the pids.
     func waitForAllRunning(timeout: Duration = .seconds(20)) throws -> [String: Int32] {
         var pids: [String: Int32] = [:]
-        let settled = try poll(timeout: timeout) {
-            let tree = try status()
-            pids = try self.pids()
+        let settled = poll(timeout: timeout) {
+            // Before the socket is listening, status fails: keep polling.
+            guard let tree = try? status(), let current = try? self.pids() else { return false }
+            pids = current
             return tree.workers.allSatisfy { $0.state == "running" }
         }
         #expect(settled, "not every worker became running: \((try? status()).map { $0.renderTable() } ?? "no status")")

@@ -298,9 +298,12 @@ public final class SupervisorRuntime {
         if ended { unregister(fd) }
     }
 
-    private func readOutput(fd: Int32) {
+    /// Forwards what a worker wrote, at most `maxChunks` × 64 KiB per call (one by default): epoll is
+    /// level-triggered, so a worker that writes without pause is read again on the next turn
+    /// of the loop instead of starving every other event.
+    private func readOutput(fd: Int32, maxChunks: Int = 1) {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
+        for _ in 0..<maxChunks {
             let result = buffer.withUnsafeMutableBytes { bytes in
                 Result { () throws(Errno) in try Posix.readAvailable(fd, into: bytes) }
             }
@@ -320,7 +323,7 @@ public final class SupervisorRuntime {
     /// After the last worker exited: read what is left in their output pipes.
     private func drainOutput() {
         for (fd, source) in sources {
-            if case .output = source { readOutput(fd: fd) }
+            if case .output = source { readOutput(fd: fd, maxChunks: 64) }
         }
     }
 

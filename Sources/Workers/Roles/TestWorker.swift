@@ -13,7 +13,7 @@ import Glibc
 /// `--ignore-sigterm`, `--degraded-after MS REASON`, `--record FILE` (appends
 /// `start|ready|term NAME PID` lines; with `--record-timestamps` each line ends with the
 /// CLOCK_MONOTONIC time in nanoseconds, for benchmarks), `--crash-if-exists FILE` (exit 3 once
-/// ready while FILE exists).
+/// ready while FILE exists), `--flood-output` (writes to stdout without pause once ready).
 public struct TestWorker {
     public struct Options: Equatable {
         var readyAfter: Int64 = 0
@@ -29,6 +29,7 @@ public struct TestWorker {
         var recordFile: String?
         var recordsTimestamps = false
         var crashIfExists: String?
+        var floodsOutput = false
     }
 
     /// A bad command line, named.
@@ -78,6 +79,7 @@ public struct TestWorker {
             case "--record": options.recordFile = try value(flag)
             case "--record-timestamps": options.recordsTimestamps = true
             case "--crash-if-exists": options.crashIfExists = try value(flag)
+            case "--flood-output": options.floodsOutput = true
             default: throw UsageError(description: "unknown option '\(flag)' for role test")
             }
         }
@@ -130,6 +132,13 @@ public struct TestWorker {
                 }
                 memset(block, 0x5A, size)
                 hoard.append(block)
+            }
+            if isReady, options.floodsOutput {
+                // Writes without pause (blocking when the pipe is full) until told to stop.
+                let line = Array("flood line from a test worker that never stops talking\n".utf8)
+                for _ in 0..<1000 { _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) } }
+                context.heartbeatIfDue()
+                continue
             }
             context.heartbeatIfDue()
             var pause = timespec(tv_sec: 0, tv_nsec: Int(tick.milliseconds) * 1_000_000)
