@@ -76,7 +76,9 @@ environment["CIDP_HEARTBEAT_MS"] = "1000"
 let cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
 let rawArgv = [binary, "worker", "test", "--record", rawRecord, "--record-timestamps"]
 let cArgv = rawArgv.map { strdup($0) } + [nil]
-for _ in 0..<iterations {
+
+/// One raw spawn of a worker until its `ready` frame, then its kill and reap.
+@MainActor func measureRawSpawn() throws {
     var fds: [Int32] = [-1, -1]
     guard cshims_socketpair(0, 0, &fds) == 0 else { fail("socketpair: \(Errno.current)") }
     var pid: pid_t = 0
@@ -99,7 +101,7 @@ for _ in 0..<iterations {
     if let recorded = readyTimes(rawRecord)[pid] { rawRecorded.append(Double(recorded - start) / 1e6) }
 }
 
-// MARK: 2. Crash-to-ready under the supervisor
+// MARK: 2. Crash-to-ready under the supervisor, interleaved with 1.
 
 func startSupervisor(policy: String, name: String) -> (Process, RunDirectory) {
     let policyPath = workspace + "/\(name).toml"
@@ -148,7 +150,9 @@ var crashToReady: [Double] = []
 do {
     let (process, run) = startSupervisor(policy: crashPolicy, name: "crash")
     var current = readyTimes(crashRecord).keys.max()!
+    // Interleaved with the raw spawns, so that drift in the machine's load affects both alike.
     for _ in 0..<iterations {
+        try measureRawSpawn()
         let start = monotonicNanoseconds()
         kill(current, SIGKILL)
         var replacement: (Int32, Int64)?
