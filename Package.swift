@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // The sensor simulator's HTTP/1.1 server: small, no SwiftNIO, quick to build.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.0"),
     ],
     targets: [
         // C leaves.
@@ -32,7 +34,10 @@ let package = Package(
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CCurl", logging]),
+        .target(name: "Workers", dependencies: [
+            "Wire", "CShims", "CSQLite", "CCurl", logging,
+            .product(name: "FlyingFox", package: "FlyingFox"),
+        ]),
 
         .executableTarget(name: "cidp", dependencies: ["Supervisor", "Workers", "Wire", logging, argumentParser]),
 
