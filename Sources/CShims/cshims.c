@@ -140,15 +140,37 @@ int cshims_spawn(pid_t *pid, const char *path, char *const argv[], char *const e
     result = posix_spawnattr_init(&attributes);
     if (result != 0) { posix_spawn_file_actions_destroy(&actions); return result; }
 
+    int highest = 2;
+    for (int i = 0; i < fd_count; i++) if (fd_targets[i] > highest) highest = fd_targets[i];
+
+    // A source numbered at or below the highest target could be overwritten by an earlier dup2
+    // (file actions run in order): such sources are first copied above the highest target.
+    int sources[16];
+    int copies[16];
+    int copied = 0;
+    if (fd_count > 16) result = EINVAL;
+    for (int i = 0; i < fd_count && result == 0; i++) {
+        sources[i] = fd_sources[i];
+        if (fd_sources[i] <= highest && fd_sources[i] != fd_targets[i]) {
+            int copy = fcntl(fd_sources[i], F_DUPFD_CLOEXEC, highest + 1);
+            if (copy == -1) { result = errno; break; }
+            copies[copied++] = copy;
+            sources[i] = copy;
+        }
+    }
     for (int i = 0; i < fd_count && result == 0; i++) {
         // adddup2 with equal numbers clears FD_CLOEXEC (glibc >= 2.29), so the fd survives exec.
-        result = posix_spawn_file_actions_adddup2(&actions, fd_sources[i], fd_targets[i]);
+        result = posix_spawn_file_actions_adddup2(&actions, sources[i], fd_targets[i]);
     }
     // Our own descriptors are close-on-exec, but the supervisor may have inherited others from
     // whoever started it (a shell, a test runner); none of those belongs to a worker. After the
-    // dup2s (file actions run in order), close everything above the highest target.
-    int highest = 2;
-    for (int i = 0; i < fd_count; i++) if (fd_targets[i] > highest) highest = fd_targets[i];
+    // dup2s, close every descriptor that is not a target: the gaps below the highest target
+    // (closing one that is not open is not an error for glibc's posix_spawn), then all above it.
+    for (int fd = 3; fd < highest && result == 0; fd++) {
+        int isTarget = 0;
+        for (int i = 0; i < fd_count; i++) if (fd_targets[i] == fd) isTarget = 1;
+        if (!isTarget) result = posix_spawn_file_actions_addclose(&actions, fd);
+    }
     if (result == 0) result = posix_spawn_file_actions_addclosefrom_np(&actions, highest + 1);
     sigset_t empty, all;
     sigemptyset(&empty);
@@ -160,6 +182,7 @@ int cshims_spawn(pid_t *pid, const char *path, char *const argv[], char *const e
     if (result == 0) result = posix_spawnattr_setsigdefault(&attributes, &all);
     if (result == 0) result = posix_spawn(pid, path, &actions, &attributes, argv, envp);
 
+    for (int i = 0; i < copied; i++) close(copies[i]);
     posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     return result;

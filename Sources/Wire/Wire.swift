@@ -5,6 +5,10 @@
 public enum WireLayout {
     /// The control channel (a SOCK_SEQPACKET socket to the supervisor) in every worker.
     public static let controlFD: Int32 = 3
+    /// The data channel from the upstream worker (a SOCK_SEQPACKET socket), if the worker has one.
+    public static let inputFD: Int32 = 4
+    /// The data channel to the downstream worker (a SOCK_SEQPACKET socket), if the worker has one.
+    public static let outputFD: Int32 = 5
     /// The name of the worker, as the supervisor knows it.
     public static let workerNameVariable = "CIDP_WORKER_NAME"
     /// The pid of the supervisor that spawned the worker; the worker exits if its parent differs.

@@ -24,7 +24,7 @@ extension PolicyTests {
 
                 restat = "permanent"
                 """,
-                expected: #"p.toml:6: workers.a.restat: unknown key "restat"; allowed keys: role, args, env, restart, shutdown, readiness_timeout_ms, watchdog_ms, memory_limit_mb, backoff"#),
+                expected: #"p.toml:6: workers.a.restat: unknown key "restat"; allowed keys: role, args, env, input, restart, shutdown, readiness_timeout_ms, watchdog_ms, memory_limit_mb, backoff"#),
             RejectedPolicy(kind: "unknown key in defaults.backoff", text: PolicyFixture.minimal + """
 
                 [defaults.backoff]
@@ -187,6 +187,51 @@ extension PolicyTests {
                 role = "test"
                 """,
                 expected: #"p.toml:6: workers.orphan: defined but not reachable from [supervisor]: no node lists "orphan" in its children"#),
+            // Data channels between workers.
+            RejectedPolicy(kind: "input from itself", text: """
+                [supervisor]
+                children = ["a"]
+                [workers.a]
+                role = "test"
+                input = "a"
+                """,
+                expected: "p.toml:5: workers.a.input: a worker cannot take its own output as input"),
+            RejectedPolicy(kind: "input from a node", text: """
+                [supervisor]
+                children = ["n", "a"]
+                [nodes.n]
+                children = ["b"]
+                [workers.a]
+                role = "test"
+                input = "n"
+                [workers.b]
+                role = "test"
+                """,
+                expected: #"p.toml:7: workers.a.input: "n" is not a worker: expected the name of a [workers.X] table whose output feeds this worker"#),
+            RejectedPolicy(kind: "two consumers of one output", text: """
+                [supervisor]
+                children = ["a", "b", "c"]
+                [workers.a]
+                role = "test"
+                [workers.b]
+                role = "test"
+                input = "a"
+                [workers.c]
+                role = "test"
+                input = "a"
+                """,
+                expected: #"p.toml:10: workers.c.input: "a" already feeds "b"; a worker has one output"#),
+            RejectedPolicy(kind: "loop of channels", text: """
+                [supervisor]
+                children = ["a", "b"]
+                [workers.a]
+                role = "test"
+                input = "b"
+                [workers.b]
+                role = "test"
+                input = "a"
+                """,
+                expected: "p.toml:5: workers.a.input: channels form a loop: a <- b <- a"),
             RejectedPolicy(kind: "cycle of nodes", text: """
                 [supervisor]
                 children = ["n1"]

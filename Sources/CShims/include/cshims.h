@@ -55,9 +55,9 @@ int cshims_limit_address_space(pid_t pid, uint64_t bytes);
 
 /// posix_spawn of `path` with `argv`/`envp` (NULL-terminated). `fd_sources[i]` is dup2'ed to
 /// `fd_targets[i]` in the child, in order; the child gets its own process group, an empty signal
-/// mask and default dispositions for every signal. Every descriptor above the highest target is
-/// closed in the child (posix_spawn_file_actions_addclosefrom_np), inherited ones included.
-/// Returns 0 and the pid, or an errno value.
+/// mask and default dispositions for every signal. Every descriptor that is not a target is
+/// closed in the child, inherited ones included; sources that a dup2 could overwrite are copied
+/// out of the way first. At most 16 descriptors. Returns 0 and the pid, or an errno value.
 int cshims_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                  const int *fd_sources, const int *fd_targets, int fd_count);
 

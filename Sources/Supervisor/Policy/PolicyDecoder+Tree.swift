@@ -42,6 +42,8 @@ extension PolicyDecoder {
                 + "no node lists \(name.quotedForMessage) in its children")
         }
 
+        try checkChannels(workers: workers, workersByName: workersByName)
+
         func build(_ node: NodeDefinition) -> NodeSpec {
             NodeSpec(name: node.name, strategy: node.strategy, intensity: node.intensity,
                      period: .milliseconds(node.periodMilliseconds),
@@ -73,6 +75,39 @@ extension PolicyDecoder {
         }
     }
 
+    /// Data channels: `input` names another worker; each worker feeds at most one other; no loops.
+    private func checkChannels(workers: [WorkerDefinition], workersByName: [String: WorkerDefinition]) throws(PolicyError) {
+        var consumerOf: [String: WorkerDefinition] = [:]
+        for worker in workers {
+            guard let input = worker.input else { continue }
+            let path = worker.path + ["input"]
+            guard input != worker.name else {
+                throw source.error(at: path, "a worker cannot take its own output as input")
+            }
+            guard workersByName[input] != nil else {
+                throw source.error(at: path, "\(input.quotedForMessage) is not a worker: expected the name of a "
+                    + "[workers.X] table whose output feeds this worker")
+            }
+            if let other = consumerOf[input] {
+                throw source.error(at: path, "\(input.quotedForMessage) already feeds "
+                    + "\(other.name.quotedForMessage); a worker has one output")
+            }
+            consumerOf[input] = worker
+        }
+        for worker in workers {
+            var seen: [String] = [worker.name]
+            var current = worker.input
+            while let name = current {
+                if name == worker.name {
+                    throw source.error(at: worker.path + ["input"], "channels form a loop: "
+                        + (seen + [name]).joined(separator: " <- "))
+                }
+                seen.append(name)
+                current = workersByName[name]?.input
+            }
+        }
+    }
+
     /// The worker's spec: its own keys, then `[defaults]`, then the built-in defaults.
     func childSpec(_ worker: WorkerDefinition) -> ChildSpec {
         let settings = worker.settings
@@ -86,6 +121,7 @@ extension PolicyDecoder {
                          watchdog: watchdog == 0 ? nil : .milliseconds(watchdog),
                          memoryLimit: memoryLimit == 0 ? nil : memoryLimit,
                          environment: worker.environment,
-                         backoff: settings.backoff.backoff)
+                         backoff: settings.backoff.backoff,
+                         input: worker.input)
     }
 }

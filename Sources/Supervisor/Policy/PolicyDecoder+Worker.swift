@@ -33,10 +33,11 @@ extension PolicyDecoder {
                 throw source.error(at: path, "expected a value without NUL characters")
             }
         }
+        let input = try table.string("input")
         let settings = try decodeSettings(table).overriding(defaults)
         try checkBackoff(settings.backoff, definedAt: table.path)
         return WorkerDefinition(name: name, path: table.path, role: role, arguments: arguments,
-                                environment: environment, settings: settings)
+                                environment: environment, input: input, settings: settings)
     }
 
     /// The supervision keys shared by workers and `[defaults]`, each checked for range.

@@ -78,6 +78,8 @@ struct WorkerDefinition {
     var role: String
     var arguments: [String]
     var environment: [String: String]
+    /// The worker whose output feeds this one's input (a data channel), if any.
+    var input: String?
     var settings: WorkerSettings
 }
 
@@ -88,7 +90,7 @@ enum PolicySchema {
     static let node = ["strategy", "intensity", "period_ms", "children"]
     static let logging = ["dir", "max_bytes", "keep", "console_level"]
     static let defaults = ["restart", "shutdown", "readiness_timeout_ms", "watchdog_ms", "memory_limit_mb", "backoff"]
-    static let worker = ["role", "args", "env"] + defaults
+    static let worker = ["role", "args", "env", "input"] + defaults
     static let backoff = ["initial_ms", "max_ms", "multiplier", "jitter", "stable_ms"]
     static let consoleLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     static let defaultRootName = "cidp"

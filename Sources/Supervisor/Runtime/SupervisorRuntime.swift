@@ -40,6 +40,7 @@ public final class SupervisorRuntime {
     var forwarders: [Int32: WorkerOutputForwarder] = [:]
     var clients: [Int32: ControlConnection] = [:]
     var events: [TreeEvent] = []
+    var channels: DataChannels?
     var outcome: Outcome?
 
     /// - Parameters:
@@ -92,6 +93,7 @@ public final class SupervisorRuntime {
         epollFD = cshims_epoll_create()
         guard epollFD >= 0 else { throw SupervisorError(.signals, path: "epoll", Errno.current) }
         devNullFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        channels = try DataChannels(root: policy.root)
         listenFD = try ControlConnection.listen(at: runDirectory.socketPath)
         register(signalFD, as: .signals)
         register(listenFD, as: .listener)
@@ -211,7 +213,8 @@ public final class SupervisorRuntime {
             do throws(Errno) {
                 pid = try Posix.spawn(argv: spec.command, environment: environment(for: spec),
                                       descriptors: [(devNullFD, 0), (stdout.write, 1), (stderr.write, 2),
-                                                    (childEnd, WireLayout.controlFD)])
+                                                    (childEnd, WireLayout.controlFD)]
+                                        + (channels?.descriptors(for: spec) ?? []))
             } catch {
                 [parentEnd, stdout.read, stderr.read].forEach(Posix.close)
                 throw error

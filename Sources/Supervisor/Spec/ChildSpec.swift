@@ -72,11 +72,13 @@ public struct ChildSpec: Sendable, Equatable {
     /// Added to the child's environment.
     public var environment: [String: String]
     public var backoff: Backoff
+    /// The worker whose output channel is this worker's input (`WireLayout.inputFD`), if any.
+    public var input: String?
 
     public init(name: String, command: [String], restart: RestartType = .permanent,
                 shutdown: Shutdown = .grace(.seconds(5)), readinessTimeout: Duration = .seconds(5),
                 watchdog: Duration? = nil, memoryLimit: UInt64? = nil,
-                environment: [String: String] = [:], backoff: Backoff = Backoff()) {
+                environment: [String: String] = [:], backoff: Backoff = Backoff(), input: String? = nil) {
         self.name = name
         self.command = command
         self.restart = restart
@@ -86,6 +88,7 @@ public struct ChildSpec: Sendable, Equatable {
         self.memoryLimit = memoryLimit
         self.environment = environment
         self.backoff = backoff
+        self.input = input
     }
 }
 

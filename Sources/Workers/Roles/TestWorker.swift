@@ -13,7 +13,9 @@ import Glibc
 /// `--ignore-sigterm`, `--degraded-after MS REASON`, `--record FILE` (appends
 /// `start|ready|term NAME PID` lines; with `--record-timestamps` each line ends with the
 /// CLOCK_MONOTONIC time in nanoseconds, for benchmarks), `--crash-if-exists FILE` (exit 3 once
-/// ready while FILE exists), `--flood-output` (writes to stdout without pause once ready).
+/// ready while FILE exists), `--flood-output` (writes to stdout without pause once ready),
+/// `--produce N` (writes frames numbered 0..<N to its output channel, five per tick),
+/// `--consume FILE` (reads its input channel and appends `got VALUE PID` per frame).
 public struct TestWorker {
     public struct Options: Equatable {
         var readyAfter: Int64 = 0
@@ -30,6 +32,10 @@ public struct TestWorker {
         var recordsTimestamps = false
         var crashIfExists: String?
         var floodsOutput = false
+        /// Frames to write to the output channel, five per tick, numbered from 0.
+        var produceCount = 0
+        /// Where to append `got VALUE PID` for each frame read from the input channel.
+        var consumeRecord: String?
     }
 
     /// A bad command line, named.
@@ -80,6 +86,13 @@ public struct TestWorker {
             case "--record-timestamps": options.recordsTimestamps = true
             case "--crash-if-exists": options.crashIfExists = try value(flag)
             case "--flood-output": options.floodsOutput = true
+            case "--produce":
+                let text = try value(flag)
+                guard let count = Int(text), count > 0 else {
+                    throw UsageError(description: "--produce expects a positive count of frames, got '\(text)'")
+                }
+                options.produceCount = count
+            case "--consume": options.consumeRecord = try value(flag)
             default: throw UsageError(description: "unknown option '\(flag)' for role test")
             }
         }
@@ -100,6 +113,11 @@ public struct TestWorker {
         var isReady = false
         var isDegraded = false
         var hoard: [UnsafeMutableRawPointer] = []
+        var produced = 0
+        var output = FrameWriter(fd: WireLayout.outputFD, channel: "\(context.name) output")
+        // A new incarnation joins a stream mid-way: the first sequence it sees is its base.
+        var input = FrameReader(fd: WireLayout.inputFD, channel: "\(context.name) input")
+        if options.consumeRecord != nil { _ = fcntl(WireLayout.inputFD, F_SETFL, O_NONBLOCK) }
         let tick = min(context.heartbeatInterval, .milliseconds(20))
         while true {
             let elapsed = (WorkerContext.monotonicNow() - started).milliseconds
@@ -133,6 +151,14 @@ public struct TestWorker {
                 memset(block, 0x5A, size)
                 hoard.append(block)
             }
+            // Five frames a tick; a send blocks when the channel is full: back-pressure, never a drop.
+            for _ in 0..<5 where isReady && produced < options.produceCount {
+                var value = UInt64(produced).littleEndian
+                let payload = withUnsafeBytes(of: &value) { Array($0) }
+                do { try output.send(kind: .recordBatch, payload: payload) } catch { exit(5) }
+                produced += 1
+            }
+            if isReady, options.consumeRecord != nil { consumeAvailable(&input, context) }
             if isReady, options.floodsOutput {
                 // Writes without pause (blocking when the pipe is full) until told to stop.
                 let line = Array("flood line from a test worker that never stops talking\n".utf8)
@@ -144,6 +170,29 @@ public struct TestWorker {
             var pause = timespec(tv_sec: 0, tv_nsec: Int(tick.milliseconds) * 1_000_000)
             nanosleep(&pause, nil)
         }
+    }
+
+    /// Reads every frame waiting on the input channel and records its value; a bad frame exits 6.
+    private func consumeAvailable(_ input: inout FrameReader, _ context: WorkerContext) {
+        let frames: [Frame]
+        do {
+            switch try input.readAvailable() {
+            case .frames(let received), .endOfFile(let received): frames = received
+            }
+        } catch {
+            exit(6)
+        }
+        guard !frames.isEmpty, let path = options.consumeRecord else { return }
+        var text = ""
+        for frame in frames where frame.payload.count == 8 {
+            let value = frame.payload.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+            text += "got \(value) \(getpid())\n"
+        }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
     }
 
     private func record(_ event: String, _ context: WorkerContext) {
