@@ -47,6 +47,6 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", logging]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Wire", "CShims", "cidp"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Wire", "CShims", "CSQLite", "cidp"]),
     ]
 )

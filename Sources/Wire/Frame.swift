@@ -25,8 +25,13 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let ack = FrameKind(rawValue: 17)
     /// Data: a request to re-send the unacknowledged batches.
     public static let resend = FrameKind(rawValue: 18)
-    /// Data: no more batches will follow.
+    /// Data: no more batches will follow (an `EndOfStream`).
     public static let endOfStream = FrameKind(rawValue: 19)
+    /// Data: a `TransformedBatch`, the transformer's output for the loader.
+    public static let transformedBatch = FrameKind(rawValue: 20)
+    /// Data: the first frame of each writer incarnation (sequence 0), so that its reader knows
+    /// the sequence numbers start over.
+    public static let hello = FrameKind(rawValue: 21)
 
     /// Whether the kind is in the control range (below 16).
     public var isControl: Bool { rawValue < 16 }
@@ -43,6 +48,8 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .ack: "ack"
         case .resend: "resend"
         case .endOfStream: "endOfStream"
+        case .transformedBatch: "transformedBatch"
+        case .hello: "hello"
         default: "kind \(rawValue)"
         }
     }

@@ -19,6 +19,12 @@ struct PayloadWriter {
         write(UInt32(utf8.count))
         bytes.append(contentsOf: utf8)
     }
+
+    /// `UInt32` length, then the bytes.
+    mutating func write(lengthPrefixed data: [UInt8]) {
+        write(UInt32(data.count))
+        bytes.append(contentsOf: data)
+    }
 }
 
 /// Reads a payload written by `PayloadWriter`, checking every length against the bytes left,
@@ -66,6 +72,16 @@ struct PayloadReader {
         }
         offset += length
         return string
+    }
+
+    /// Bytes written by `PayloadWriter.write(lengthPrefixed:)`.
+    mutating func readBytes(_ field: @autoclosure () -> String) throws(WireError) -> [UInt8] {
+        let length = Int(try read(UInt32.self, "the length of \(field())"))
+        guard length <= remaining else {
+            throw failure("\(field()) claims \(length) bytes, \(remaining) left")
+        }
+        defer { offset += length }
+        return Array(bytes[offset..<offset + length])
     }
 
     /// A `UInt32` element count, checked so that `count` elements of at least `minimumSize`

@@ -2,8 +2,8 @@
 public enum WorkerRole: String, CaseIterable, Sendable {
     /// A worker that can be told to crash, hang, exit, allocate without bound or ignore SIGTERM.
     case test
-    /// The pipeline roles of DESIGN.md. Until the ETL issue lands they only take part in
-    /// supervision (ready, heartbeats, orderly stop) and move no data; see `IdleWorker`.
+    /// The pipeline roles of DESIGN.md. The trainer (issue #4) only takes part in supervision
+    /// (ready, heartbeats, orderly stop) until it lands; see `IdleWorker`.
     case sensorSim = "sensor-sim"
     case extractor, transformer, loader, trainer
 
@@ -12,7 +12,15 @@ public enum WorkerRole: String, CaseIterable, Sendable {
         switch self {
         case .test:
             try TestWorker(arguments: arguments).run(context: context)
-        case .sensorSim, .extractor, .transformer, .loader, .trainer:
+        case .sensorSim:
+            try SensorSimWorker(arguments: arguments).run(context: context)
+        case .extractor:
+            try ExtractorWorker(arguments: arguments).run(context: context)
+        case .transformer:
+            try TransformerWorker(arguments: arguments).run(context: context)
+        case .loader:
+            try LoaderWorker(arguments: arguments).run(context: context)
+        case .trainer:
             guard arguments.isEmpty else {
                 throw TestWorker.UsageError(description: "role \(rawValue) takes no options yet, got '\(arguments.joined(separator: " "))'")
             }

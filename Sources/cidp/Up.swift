@@ -12,6 +12,7 @@ struct Up: ParsableCommand {
 
     @Option(help: "The policy file describing the tree.") var policy: String = "policies/default.toml"
     @OptionGroup var control: RunDirectoryOption
+    @OptionGroup var job: JobOptions
     @Option(help: "Console log level (trace, debug, info, notice, warning, error, critical); overrides the policy.")
     var logLevel: String?
 
@@ -24,12 +25,18 @@ struct Up: ParsableCommand {
         } catch {
             throw CLIExit(code: 1, message: "\(error)")
         }
-        let loaded: Policy
+        let started = ContinuousClock.now
+        var loaded: Policy
         do {
             loaded = try PolicyLoader.load(path: policy, executable: Posix.executablePath(),
                                            knownRoles: Set(WorkerRole.allCases.map(\.rawValue)))
         } catch {
             throw CLIExit.usage("\(error)")
+        }
+        do {
+            loaded = job.apply(to: loaded, simulatorPort: job.usesSimulator ? try Posix.freeLoopbackPort() : 0)
+        } catch {
+            throw CLIExit(code: 1, message: "cannot find a free loopback port for the simulator: \(error)")
         }
         var consoleLevel: Logger.Level?
         if let logLevel {
@@ -53,6 +60,9 @@ struct Up: ParsableCommand {
             throw CLIExit.usage("\(error)")
         }
         if outcome.exitCode != 0 { throw CLIExit(code: outcome.exitCode, message: outcome.message) }
+        if let summary = JobSummary(databasePath: job.db, elapsed: ContinuousClock.now - started) {
+            print(summary.text)
+        }
     }
 }
 

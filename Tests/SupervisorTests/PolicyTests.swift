@@ -182,6 +182,9 @@ import Testing
         #expect(workers["extractor"]?.memoryLimit == 512 * 1024 * 1024)
         #expect(workers["extractor"]?.shutdown == .grace(.milliseconds(5000)))
         #expect(workers["loader"]?.shutdown == .grace(.milliseconds(10000)))
+        #expect(workers["extractor"]?.input == nil)
+        #expect(workers["transformer"]?.input == "extractor")
+        #expect(workers["loader"]?.input == "transformer")
     }
 
     @Test func defaultPolicyNeedsItsRoles() {

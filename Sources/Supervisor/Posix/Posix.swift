@@ -146,6 +146,28 @@ public enum Posix {
         try retryingOnInterrupt { cshims_limit_address_space(pid, bytes) }
     }
 
+    /// A TCP port on 127.0.0.1 that is free now: bound with port 0, read back, released.
+    /// C: `socket`, `bind`, `getsockname`.
+    public static func freeLoopbackPort() throws(Errno) -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Errno.current }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0 else { throw Errno.current }
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw Errno.current }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
     /// The absolute path of the running executable. C: `readlink("/proc/self/exe")`.
     public static func executablePath() -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)

@@ -40,6 +40,8 @@ public final class SupervisorRuntime {
     var forwarders: [Int32: WorkerOutputForwarder] = [:]
     var clients: [Int32: ControlConnection] = [:]
     var events: [TreeEvent] = []
+    /// When each worker's progress was last logged: at most one line a second per worker.
+    var progressLoggedAt: [ElementID: Duration] = [:]
     var channels: DataChannels?
     var outcome: Outcome?
 
@@ -246,7 +248,13 @@ public final class SupervisorRuntime {
             "\(WireLayout.supervisorPIDVariable)=\(getpid())",
             "\(WireLayout.heartbeatIntervalVariable)=\(heartbeat)",
         ]
-        if let limit = spec.memoryLimit { entries.append("\(WireLayout.memoryLimitVariable)=\(limit)") }
+        if let limit = spec.memoryLimit {
+            entries.append("\(WireLayout.memoryLimitVariable)=\(limit)")
+            // RLIMIT_AS counts reserved address space: glibc reserves 64 MiB per malloc arena and
+            // makes up to 8 per core, so a threaded worker could hit the limit without using the
+            // memory. Two arenas keep the limit about what the worker really holds.
+            if !spec.environment.keys.contains("MALLOC_ARENA_MAX") { entries.append("MALLOC_ARENA_MAX=2") }
+        }
         return entries
     }
 
@@ -292,7 +300,7 @@ public final class SupervisorRuntime {
             case .health(.healthy): process(.health(id, pid: pid, degraded: nil))
             case .health(.degraded(let reason)): process(.health(id, pid: pid, degraded: reason))
             case .progress(let progress):
-                logger.debug("Progress", metadata: ["worker.name": "\(tree.name(of: id))", "stage": "\(progress.stage)"])
+                logProgress(progress, of: id)
             case .stopRequested:
                 logger.notice("Worker asks the tree to stop", metadata: ["worker.name": "\(tree.name(of: id))"])
                 process(.shutdown(reason: "stop requested by '\(tree.name(of: id))'"))
@@ -304,6 +312,16 @@ public final class SupervisorRuntime {
     /// Forwards what a worker wrote, at most `maxChunks` × 64 KiB per call (one by default): epoll is
     /// level-triggered, so a worker that writes without pause is read again on the next turn
     /// of the loop instead of starving every other event.
+    /// One log line per worker and second at most, with the stage and its counters.
+    private func logProgress(_ progress: ControlMessage.Progress, of id: ElementID) {
+        let now = Posix.monotonicNow()
+        if let last = progressLoggedAt[id], now - last < .seconds(1) { return }
+        progressLoggedAt[id] = now
+        var metadata: Logger.Metadata = ["worker.name": "\(tree.name(of: id))", "stage": "\(progress.stage)"]
+        for (key, value) in progress.counters { metadata[key] = "\(value)" }
+        logger.info("Progress", metadata: metadata)
+    }
+
     private func readOutput(fd: Int32, maxChunks: Int = 1) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         for _ in 0..<maxChunks {

@@ -62,6 +62,9 @@ public final class WorkerContext: @unchecked Sendable {
         send(.health(reason.map { .degraded(reason: $0) } ?? .healthy))
     }
 
+    /// Asks the supervisor to stop the whole tree in order (a finished job).
+    public func requestStop() { send(.stopRequested) }
+
     public func reportProgress(stage: String, counters: [String: Int64]) {
         send(.progress(ControlMessage.Progress(stage: stage, counters: counters)))
     }

@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Wire
+
+/// One end of a data channel between two workers (fd 4 or 5, a SOCK_SEQPACKET socket the
+/// supervisor holds open across restarts).
+///
+/// Each writer incarnation starts with a `hello` frame at sequence 0; the reader then expects
+/// consecutive sequences from that writer. A reader that joins mid-stream (a restarted worker)
+/// takes the first sequence it sees as its base. A gap, repeat or reordering within one writer
+/// incarnation is a transport error: the channel is not trusted further.
+public struct DataChannel {
+    public let fd: Int32
+    public let name: String
+    private var writer: FrameWriter
+    private var reader: FrameReader
+    private var expectedSequence: UInt64?
+
+    /// Opens the channel at `fd` (made nonblocking for reading) and announces this incarnation.
+    /// - Throws: `WireError` if the hello cannot be sent (no supervisor-held channel at `fd`).
+    public init(fd: Int32, name: String) throws(WireError) {
+        self.fd = fd
+        self.name = name
+        guard fcntl(fd, F_GETFD) != -1 else {
+            throw WireError(.closed, channel: name)
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        writer = FrameWriter(fd: fd, channel: name)
+        reader = FrameReader(fd: fd, channel: name, checksSequence: false)
+        try writer.send(kind: .hello, payload: [])
+    }
+
+    /// Sends one frame; waits (poll) while the channel is full: back-pressure.
+    public mutating func send(_ kind: FrameKind, _ payload: [UInt8] = []) throws(WireError) {
+        try writer.send(kind: kind, payload: payload)
+    }
+
+    /// Every frame waiting, in order, without `hello`s.
+    /// - Throws: `WireError` for a corrupt frame or a sequence gap, repeat or reordering.
+    public mutating func receive() throws(WireError) -> [Frame] {
+        let frames: [Frame]
+        switch try reader.readAvailable() {
+        case .frames(let received), .endOfFile(let received): frames = received
+        }
+        var result: [Frame] = []
+        result.reserveCapacity(frames.count)
+        for frame in frames {
+            if frame.kind == .hello {
+                guard frame.sequence == 0 else {
+                    throw WireError(.outOfSequence(expected: 0, got: frame.sequence), channel: name, sequence: frame.sequence)
+                }
+                expectedSequence = 1
+                continue
+            }
+            if let expected = expectedSequence, frame.sequence != expected {
+                throw WireError(.outOfSequence(expected: expected, got: frame.sequence), channel: name, sequence: frame.sequence)
+            }
+            expectedSequence = frame.sequence + 1
+            result.append(frame)
+        }
+        return result
+    }
+
+    /// Waits until one of `channels` has something to read, or `timeout` passes. C: `poll`.
+    public static func wait(for channels: [Int32], timeout: Duration) {
+        var fds = channels.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = poll(&fds, nfds_t(fds.count), Int32(max(0, timeout.milliseconds)))
+    }
+}

@@ -1,0 +1,124 @@
+import Logging
+import Wire
+
+/// The `extractor` role: pages through the sensor API from the cursor the warehouse last
+/// committed, sends each page downstream as a numbered batch, and keeps the unacknowledged ones
+/// for a restarted transformer. While the API is unreachable it retries with capped exponential
+/// backoff and reports `degraded` — it does not crash-loop.
+///
+/// Options: `--source URL` and `--db PATH` (required), `--page-size N` (default 1000),
+/// `--window N` (unacknowledged batches held, default 8).
+public struct ExtractorWorker {
+    let source: String
+    let databasePath: String
+    let pageSize: Int
+    let windowSize: Int
+
+    /// The cursor recorded with the last batch of an exhausted source, so that a restarted
+    /// extractor knows the stream is complete rather than starting it over.
+    public static let exhaustedCursor = "<end-of-stream>"
+
+    public init(arguments: [String]) throws(TestWorker.UsageError) {
+        var options = WorkerOptions(arguments, role: "extractor")
+        source = try options.required("--source")
+        databasePath = try options.required("--db")
+        pageSize = try options.integer("--page-size", default: 1000, range: 1...10_000)
+        windowSize = try options.integer("--window", default: 8, range: 1...1024)
+        try options.finish()
+        guard source.hasPrefix("http://") || source.hasPrefix("https://") else {
+            throw TestWorker.UsageError(description: "worker extractor: --source expects an http:// or https:// URL, got '\(source)'")
+        }
+    }
+
+    public func run(context: WorkerContext) -> Never {
+        Termination.install()
+        let logger = Logger(label: "cidp.extractor")
+        var nextBatchID: UInt64
+        var cursor: String?
+        do {
+            let checkpoint = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200)).checkpoint()
+            nextBatchID = (checkpoint?.batchID ?? 0) + 1
+            cursor = checkpoint?.cursor
+        } catch {
+            workerFail("extractor: cannot read the checkpoint in \(databasePath): \(error)", code: 2)
+        }
+        var output: DataChannel
+        var fetcher: TelemetryFetcher
+        do {
+            output = try DataChannel(fd: WireLayout.outputFD, name: "extractor→transformer")
+            fetcher = try TelemetryFetcher(baseURL: source, pageSize: pageSize)
+        } catch {
+            workerFail("extractor: \(error)", code: 2)
+        }
+        var unacked = UnackedBatches(capacity: windowSize)
+        var end: EndOfStream?
+        if cursor == Self.exhaustedCursor {
+            // Everything was committed before this restart: only the end remains to be said.
+            end = EndOfStream(lastBatchID: nextBatchID - 1, records: 0)
+            try? output.send(.endOfStream, end!.encoded())
+        }
+        var records: Int64 = 0
+        var retries: Int64 = 0
+        var isDegraded = false
+        var progress = ProgressReporter(stage: "extract", counter: "records")
+        context.ready()
+        logger.info("Extractor ready", metadata: ["source": "\(source)", "resumes.at": "\(cursor ?? "start")"])
+
+        while true {
+            if Termination.isRequested { exit(0) }
+            context.heartbeatIfDue()
+            do {
+                for frame in try output.receive() {
+                    switch frame.kind {
+                    case .ack: unacked.acknowledge(upTo: try BatchAck(decoding: frame.payload).batchID)
+                    case .resend:
+                        try unacked.resend(on: &output)
+                        if let end { try output.send(.endOfStream, end.encoded()) }
+                    default: workerFail("extractor: unexpected \(frame.kind) frame \(frame.sequence) from the transformer")
+                    }
+                }
+                if end == nil, !unacked.isFull {
+                    let page = try fetcher.fetch(cursor: cursor, shouldStop: { Termination.isRequested }) { attempt, error, delay in
+                        retries += 1
+                        context.heartbeatIfDue()
+                        if !isDegraded {
+                            isDegraded = true
+                            context.reportHealth(degraded: "sensor API: \(error)")
+                        }
+                        logger.warning("Fetch failed; retrying", metadata: [
+                            "attempt": "\(attempt)", "error": "\(error)", "retry.in.ms": "\(delay.milliseconds)",
+                        ])
+                    }
+                    if Termination.isRequested { exit(0) }
+                    if isDegraded {
+                        isDegraded = false
+                        context.reportHealth(degraded: nil)
+                    }
+                    if !page.records.isEmpty {
+                        let batch = RecordBatch(batchID: nextBatchID, cursor: page.nextCursor ?? Self.exhaustedCursor,
+                                                records: page.records)
+                        let payload = batch.encoded()
+                        try output.send(.recordBatch, payload)
+                        unacked.append(batchID: nextBatchID, kind: .recordBatch, payload: payload)
+                        nextBatchID += 1
+                        records += Int64(page.records.count)
+                    }
+                    cursor = page.nextCursor
+                    if page.nextCursor == nil {
+                        let last = EndOfStream(lastBatchID: nextBatchID - 1, records: UInt64(records))
+                        end = last
+                        try output.send(.endOfStream, last.encoded())
+                        logger.notice("Source exhausted", metadata: ["last.batch": "\(last.lastBatchID)"])
+                    }
+                }
+            } catch {
+                workerFail("extractor: \(error)")
+            }
+            progress.report(["records": records, "batches_unacked": Int64(unacked.entries.count), "retries": retries],
+                            context: context)
+            if end != nil || unacked.isFull {
+                DataChannel.wait(for: [output.fd], timeout: .milliseconds(50))
+            }
+        }
+    }
+}

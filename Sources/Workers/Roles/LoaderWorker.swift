@@ -1,0 +1,124 @@
+import Logging
+import Wire
+
+/// The `loader` role: commits each transformed batch to the warehouse in one transaction with
+/// the checkpoint, and acknowledges it upstream only after the commit. Batches are applied
+/// strictly in order; a duplicate (already committed) is acknowledged again, never re-applied.
+///
+/// Options: `--db PATH` (required), `--job` (ask the tree to stop once the end of the stream is
+/// committed), `--lock-deadline-ms N` (how long a locked warehouse may block one commit before
+/// the loader fails loudly; default 600000).
+public struct LoaderWorker {
+    let databasePath: String
+    let isJob: Bool
+    let lockDeadline: Duration
+
+    public init(arguments: [String]) throws(TestWorker.UsageError) {
+        var options = WorkerOptions(arguments, role: "loader")
+        databasePath = try options.required("--db")
+        isJob = options.flag("--job")
+        lockDeadline = .milliseconds(try options.integer("--lock-deadline-ms", default: 600_000, range: 1...86_400_000))
+        try options.finish()
+    }
+
+    public func run(context: WorkerContext) -> Never {
+        Termination.install()
+        let logger = Logger(label: "cidp.loader")
+        let warehouse: Warehouse
+        var committed: UInt64
+        do {
+            warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
+            committed = try warehouse.checkpoint()?.batchID ?? 0
+        } catch {
+            workerFail("loader: \(error)", code: 2)
+        }
+        var input: DataChannel
+        do {
+            input = try DataChannel(fd: WireLayout.inputFD, name: "transformer→loader")
+            try input.send(.resend)
+        } catch {
+            workerFail("loader: no input channel: \(error)", code: 2)
+        }
+        context.ready()
+        logger.info("Loader ready", metadata: ["db": "\(databasePath)", "committed.batch": "\(committed)"])
+
+        var counters: [String: Int64] = ["rows_loaded": 0, "duplicates": 0, "dropped": 0, "rejected": 0, "batches": 0]
+        var progress = ProgressReporter(stage: "load", counter: "rows_loaded")
+        var end: EndOfStream?
+        var finished = false
+        var isBlocked = false
+        var askedForResend = false
+        while true {
+            if Termination.isRequested { exit(0) }
+            context.heartbeatIfDue()
+            let frames: [Frame]
+            do { frames = try input.receive() } catch { workerFail("loader: \(error)") }
+            for frame in frames {
+                switch frame.kind {
+                case .transformedBatch:
+                    let transformed: TransformedBatch
+                    do { transformed = try TransformedBatch(decoding: frame.payload) } catch {
+                        workerFail("loader: batch frame \(frame.sequence): \(error)")
+                    }
+                    let id = transformed.batch.batchID
+                    if id > committed + 1 {
+                        // A gap: a batch taken by a killed loader. Ask once; the transformer re-sends in order.
+                        if !askedForResend {
+                            askedForResend = true
+                            try? input.send(.resend)
+                        }
+                        continue
+                    }
+                    if id <= committed {
+                        try? input.send(.ack, BatchAck(batchID: id).encoded())
+                        continue
+                    }
+                    do {
+                        let outcome = try warehouse.commit(transformed.batch, dropped: transformed.dropped + transformed.rejected,
+                                                           windowState: transformed.windowState) { waited in
+                            context.heartbeatIfDue()
+                            if !isBlocked {
+                                isBlocked = true
+                                context.reportHealth(degraded: "warehouse locked")
+                            }
+                            _ = waited
+                        }
+                        if isBlocked {
+                            isBlocked = false
+                            context.reportHealth(degraded: nil)
+                        }
+                        if case .committed(let inserted, let duplicates) = outcome {
+                            counters["rows_loaded", default: 0] += Int64(inserted)
+                            counters["duplicates", default: 0] += Int64(duplicates)
+                        }
+                    } catch {
+                        workerFail("loader: batch \(id): \(error)")
+                    }
+                    committed = id
+                    askedForResend = false
+                    counters["batches", default: 0] += 1
+                    counters["dropped", default: 0] += Int64(transformed.dropped)
+                    counters["rejected", default: 0] += Int64(transformed.rejected)
+                    do { try input.send(.ack, BatchAck(batchID: id).encoded()) } catch {
+                        workerFail("loader: cannot acknowledge batch \(id): \(error)")
+                    }
+                case .endOfStream:
+                    do { end = try EndOfStream(decoding: frame.payload) } catch {
+                        workerFail("loader: end-of-stream frame \(frame.sequence): \(error)")
+                    }
+                default:
+                    workerFail("loader: unexpected \(frame.kind) frame \(frame.sequence) on its input")
+                }
+            }
+            counters["committed_batch"] = Int64(committed)
+            progress.report(counters, context: context)
+            if let end, committed >= end.lastBatchID, !finished {
+                finished = true
+                progress.report(counters, context: context, force: true)
+                logger.notice("Stream loaded", metadata: ["last.batch": "\(end.lastBatchID)"])
+                if isJob { context.requestStop() }
+            }
+            DataChannel.wait(for: [input.fd], timeout: .milliseconds(50))
+        }
+    }
+}

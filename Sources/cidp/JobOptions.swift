@@ -1,0 +1,79 @@
+import ArgumentParser
+import Supervisor
+import Workers
+
+/// The pipeline options of `cidp up`: where the data comes from and where it goes. They are
+/// applied to the policy's workers by role before anything starts.
+struct JobOptions: ParsableArguments {
+    @Option(help: "Records the built-in sensor simulator serves (with --source sim).")
+    var records: Int = 10_000
+
+    @Option(help: "'sim' for the built-in sensor simulator, or the base URL of a sensor API (http:// or https://).")
+    var source: String = "sim"
+
+    @Option(help: "The SQLite warehouse file.")
+    var db: String = "database/industrial_dwh.sqlite"
+
+    @Option(name: .customLong("sim-fault"),
+            help: "Fault injected by the simulator, KIND=VALUE (repeatable): outage=SECONDS, latency=MS, http500=RATE, malformed=RATE, poison=RATE, missing=RATE.")
+    var simFaults: [String] = []
+
+    @Option(help: "Seed of the simulator's data.")
+    var seed: UInt64 = 42
+
+    var usesSimulator: Bool { source == "sim" }
+
+    func validate() throws {
+        guard (1...100_000_000).contains(records) else {
+            throw ValidationError("--records expects 1...100000000, got \(records)")
+        }
+        guard usesSimulator || source.hasPrefix("http://") || source.hasPrefix("https://") else {
+            throw ValidationError("--source expects 'sim' or an http:// or https:// URL, got '\(source)'")
+        }
+        guard usesSimulator || simFaults.isEmpty else {
+            throw ValidationError("--sim-fault needs the built-in simulator (--source sim)")
+        }
+        for fault in simFaults {
+            do { _ = try SimulatorFaults.parse(fault) } catch {
+                throw ValidationError("--sim-fault '\(fault)': \(error)")
+            }
+        }
+        guard !db.isEmpty else { throw ValidationError("--db expects a file path") }
+    }
+
+    /// The policy with each pipeline worker given its options (by role); without the simulator,
+    /// the `sensor-sim` workers are left out of the tree.
+    func apply(to policy: Policy, simulatorPort: UInt16) -> Policy {
+        let url = usesSimulator ? "http://127.0.0.1:\(simulatorPort)" : source
+        func rewrite(_ node: NodeSpec) -> NodeSpec {
+            var node = node
+            node.children = node.children.compactMap { child -> TreeSpec? in
+                switch child {
+                case .node(let inner):
+                    return .node(rewrite(inner))
+                case .worker(var spec):
+                    let role = spec.command.count > 2 ? spec.command[2] : ""
+                    switch role {
+                    case WorkerRole.sensorSim.rawValue:
+                        guard usesSimulator else { return nil }
+                        spec.command += ["--port", "\(simulatorPort)", "--records", "\(records)", "--seed", "\(seed)"]
+                            + simFaults.flatMap { ["--fault", $0] }
+                    case WorkerRole.extractor.rawValue:
+                        spec.command += ["--source", url, "--db", db]
+                    case WorkerRole.transformer.rawValue:
+                        spec.command += ["--db", db]
+                    case WorkerRole.loader.rawValue:
+                        spec.command += ["--db", db, "--job"]
+                    default:
+                        break
+                    }
+                    return .worker(spec)
+                }
+            }
+            return node
+        }
+        var policy = policy
+        policy.root = rewrite(policy.root)
+        return policy
+    }
+}

@@ -1,0 +1,21 @@
+import Workers
+
+/// What `cidp up` prints when the tree has stopped: the warehouse as the loader left it.
+struct JobSummary {
+    var text: String
+
+    /// Nil when there is no warehouse to read (a tree without a loader).
+    init?(databasePath: String, elapsed: Duration) {
+        guard let warehouse = try? Warehouse(path: databasePath, busyTimeout: .seconds(5)),
+              let rows = try? warehouse.rowCount() else { return nil }
+        let checkpoint = try? warehouse.checkpoint()
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        text = """
+            summary: \(rows) rows in fact_telemetry_features (\(databasePath)); \
+            \(checkpoint?.rowsDropped ?? 0) dropped or rejected; \
+            last batch \(checkpoint?.batchID ?? 0); \(String(format: "%.2f", seconds)) s
+            """
+    }
+}
+
+import Foundation

@@ -1,0 +1,182 @@
+import CSQLite
+import Foundation
+import Supervisor
+import Testing
+import Wire
+import Workers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The ETL chain end to end: the simulator over real HTTP, the extractor through libcurl, the
+/// transformer, the loader into a real SQLite file — with crashes, an outage and a locked
+/// warehouse along the way. Every run is checked row for row against an independent computation.
+@Suite(.timeLimit(.minutes(3)))
+struct EtlTests {
+    static let seed: UInt64 = 42
+
+    /// The fact table a correct run must produce for `count` records: the simulator's records
+    /// with rolling means computed here by brute force (the mean of the pump's last three readings).
+    static func expectedRows(count: Int) -> [TelemetryRecord] {
+        let generator = TelemetryGenerator(seed: seed, count: count)
+        var history: [String: [(vibration: Double, pressure: Double)]] = [:]
+        var rows: [TelemetryRecord] = []
+        for index in 0..<count {
+            var record = generator.record(at: index)
+            history[record.pumpID, default: []].append((record.vibration, record.pressure))
+            let window = history[record.pumpID]!.suffix(3)
+            record.vibrationRollingMean = window.map(\.vibration).reduce(0, +) / Double(window.count)
+            record.pressureRollingMean = window.map(\.pressure).reduce(0, +) / Double(window.count)
+            rows.append(record)
+        }
+        return rows.sorted { ($0.pumpID, $0.timestamp) < ($1.pumpID, $1.timestamp) }
+    }
+
+    /// Compares the warehouse with `expectedRows`: readings exactly, rolling means to 1e-12.
+    static func checkWarehouse(_ path: String, count: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let rows = try Warehouse(path: path, busyTimeout: .seconds(5)).rows()
+        let expected = expectedRows(count: count)
+        #expect(rows.count == count, "rows in the warehouse", sourceLocation: sourceLocation)
+        var mismatches = 0
+        for (row, want) in zip(rows, expected) {
+            let same = row.pumpID == want.pumpID && row.timestamp == want.timestamp
+                && row.flowRate == want.flowRate && row.pressure == want.pressure
+                && row.vibration == want.vibration && row.temperature == want.temperature
+                && row.failure == want.failure
+                && abs((row.vibrationRollingMean ?? .nan) - want.vibrationRollingMean!) <= 1e-12 * abs(want.vibrationRollingMean!)
+                && abs((row.pressureRollingMean ?? .nan) - want.pressureRollingMean!) <= 1e-12 * abs(want.pressureRollingMean!)
+            if !same {
+                mismatches += 1
+                if mismatches <= 3 { Issue.record("row differs: \(row) expected \(want)", sourceLocation: sourceLocation) }
+            }
+        }
+        #expect(mismatches == 0, "\(mismatches) rows differ", sourceLocation: sourceLocation)
+    }
+
+    /// The default policy, copied into the sandbox.
+    static func defaultPolicy() throws -> String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return try String(contentsOf: root.appendingPathComponent("policies/default.toml"), encoding: .utf8)
+    }
+
+    func rowsLoaded(_ path: String) -> Int64 {
+        guard FileManager.default.fileExists(atPath: path),
+              let warehouse = try? Warehouse(path: path, busyTimeout: .milliseconds(100)) else { return 0 }
+        return (try? warehouse.rowCount()) ?? 0
+    }
+
+    @Test func aRunLoadsEveryRecordOnceWithItsRollingMeans() throws {
+        let sandbox = try Sandbox(policy: try Self.defaultPolicy())
+        let db = sandbox.path + "/dwh.sqlite"
+        let supervisor = try sandbox.up(["--records", "50000", "--db", db], waitUntilReady: false)
+        #expect(supervisor.waitForExit(timeout: .seconds(150)) == 0, "\(supervisor.log.suffix(3000))")
+        try Self.checkWarehouse(db, count: 50_000)
+    }
+
+    @Test func killingEveryRoleAtRandomMomentsChangesNoRow() throws {
+        let count = 40_000
+        let sandbox = try Sandbox(policy: try Self.defaultPolicy())
+        let db = sandbox.path + "/dwh.sqlite"
+        let supervisor = try sandbox.up(["--records", "\(count)", "--db", db], waitUntilReady: false)
+        // Seeded moments: row counts at which a seeded choice of role is killed.
+        var generator = SeededGenerator(seed: 7)
+        let roles = ["extractor", "transformer", "loader"]
+        let moments = (0..<6).map { _ in Int64.random(in: 2_000...Int64(count - 5_000), using: &generator) }.sorted()
+        var killed: [String] = []
+        for moment in moments {
+            guard poll(timeout: .seconds(120), { rowsLoaded(db) >= moment || !supervisor.isRunning }), supervisor.isRunning else { break }
+            let role = roles[Int.random(in: 0..<roles.count, using: &generator)]
+            if let pid = try? supervisor.status().find(role)?.pid {
+                kill(pid, SIGKILL)
+                killed.append(role)
+            }
+        }
+        #expect(killed.count >= 3, "too few kills landed during the run: \(killed)")
+        #expect(supervisor.waitForExit(timeout: .seconds(150)) == 0, "\(supervisor.log.suffix(3000))")
+        try Self.checkWarehouse(db, count: count)
+    }
+
+    @Test func killingTheLoaderLeavesTheExtractorAndTransformerRunning() throws {
+        let count = 30_000
+        let sandbox = try Sandbox(policy: try Self.defaultPolicy())
+        let db = sandbox.path + "/dwh.sqlite"
+        let supervisor = try sandbox.up(["--records", "\(count)", "--db", db], waitUntilReady: false)
+        #expect(poll(timeout: .seconds(60)) { rowsLoaded(db) >= 5_000 })
+        let before = try supervisor.pids()
+        kill(try #require(before["loader"]), SIGKILL)
+        #expect(poll(timeout: .seconds(60)) {
+            guard let tree = try? supervisor.status(), let loader = tree.find("loader") else { return false }
+            return loader.pid != nil && loader.pid != before["loader"] && loader.state == "running"
+        })
+        let after = try supervisor.pids()
+        #expect(after["extractor"] == before["extractor"])
+        #expect(after["transformer"] == before["transformer"])
+        #expect(supervisor.waitForExit(timeout: .seconds(150)) == 0, "\(supervisor.log.suffix(3000))")
+        try Self.checkWarehouse(db, count: count)
+    }
+
+    @Test func anUnreachableAPIMakesTheExtractorDegradedNotACrashLoop() throws {
+        let count = 5_000
+        let sandbox = try Sandbox(policy: try Self.defaultPolicy())
+        let db = sandbox.path + "/dwh.sqlite"
+        let supervisor = try sandbox.up(["--records", "\(count)", "--db", db, "--sim-fault", "outage=5"], waitUntilReady: false)
+        let degraded = poll(timeout: .seconds(30)) {
+            (try? supervisor.status().find("extractor")?.state) == "degraded"
+        }
+        #expect(degraded, "the extractor was never seen degraded")
+        // Once the API is back the extractor is healthy again — the same process throughout.
+        var restarts: Int?
+        let recovered = poll(timeout: .seconds(30)) {
+            guard let extractor = try? supervisor.status().find("extractor") else { return !supervisor.isRunning }
+            restarts = extractor.restarts
+            return extractor.state == "running"
+        }
+        #expect(recovered)
+        #expect(restarts == 0, "the extractor was restarted during the outage")
+        #expect(supervisor.waitForExit(timeout: .seconds(120)) == 0, "\(supervisor.log.suffix(3000))")
+        try Self.checkWarehouse(db, count: count)
+    }
+
+    @Test func aWarehouseLockedFromOutsideIsWaitedOutWithoutLosingARow() throws {
+        let count = 30_000
+        let sandbox = try Sandbox(policy: try Self.defaultPolicy())
+        let db = sandbox.path + "/dwh.sqlite"
+        let supervisor = try sandbox.up(["--records", "\(count)", "--db", db], waitUntilReady: false)
+        #expect(poll(timeout: .seconds(60)) { rowsLoaded(db) >= 3_000 })
+        // Another connection takes the write lock for five seconds, as an operator's tool might.
+        var connection: OpaquePointer?
+        #expect(sqlite3_open(db, &connection) == SQLITE_OK)
+        #expect(sqlite3_exec(connection, "BEGIN EXCLUSIVE", nil, nil, nil) == SQLITE_OK)
+        let locked = ContinuousClock.now
+        let sawDegraded = poll(timeout: .seconds(5)) { (try? supervisor.status().find("loader")?.state) == "degraded" }
+        while ContinuousClock.now - locked < .seconds(5) { usleep(10_000) }  // the scenario: hold the lock 5 s
+        #expect(sqlite3_exec(connection, "COMMIT", nil, nil, nil) == SQLITE_OK)
+        sqlite3_close(connection)
+        #expect(sawDegraded, "the loader never reported the lock")
+        #expect(supervisor.waitForExit(timeout: .seconds(150)) == 0, "\(supervisor.log.suffix(3000))")
+        try Self.checkWarehouse(db, count: count)
+    }
+
+    @Test func malformedAPIBodiesAreRetriedAndNeverLoaded() throws {
+        let count = 10_000
+        let sandbox = try Sandbox(policy: try Self.defaultPolicy())
+        let db = sandbox.path + "/dwh.sqlite"
+        let supervisor = try sandbox.up(["--records", "\(count)", "--db", db, "--sim-fault", "malformed=0.3",
+                                         "--sim-fault", "http500=0.2"], waitUntilReady: false)
+        #expect(supervisor.waitForExit(timeout: .seconds(120)) == 0, "\(supervisor.log.suffix(3000))")
+        try Self.checkWarehouse(db, count: count)
+    }
+}
+
+/// SplitMix64, for seeded kill moments.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
