@@ -128,7 +128,8 @@ private final class RequestCounter: Sendable {
     }
 }
 
-/// FlyingFox's log calls into swift-log: per-connection chatter at debug, failures as errors.
+/// FlyingFox's log calls into swift-log, at debug: its connection chatter is noise to an operator,
+/// and its one critical line ("server error") repeats an error `run` throws, which the worker logs.
 private struct FlyingFoxLogBridge: FlyingSocks.Logging {
     let logger: Logger
 
@@ -137,5 +138,5 @@ private struct FlyingFoxLogBridge: FlyingSocks.Logging {
     func logWarning(_ warning: @autoclosure () -> String) { logger.warning("\(warning())") }
     // A client hanging up mid-response is the client's business, not an operator's.
     func logError(_ error: @autoclosure () -> String) { logger.debug("\(error())") }
-    func logCritical(_ critical: @autoclosure () -> String) { logger.error("\(critical())") }
+    func logCritical(_ critical: @autoclosure () -> String) { logger.debug("\(critical())") }
 }
