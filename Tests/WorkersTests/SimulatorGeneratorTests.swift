@@ -35,6 +35,9 @@ import Wire
         #expect(generator.record(at: 10).pumpID == "P_001")
         #expect(generator.record(at: 10).timestamp == 1_735_689_600 + 3600)
         #expect(generator.record(at: 19).timestamp == 1_735_689_600 + 3600)
+        #expect(first == TelemetryRecord(
+            timestamp: 1_735_689_600, pumpID: "P_001",
+            flowRate: 510.24, pressure: 4.77, vibration: 1.89, temperature: 51.47, failure: 0))
     }
 
     @Test func pumpAndTimestampAreUniqueOver100kRecords() {

@@ -18,9 +18,18 @@ struct TelemetryJSON {
         let end = cursor + max(0, min(limit, generator.count - cursor))
         var json = TelemetryJSON(capacity: 64 + (end - cursor) * 168)
         json.append("{\"records\":[")
+        // Ten records share each timestamp: its 20 characters are formatted once per hour.
+        var stamp = TelemetryJSON(capacity: 20)
+        var stampSeconds = Int64.min
         for index in cursor..<end {
             if index > cursor { json.append(",") }
-            json.appendRecord(generator.servedRecord(at: index, faults: faults))
+            let served = generator.servedRecord(at: index, faults: faults)
+            if served.record.timestamp != stampSeconds {
+                stampSeconds = served.record.timestamp
+                stamp.bytes.removeAll(keepingCapacity: true)
+                stamp.appendTimestamp(stampSeconds)
+            }
+            json.appendRecord(served, formattedTimestamp: stamp.bytes)
         }
         json.append("],\"next_cursor\":")
         if end < generator.count {
@@ -56,10 +65,11 @@ struct TelemetryJSON {
         return json.bytes
     }
 
-    mutating func appendRecord(_ served: ServedRecord) {
+    /// One record; `formattedTimestamp` is its timestamp already formatted, when the caller has it.
+    mutating func appendRecord(_ served: ServedRecord, formattedTimestamp: [UInt8]? = nil) {
         let record = served.record
         append("{\"timestamp\":\"")
-        appendTimestamp(record.timestamp)
+        if let formattedTimestamp { bytes.append(contentsOf: formattedTimestamp) } else { appendTimestamp(record.timestamp) }
         append("\",\"pump_id\":")
         appendString(record.pumpID)
         append(",\"flow_rate\":")
@@ -108,20 +118,16 @@ struct TelemetryJSON {
     mutating func appendInteger(_ value: Int64) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
-        var digitCount = 1
-        var probe = magnitude
-        while probe >= 10 {
-            probe /= 10
-            digitCount += 1
+        // Digits right to left into a stack buffer, then one append: no intermediate String.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var position = digits.count
+            repeat {
+                position -= 1
+                digits[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[position...]))
         }
-        // Reserve the digits, then fill them from the right: no intermediate String.
-        var position = bytes.count + digitCount - 1
-        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digitCount))
-        repeat {
-            bytes[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-            magnitude /= 10
-            position -= 1
-        } while magnitude > 0
     }
 
     /// A JSON string; control characters, quotes and backslashes escaped.
