@@ -34,9 +34,9 @@ import Testing
         ("cursor", "+5", "cursor '+5' is not a record index"),
         ("cursor", "2501", "cursor 2501 is past the end (2500 records)"),
         ("cursor", "99999999999999999999999", "is not a record index"),
-        ("limit", "0", "limit '0' is out of range (expected 1...10000)"),
-        ("limit", "10001", "limit '10001' is out of range"),
-        ("limit", "ten", "limit 'ten' is out of range"),
+        ("limit", "0", "limit '0' is not a page size (expected 1...10000)"),
+        ("limit", "10001", "limit '10001' is not a page size"),
+        ("limit", "ten", "limit 'ten' is not a page size"),
     ])
     func badQueryIs400NamingTheParameter(name: String, value: String, message: String) throws {
         let reply = get(service(), "/v1/telemetry", [(name, value)])

@@ -88,7 +88,7 @@ struct SensorSimService: Sendable {
         var limit = Self.defaultLimit
         if !limitText.isEmpty {
             guard let value = Self.decimal(limitText), (1...Self.maximumLimit).contains(value) else {
-                throw BadQuery(reply: Self.badRequest("limit '\(limitText)' is out of range (expected 1...\(Self.maximumLimit))", parameter: "limit"))
+                throw BadQuery(reply: Self.badRequest("limit '\(limitText)' is not a page size (expected 1...\(Self.maximumLimit))", parameter: "limit"))
             }
             limit = value
         }

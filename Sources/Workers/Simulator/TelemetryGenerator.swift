@@ -11,8 +11,9 @@ import Wire
 ///
 /// Each record comes from its own counter-based stream (SplitMix64 seeded by mixing the seed
 /// and the index), so any page is produced without generating the ones before it. The
-/// arithmetic is IEEE basic operations only (no libm), so the values are bit-identical across
-/// runs, machines and C libraries.
+/// arithmetic is IEEE-exact operations only (+ − × ÷, square root, rounding; no libm `log`,
+/// `sin` or `cos`, whose last bit varies between C libraries), so the values are bit-identical
+/// across runs, machines and C libraries.
 public struct TelemetryGenerator: Sendable {
     /// The first record's timestamp: 2025-01-01T00:00:00Z in Unix seconds.
     public static let startTimestamp: Int64 = 1_735_689_600
