@@ -1,0 +1,142 @@
+import FlyingFox
+import FlyingSocks
+import Foundation
+import Logging
+import Synchronization
+
+/// The sensor API on an HTTP/1.1 socket (FlyingFox): `SensorSimService` plus the connection-level
+/// faults. With an outage, nothing listens until it is over, so clients get ECONNREFUSED.
+final class SensorSimServer: Sendable {
+    /// What to serve and where.
+    struct Configuration: Equatable, Sendable {
+        var host = "127.0.0.1"
+        /// 0 picks a free port (reported by `run`).
+        var port: UInt16
+        var records = 10_000
+        var seed: UInt64 = 42
+        var faults = SimulatorFaults()
+    }
+
+    /// A host that is not a numeric IPv4 or IPv6 address.
+    struct BadHost: Error, CustomStringConvertible {
+        var host: String
+        var description: String { "host '\(host)' is not a numeric IPv4 or IPv6 address" }
+    }
+
+    let configuration: Configuration
+    private let http: HTTPServer
+    private let isStopping = Atomic<Bool>(false)
+
+    /// - Throws: `BadHost` when `configuration.host` is not a numeric address.
+    init(configuration: Configuration, logger: Logger) throws(BadHost) {
+        self.configuration = configuration
+        let address = try Self.address(host: configuration.host, port: configuration.port)
+        let service = SensorSimService(
+            generator: TelemetryGenerator(seed: configuration.seed, count: configuration.records),
+            faults: configuration.faults)
+        let counter = RequestCounter()
+        let latency = configuration.faults.latency
+        let handler = ClosureHTTPHandler { request in
+            let isTelemetry = request.path == SensorSimService.telemetryPath
+            let reply = service.respond(
+                method: request.method.rawValue, path: request.path,
+                query: request.query.map { ($0.name, $0.value) },
+                requestNumber: isTelemetry ? counter.next() : 0)
+            if reply.isTelemetry, latency > .zero { try await Task.sleep(for: latency) }
+            return Self.response(reply)
+        }
+        http = HTTPServer(
+            config: HTTPServer.Configuration(address: address, timeout: 60, logger: FlyingFoxLogBridge(logger: logger)),
+            handler: handler)
+    }
+
+    /// The socket address of a numeric IPv4 or IPv6 `host`.
+    /// - Throws: `BadHost` for anything else (names are not resolved).
+    static func address(host: String, port: UInt16) throws(BadHost) -> any SocketAddress {
+        do {
+            return host.contains(":")
+                ? try sockaddr_in6.inet6(ip6: host, port: port)
+                : try sockaddr_in.inet(ip4: host, port: port)
+        } catch {
+            throw BadHost(host: host)
+        }
+    }
+
+    /// Waits out the outage, listens, calls `onListening` with the bound port, and serves until
+    /// `stop()` or cancellation.
+    /// - Throws: the socket error when the address cannot be bound; `CancellationError`.
+    func run(onListening: @escaping @Sendable (UInt16) -> Void) async throws {
+        if configuration.faults.outage > .zero {
+            try await Task.sleep(for: configuration.faults.outage)
+        }
+        let http = self.http
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await http.run() }
+                group.addTask {
+                    try await http.waitUntilListening(timeout: 30)
+                    onListening(await Self.port(of: http))
+                }
+                // The first error (a failed bind) cancels the waiter; otherwise serve until stopped.
+                while try await group.next() != nil {}
+            }
+        } catch where isStopping.load(ordering: .acquiring) {
+            // Closing the listening socket ends `run` with an error: expected when told to stop.
+        }
+    }
+
+    /// Closes the listening socket and waits for open connections to finish their request.
+    func stop() async {
+        isStopping.store(true, ordering: .releasing)
+        await http.stop(timeout: 1)
+    }
+
+    private static func port(of http: HTTPServer) async -> UInt16 {
+        switch await http.listeningAddress {
+        case .ip4(_, let port), .ip6(_, let port): port
+        case .unix, nil: 0
+        }
+    }
+
+    private static func response(_ reply: SensorSimService.Reply) -> HTTPResponse {
+        let body = Data(reply.body)
+        return HTTPResponse(
+            statusCode: statusCode(reply.status),
+            headers: [.contentType: "application/json"],
+            // One write for the whole page rather than 4 KiB chunks.
+            body: HTTPBodySequence(data: body, suggestedBufferSize: max(4096, min(body.count, 1 << 20))))
+    }
+
+    private static func statusCode(_ status: Int) -> HTTPStatusCode {
+        switch status {
+        case 200: .ok
+        case 400: .badRequest
+        case 404: .notFound
+        case 405: .methodNotAllowed
+        case 500: .internalServerError
+        default: HTTPStatusCode(status, phrase: "Status \(status)")
+        }
+    }
+}
+
+/// Numbers the telemetry requests 0, 1, 2… across connections: the request-level fault seed.
+private final class RequestCounter: Sendable {
+    private let value = Atomic<UInt64>(0)
+
+    func next() -> UInt64 {
+        value.add(1, ordering: .relaxed).oldValue
+    }
+}
+
+/// FlyingFox's log calls into swift-log, at debug: its connection chatter is noise to an operator,
+/// and its one critical line ("server error") repeats an error `run` throws, which the worker logs.
+private struct FlyingFoxLogBridge: FlyingSocks.Logging {
+    let logger: Logger
+
+    func logDebug(_ debug: @autoclosure () -> String) { logger.trace("\(debug())") }
+    func logInfo(_ info: @autoclosure () -> String) { logger.debug("\(info())") }
+    func logWarning(_ warning: @autoclosure () -> String) { logger.warning("\(warning())") }
+    // A client hanging up mid-response is the client's business, not an operator's.
+    func logError(_ error: @autoclosure () -> String) { logger.debug("\(error())") }
+    func logCritical(_ critical: @autoclosure () -> String) { logger.debug("\(critical())") }
+}

@@ -1,0 +1,153 @@
+import Logging
+import Synchronization
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `sensor-sim` role: the pump fleet's telemetry API on loopback, with fault injection
+/// (`SimulatorFaults`), for the extractor to pull from.
+///
+/// Options: `--port P` (required, 1…65535), `--host ADDRESS` (default 127.0.0.1),
+/// `--records N` (default 10000), `--seed S` (default 42), `--fault KIND=VALUE` (repeatable).
+///
+/// Ready once listening. During an `outage` fault nothing listens (clients get ECONNREFUSED):
+/// the worker says ready at once, reports `degraded: simulated outage`, and healthy once
+/// listening. Heartbeats come from the server's executor, so a wedged server is seen as hung.
+/// SIGTERM stops the server and exits 0.
+public struct SensorSimWorker {
+    /// A bad command line, named.
+    public struct UsageError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    let configuration: SensorSimServer.Configuration
+
+    /// Parses the role's options.
+    /// - Throws: `UsageError` naming the option, the value and what is expected.
+    public init(arguments: [String]) throws(UsageError) {
+        var port: UInt16?
+        var configuration = SensorSimServer.Configuration(port: 0)
+        var remaining = arguments[...]
+        func value(_ flag: String) throws(UsageError) -> String {
+            guard let next = remaining.popFirst() else { throw UsageError(description: "\(flag) needs a value") }
+            return next
+        }
+        while let flag = remaining.popFirst() {
+            switch flag {
+            case "--port":
+                let text = try value(flag)
+                guard let number = UInt16(text), number >= 1 else {
+                    throw UsageError(description: "--port expects 1...65535, got '\(text)'")
+                }
+                port = number
+            case "--host": configuration.host = try value(flag)
+            case "--records":
+                let text = try value(flag)
+                guard let count = Int(text), count >= 0, count <= 1 << 40 else {
+                    throw UsageError(description: "--records expects a record count >= 0, got '\(text)'")
+                }
+                configuration.records = count
+            case "--seed":
+                let text = try value(flag)
+                guard let seed = UInt64(text) else {
+                    throw UsageError(description: "--seed expects an integer 0...\(UInt64.max), got '\(text)'")
+                }
+                configuration.seed = seed
+            case "--fault":
+                let text = try value(flag)
+                do {
+                    configuration.faults.apply(try SimulatorFaults.parse(text))
+                } catch {
+                    throw UsageError(description: "--fault: \(error.description)")
+                }
+            default: throw UsageError(description: "unknown option '\(flag)' for role sensor-sim")
+            }
+        }
+        guard let port else { throw UsageError(description: "role sensor-sim needs --port P (1...65535)") }
+        configuration.port = port
+        do {
+            _ = try SensorSimServer.address(host: configuration.host, port: port)
+        } catch {
+            throw UsageError(description: "--host: \(error.description)")
+        }
+        self.configuration = configuration
+    }
+
+    nonisolated(unsafe) private static var terminationRequested: sig_atomic_t = 0
+
+    /// Serves until SIGTERM (exit 0) or until the port cannot be bound (exit 1); never returns.
+    public func run(context: WorkerContext) -> Never {
+        signal(SIGTERM) { _ in SensorSimWorker.terminationRequested = 1 }
+        // A client that hangs up mid-response must not kill the simulator.
+        signal(SIGPIPE, SIG_IGN)
+        let logger = Logger(label: "cidp.sensor-sim")
+        let configuration = self.configuration
+        let server: SensorSimServer
+        do {
+            server = try SensorSimServer(configuration: configuration, logger: logger)
+        } catch {
+            preconditionFailure("host '\(configuration.host)' was accepted by init: \(error)")
+        }
+        let faults = configuration.faults
+        if faults.outage > .zero {
+            // Up but not serving: the supervisor must see a live, degraded worker, not a failed start.
+            context.ready()
+            context.reportHealth(degraded: "simulated outage")
+            logger.notice("Simulated outage: not listening", metadata: [
+                "host": "\(configuration.host)", "port": "\(configuration.port)", "outage.seconds": "\(faults.outage.seconds)",
+            ])
+        }
+        let heartbeats = Task.detached {
+            let tick = min(context.heartbeatInterval / 2, .milliseconds(250))
+            while !Task.isCancelled {
+                context.heartbeatIfDue()
+                try? await Task.sleep(for: tick)
+            }
+        }
+        let serving = Task.detached {
+            do {
+                try await server.run { port in
+                    logger.notice("Sensor simulator listening", metadata: [
+                        "host": "\(configuration.host)", "port": "\(port)", "records": "\(configuration.records)",
+                        "seed": "\(configuration.seed)", "faults": "\(faults)",
+                    ])
+                    if faults.outage > .zero { context.reportHealth(degraded: nil) } else { context.ready() }
+                }
+            } catch {
+                logger.error("Sensor simulator cannot serve", metadata: [
+                    "host": "\(configuration.host)", "port": "\(configuration.port)", "error": "\(error)",
+                ])
+                exit(1)
+            }
+        }
+        while Self.terminationRequested == 0 {
+            var pause = timespec(tv_sec: 0, tv_nsec: 20_000_000)
+            nanosleep(&pause, nil)
+        }
+        // Close the listening socket, give open requests a moment, and go; exit closes the rest.
+        let stopped = StopSignal()
+        Task.detached {
+            serving.cancel()
+            await server.stop()
+            heartbeats.cancel()
+            stopped.raise()
+        }
+        let deadline = WorkerContext.monotonicNow() + .seconds(2)
+        while !stopped.isRaised, WorkerContext.monotonicNow() < deadline {
+            var pause = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+            nanosleep(&pause, nil)
+        }
+        logger.notice("Sensor simulator stopped", metadata: ["port": "\(configuration.port)"])
+        exit(0)
+    }
+}
+
+/// Set once by the stopping task, polled by the main thread.
+private final class StopSignal: Sendable {
+    private let value = Atomic<Bool>(false)
+
+    var isRaised: Bool { value.load(ordering: .acquiring) }
+
+    func raise() { value.store(true, ordering: .releasing) }
+}

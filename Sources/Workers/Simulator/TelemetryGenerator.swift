@@ -1,0 +1,160 @@
+import Wire
+
+/// The simulated pump fleet's telemetry: a pure function of (seed, record index).
+///
+/// Record `i` belongs to pump `P_%03d` number `i % 10 + 1` (a fleet of 10) and is stamped
+/// 2025-01-01T00:00:00Z plus `i / 10` hours, so (pump, timestamp) is unique. Readings follow
+/// the original's distributions (DESIGN.md "Data contract"): flow N(500, 50), pressure
+/// N(5, 0.5), vibration N(2, 0.3), temperature N(45, 5); 5 % of records are failures, with
+/// pressure ×0.6, vibration ×2.5 and temperature +20. Readings are rounded to 2 decimals, as
+/// a sensor API reports them.
+///
+/// Each record comes from its own counter-based stream (SplitMix64 seeded by mixing the seed
+/// and the index), so any page is produced without generating the ones before it. The
+/// arithmetic is IEEE-exact operations only (+ − × ÷, square root, rounding; no libm `log`,
+/// `sin` or `cos`, whose last bit varies between C libraries), so the values are bit-identical
+/// across runs, machines and C libraries.
+public struct TelemetryGenerator: Sendable {
+    /// The first record's timestamp: 2025-01-01T00:00:00Z in Unix seconds.
+    public static let startTimestamp: Int64 = 1_735_689_600
+    /// Pumps in the fleet; record `i` belongs to pump `i % pumpCount + 1`.
+    public static let pumpCount = 10
+    /// Probability that a record is a failure.
+    public static let failureRate = 0.05
+
+    /// The seed every record's stream derives from.
+    public let seed: UInt64
+    /// How many records the generator serves: indices `0..<count`.
+    public let count: Int
+
+    /// A generator of `count` records (at least 0) for `seed`.
+    public init(seed: UInt64, count: Int) {
+        precondition(count >= 0, "record count \(count) is negative")
+        self.seed = seed
+        self.count = count
+    }
+
+    /// The record at `index` (in `0..<count`), computed on its own.
+    public func record(at index: Int) -> TelemetryRecord {
+        precondition(index >= 0 && index < count, "record index \(index) outside 0..<\(count)")
+        var random = SplitMix64(seed: seed, index: UInt64(index), stream: .readings)
+        let (flowNoise, pressureNoise) = random.nextNormalPair()
+        let (vibrationNoise, temperatureNoise) = random.nextNormalPair()
+        let isFailure = random.nextUnit() < Self.failureRate
+        var pressure = 5 + 0.5 * pressureNoise
+        var vibration = 2 + 0.3 * vibrationNoise
+        var temperature = 45 + 5 * temperatureNoise
+        if isFailure {
+            pressure *= 0.6
+            vibration *= 2.5
+            temperature += 20
+        }
+        return TelemetryRecord(
+            timestamp: Self.timestamp(at: index),
+            pumpID: Self.pumpIDs[index % Self.pumpCount],
+            flowRate: Self.centesimal(500 + 50 * flowNoise),
+            pressure: Self.centesimal(pressure),
+            vibration: Self.centesimal(vibration),
+            temperature: Self.centesimal(temperature),
+            failure: isFailure ? 1 : 0
+        )
+    }
+
+    /// Records `cursor..<min(cursor + limit, count)`; empty when `cursor >= count`.
+    public func page(cursor: Int, limit: Int) -> [TelemetryRecord] {
+        precondition(cursor >= 0 && limit >= 0, "page cursor \(cursor) or limit \(limit) is negative")
+        guard cursor < count else { return [] }
+        let end = cursor + min(limit, count - cursor)
+        return (cursor..<end).map(record(at:))
+    }
+
+    /// Unix seconds of record `index`: each pump reports hourly.
+    static func timestamp(at index: Int) -> Int64 {
+        startTimestamp + Int64(index / pumpCount) * 3600
+    }
+
+    static let pumpIDs: [String] = (1...pumpCount).map { number in
+        let digits = String(number)
+        return "P_" + String(repeating: "0", count: max(0, 3 - digits.count)) + digits
+    }
+
+    /// `value` rounded to 2 decimals: the nearest double to a whole number of hundredths.
+    static func centesimal(_ value: Double) -> Double {
+        (value * 100).rounded() / 100
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014) over a state derived from (seed, index, stream):
+/// a counter-based generator, so every record has an independent, reproducible stream.
+struct SplitMix64 {
+    /// Independent streams for the same (seed, index): readings, per-record faults, per-request faults.
+    enum Stream: UInt64 {
+        case readings = 0x5EED_0001
+        case recordFaults = 0x5EED_0002
+        case requestFaults = 0x5EED_0003
+    }
+
+    private var state: UInt64
+
+    init(seed: UInt64, index: UInt64, stream: Stream) {
+        state = Self.mix(seed &+ Self.mix(index &+ Self.mix(stream.rawValue)))
+    }
+
+    /// The SplitMix64 finaliser: a bijective 64-bit mix.
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1), 53 random bits.
+    mutating func nextUnit() -> Double {
+        Double(next() >> 11) * 0x1p-53
+    }
+
+    /// Two independent standard normals: Marsaglia's polar form of Box–Muller, which needs
+    /// no sine or cosine; its logarithm is `portableLog`, so no libm result enters the values.
+    mutating func nextNormalPair() -> (Double, Double) {
+        while true {
+            let u = 2 * nextUnit() - 1
+            let v = 2 * nextUnit() - 1
+            let s = u * u + v * v
+            guard s > 0, s < 1 else { continue }
+            let factor = (-2 * Self.portableLog(s) / s).squareRoot()
+            return (u * factor, v * factor)
+        }
+    }
+
+    /// Natural logarithm of a positive finite `x` from IEEE basic operations only (exact
+    /// scaling, then the atanh series), so it is the same on every machine: libm's `log`
+    /// may differ in the last bit between C libraries. Accurate to a few ulps.
+    static func portableLog(_ x: Double) -> Double {
+        var mantissa = x.significand // [1, 2), exact
+        var exponent = Double(x.exponent)
+        if mantissa > 1.414_213_562_373_095_1 {
+            mantissa *= 0.5
+            exponent += 1
+        }
+        // log(m) = 2 atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.1716: 12 odd terms reach 1e-18.
+        let s = (mantissa - 1) / (mantissa + 1)
+        let s2 = s * s
+        var term = s
+        var sum = s
+        var denominator = 1.0
+        for _ in 0..<12 {
+            term *= s2
+            denominator += 2
+            sum += term / denominator
+        }
+        return 2 * sum + exponent * 0.693_147_180_559_945_3
+    }
+}
