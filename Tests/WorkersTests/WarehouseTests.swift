@@ -148,4 +148,23 @@ import Workers
             }
         }
     }
+
+    @Test func aTimestampThatIsNotPandasTextIsABadRow() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/dwh.sqlite"
+            let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))
+            for text in ["2024-02-30 00:00:00", "2024-01-01T00:00:00", "2024-01-01 24:00:00"] {
+                try Database(path: path).execute("""
+                    DELETE FROM fact_telemetry_features;
+                    INSERT INTO fact_telemetry_features VALUES ('\(text)', 'P_001', 1, 1, 1, 1, 0, 1, 1)
+                    """)
+                #expect {
+                    try warehouse.rows()
+                } throws: { error in
+                    guard let error = error as? WarehouseError, case .badRow(let why) = error.code else { return false }
+                    return why.contains(text)
+                }
+            }
+        }
+    }
 }
