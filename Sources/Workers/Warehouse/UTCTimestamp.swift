@@ -1,0 +1,103 @@
+/// Unix seconds ⇄ `YYYY-MM-DD HH:MM:SS` UTC text, the way pandas' `to_sql` stores datetimes in
+/// SQLite, for years 0000…9999. Pure arithmetic (Howard Hinnant's civil-calendar algorithms):
+/// no locale, no time zone database, no allocation when writing into a caller's buffer.
+enum UTCTimestamp {
+    /// Length of the text: `2024-02-29 13:00:00`.
+    static let textLength = 19
+    /// 0000-01-01 00:00:00.
+    static let earliest: Int64 = -62_167_219_200
+    /// 9999-12-31 23:59:59.
+    static let latest: Int64 = 253_402_300_799
+
+    /// Whether `seconds` has a four-digit year.
+    static func isRepresentable(_ seconds: Int64) -> Bool { (earliest...latest).contains(seconds) }
+
+    /// Writes `seconds` into the first 19 bytes of `buffer`.
+    /// - Precondition: `isRepresentable(seconds)` and `buffer.count >= 19`.
+    static func write(_ seconds: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(isRepresentable(seconds) && buffer.count >= textLength, "timestamp \(seconds) not writable")
+        let days = floorDivide(seconds, 86_400)
+        let secondOfDay = seconds - days * 86_400
+        let (year, month, day) = civil(fromDays: days)
+        func put(_ value: Int64, _ digits: Int, at offset: Int) {
+            var value = value
+            for position in stride(from: offset + digits - 1, through: offset, by: -1) {
+                buffer[position] = UInt8(truncatingIfNeeded: 48 + value % 10)
+                value /= 10
+            }
+        }
+        put(year, 4, at: 0); buffer[4] = UInt8(ascii: "-")
+        put(month, 2, at: 5); buffer[7] = UInt8(ascii: "-")
+        put(day, 2, at: 8); buffer[10] = UInt8(ascii: " ")
+        put(secondOfDay / 3600, 2, at: 11); buffer[13] = UInt8(ascii: ":")
+        put(secondOfDay / 60 % 60, 2, at: 14); buffer[16] = UInt8(ascii: ":")
+        put(secondOfDay % 60, 2, at: 17)
+    }
+
+    /// `seconds` as text.
+    static func string(_ seconds: Int64) -> String {
+        String(unsafeUninitializedCapacity: textLength) { buffer in
+            write(seconds, into: buffer)
+            return textLength
+        }
+    }
+
+    /// Parses exactly `YYYY-MM-DD HH:MM:SS`, checking every field's range (leap days included).
+    /// - Returns: Unix seconds, or nil for anything else.
+    static func parse(_ text: UnsafeBufferPointer<UInt8>) -> Int64? {
+        guard text.count == textLength else { return nil }
+        func number(_ offset: Int, _ digits: Int) -> Int64? {
+            var value: Int64 = 0
+            for position in offset..<offset + digits {
+                let digit = Int64(text[position]) - 48
+                guard (0...9).contains(digit) else { return nil }
+                value = value * 10 + digit
+            }
+            return value
+        }
+        let (dash, space, colon) = (UInt8(ascii: "-"), UInt8(ascii: " "), UInt8(ascii: ":"))
+        guard text[4] == dash, text[7] == dash, text[10] == space, text[13] == colon, text[16] == colon,
+              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+              (1...12).contains(month), hour < 24, minute < 60, second < 60
+        else { return nil }
+        let days = days(fromYear: year, month: month, day: day)
+        // A day past the month's end lands in the next month: reject it by converting back.
+        guard day >= 1, civil(fromDays: days) == (year, month, day) else { return nil }
+        return days * 86_400 + hour * 3600 + minute * 60 + second
+    }
+
+    /// Parses text given as a String.
+    static func parse(_ text: String) -> Int64? {
+        var text = text
+        return text.withUTF8 { parse($0) }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date.
+    private static func days(fromYear year: Int64, month: Int64, day: Int64) -> Int64 {
+        let year = month <= 2 ? year - 1 : year
+        let era = floorDivide(year, 400)
+        let yearOfEra = year - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The proleptic Gregorian date `days` after 1970-01-01.
+    private static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let shifted = days + 719_468
+        let era = floorDivide(shifted, 146_097)
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    private static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
+        let quotient = value / divisor
+        return value % divisor < 0 ? quotient - 1 : quotient
+    }
+}

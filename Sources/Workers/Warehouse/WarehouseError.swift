@@ -1,0 +1,87 @@
+import Glibc
+import Wire
+
+/// Why the warehouse could not be opened, read or written, and which file.
+///
+/// `description` is one line starting with the path, for example
+/// `warehouse '/data/dwh.sqlite': locked by another connection; gave up after 30.2 s (deadline 30 s), nothing was written`.
+/// Every failure leaves the database as it was.
+public struct WarehouseError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// What went wrong.
+    public enum Code: Equatable, Sendable {
+        /// The parent directory is missing and could not be created.
+        case cannotCreateDirectory(String, errno: Int32)
+        /// The parent directory exists but this process may not create files in it
+        /// (SQLite needs to, for the `-wal` and `-shm` files).
+        case directoryNotWritable(String, errno: Int32)
+        /// The file exists and is not an SQLite database.
+        case notADatabase
+        /// A table exists with other columns than the warehouse's: `expected` and `found`
+        /// list `name TYPE [NOT NULL] [PK n]`.
+        case unexpectedShape(table: String, expected: String, found: String)
+        /// `schema_migrations` names a migration this version does not know (a newer schema).
+        case unknownMigration(String)
+        /// The checkpoint row does not decode; the string says which field and why.
+        case badCheckpoint(String)
+        /// A fact row does not decode (`rows(orderedBy:)`); the string says which and why.
+        case badRow(String)
+        /// The caller passed a batch the warehouse must not store (a programming error
+        /// upstream, e.g. records without rolling means); nothing was written.
+        case invalidBatch(String)
+        /// Another connection held the write lock past the lock policy's deadline.
+        case locked(waited: Duration, deadline: Duration)
+        /// Any other SQLite failure.
+        case database(DatabaseError)
+    }
+
+    /// What went wrong.
+    public var code: Code
+    /// The database file.
+    public var path: String
+
+    /// An error about the warehouse at `path`.
+    public init(_ code: Code, path: String) {
+        self.code = code
+        self.path = path
+    }
+
+    /// One line: path, then what.
+    public var description: String {
+        let what = switch code {
+        case .cannotCreateDirectory(let directory, let errno):
+            "cannot create directory '\(directory)': \(String(cString: strerror(errno)))"
+        case .directoryNotWritable(let directory, let errno):
+            "directory '\(directory)' is not writable: \(String(cString: strerror(errno)))"
+        case .notADatabase:
+            "file is not an SQLite database"
+        case .unexpectedShape(let table, let expected, let found):
+            "table '\(table)' has an unexpected shape: expected (\(expected)), found (\(found))"
+        case .unknownMigration(let name):
+            "schema_migrations records '\(name)', which this version does not know (a newer schema?)"
+        case .badCheckpoint(let why):
+            "checkpoint row does not decode: \(why)"
+        case .badRow(let why):
+            "fact row does not decode: \(why)"
+        case .invalidBatch(let why):
+            "batch refused: \(why)"
+        case .locked(let waited, let deadline):
+            "locked by another connection; gave up after \(Self.seconds(waited)) (deadline \(Self.seconds(deadline))), nothing was written"
+        case .database(let error):
+            error.description
+        }
+        return "warehouse '\(path)': \(what)"
+    }
+
+    /// `1.25 s`.
+    private static func seconds(_ duration: Duration) -> String {
+        let hundredths = (duration.milliseconds + 5) / 10
+        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100) s"
+    }
+}
+
+extension WarehouseError {
+    /// Wraps an SQLite failure, recognising a file that is not a database.
+    init(_ error: DatabaseError, path: String) {
+        self.init(error.isNotADatabase ? .notADatabase : .database(error), path: path)
+    }
+}
