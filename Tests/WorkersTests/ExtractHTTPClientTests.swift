@@ -106,3 +106,18 @@ let samplePageDecoded = TelemetryPage(records: [
         #expect(ExtractError(code).isRetryable == isRetryable)
     }
 }
+
+@Suite struct ExtractLibCurlTests {
+    @Test func namesTheLibraryThatCannotBeLoaded() throws {
+        let error = try #require(throws: ExtractError.self) { try LibCurl.load(from: "libcurl-missing.so.9") }
+        #expect(!error.isRetryable)
+        #expect(error.description.hasPrefix("libcurl unavailable: dlopen libcurl-missing.so.9: "))
+        #expect(!error.description.contains("\n"))
+    }
+
+    @Test func namesTheSymbolThatCannotBeResolved() throws {
+        // libc loads, but holds no curl_global_init.
+        let error = try #require(throws: ExtractError.self) { try LibCurl.load(from: "libc.so.6") }
+        #expect(error.description.hasPrefix("libcurl unavailable: dlsym curl_global_init in libc.so.6: "))
+    }
+}

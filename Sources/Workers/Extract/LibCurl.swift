@@ -24,6 +24,7 @@ public struct LibCurl: @unchecked Sendable {
     let easyReset: cidp_curl_easy_reset_fn
     let easyPerform: cidp_curl_easy_perform_fn
     let easyStrerror: cidp_curl_easy_strerror_fn
+    // Variadic: Swift imports these pointers as `OpaquePointer`, callable only from shim.h.
     let easySetopt: cidp_curl_easy_setopt_fn
     let easyGetinfo: cidp_curl_easy_getinfo_fn
     let slistAppend: cidp_curl_slist_append_fn
@@ -41,7 +42,7 @@ public struct LibCurl: @unchecked Sendable {
     // is not thread-safe and must run once per process.
     private static let loaded: Result<LibCurl, ExtractError> = {
         do throws(ExtractError) {
-            return .success(try LibCurl.load())
+            return .success(try LibCurl.load(from: libraryName))
         } catch {
             return .failure(error)
         }
@@ -58,39 +59,45 @@ public struct LibCurl: @unchecked Sendable {
         easyStrerror(code).map { String(cString: $0) } ?? "curl error \(code.rawValue)"
     }
 
-    /// Loads the library, resolves every symbol and calls `curl_global_init(CURL_GLOBAL_ALL)`.
-    private static func load() throws(ExtractError) -> LibCurl {
-        guard let library = dlopen(libraryName, RTLD_NOW | RTLD_LOCAL) else {
-            throw ExtractError(.libraryUnavailable("dlopen \(libraryName): \(lastDynamicLinkerError())"))
+    /// Loads `library`, resolves every symbol and calls `curl_global_init(CURL_GLOBAL_ALL)`.
+    /// Internal for tests, which load the wrong library on purpose; everything else goes
+    /// through `shared()`.
+    static func load(from library: String) throws(ExtractError) -> LibCurl {
+        guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL) else {
+            throw ExtractError(.libraryUnavailable("dlopen \(library): \(lastDynamicLinkerError())"))
         }
-        let curl = LibCurl(
-            globalInit: try resolve("curl_global_init", in: library, as: cidp_curl_global_init_fn.self),
-            easyInit: try resolve("curl_easy_init", in: library, as: cidp_curl_easy_init_fn.self),
-            easyCleanup: try resolve("curl_easy_cleanup", in: library, as: cidp_curl_easy_cleanup_fn.self),
-            easyReset: try resolve("curl_easy_reset", in: library, as: cidp_curl_easy_reset_fn.self),
-            easyPerform: try resolve("curl_easy_perform", in: library, as: cidp_curl_easy_perform_fn.self),
-            easyStrerror: try resolve("curl_easy_strerror", in: library, as: cidp_curl_easy_strerror_fn.self),
-            easySetopt: try resolve("curl_easy_setopt", in: library, as: cidp_curl_easy_setopt_fn.self),
-            easyGetinfo: try resolve("curl_easy_getinfo", in: library, as: cidp_curl_easy_getinfo_fn.self),
-            slistAppend: try resolve("curl_slist_append", in: library, as: cidp_curl_slist_append_fn.self),
-            slistFreeAll: try resolve("curl_slist_free_all", in: library, as: cidp_curl_slist_free_all_fn.self),
-            versionFunction: try resolve("curl_version", in: library, as: cidp_curl_version_fn.self)
-        )
+        let curl: LibCurl
+        do {
+            /// The address of `symbol` as the C function type `type`. C: `dlsym`.
+            func resolve<Function>(_ symbol: String, as type: Function.Type) throws(ExtractError) -> Function {
+                _ = dlerror()  // clear any earlier error, so the one read below is this call's
+                guard let address = dlsym(handle, symbol) else {
+                    throw ExtractError(.libraryUnavailable("dlsym \(symbol) in \(library): \(lastDynamicLinkerError())"))
+                }
+                return unsafeBitCast(address, to: type)
+            }
+            curl = LibCurl(
+                globalInit: try resolve("curl_global_init", as: cidp_curl_global_init_fn.self),
+                easyInit: try resolve("curl_easy_init", as: cidp_curl_easy_init_fn.self),
+                easyCleanup: try resolve("curl_easy_cleanup", as: cidp_curl_easy_cleanup_fn.self),
+                easyReset: try resolve("curl_easy_reset", as: cidp_curl_easy_reset_fn.self),
+                easyPerform: try resolve("curl_easy_perform", as: cidp_curl_easy_perform_fn.self),
+                easyStrerror: try resolve("curl_easy_strerror", as: cidp_curl_easy_strerror_fn.self),
+                easySetopt: try resolve("curl_easy_setopt", as: cidp_curl_easy_setopt_fn.self),
+                easyGetinfo: try resolve("curl_easy_getinfo", as: cidp_curl_easy_getinfo_fn.self),
+                slistAppend: try resolve("curl_slist_append", as: cidp_curl_slist_append_fn.self),
+                slistFreeAll: try resolve("curl_slist_free_all", as: cidp_curl_slist_free_all_fn.self),
+                versionFunction: try resolve("curl_version", as: cidp_curl_version_fn.self)
+            )
+        } catch {
+            dlclose(handle)
+            throw error
+        }
         let code = curl.globalInit(Int(CURL_GLOBAL_ALL))
         guard code == CURLE_OK else {
-            throw ExtractError(.libraryUnavailable("curl_global_init in \(libraryName) failed: \(curl.message(for: code))"))
+            throw ExtractError(.libraryUnavailable("curl_global_init in \(library) failed: \(curl.message(for: code))"))
         }
         return curl
-    }
-
-    /// The address of `symbol` in `library`, as the C function type `type`. C: `dlsym`.
-    private static func resolve<Function>(_ symbol: String, in library: UnsafeMutableRawPointer, as type: Function.Type)
-        throws(ExtractError) -> Function {
-        _ = dlerror()  // clear any earlier error, so the one read below is this call's
-        guard let address = dlsym(library, symbol) else {
-            throw ExtractError(.libraryUnavailable("dlsym \(symbol) in \(libraryName): \(lastDynamicLinkerError())"))
-        }
-        return unsafeBitCast(address, to: type)
     }
 
     /// `dlerror()`, or a placeholder when the dynamic linker has nothing to say.

@@ -87,8 +87,8 @@ struct TelemetryPageParser {
     }
 
     /// The byte at `index`, or 0 past the end (0 is invalid everywhere a byte is expected).
-    @inline(__always) var current: UInt8 {
-        index < bytes.count ? bytes[index] : 0
+    var current: UInt8 {
+        @inline(__always) get { index < bytes.count ? bytes[index] : 0 }
     }
 
     /// `{"records":[…],"next_cursor":…}` followed by nothing but whitespace.
