@@ -1,19 +1,43 @@
 #include <curl/curl.h>
 
-// curl_easy_setopt is variadic and invisible to Swift: one typed wrapper per kind of argument.
-static inline CURLcode cidp_curl_setopt_long(CURL *handle, CURLoption option, long value) {
-    return curl_easy_setopt(handle, option, value);
+// libcurl is loaded with dlopen on first use (see module.modulemap), so Swift calls every
+// libcurl function through a pointer resolved with dlsym. These typedefs give Swift the exact
+// C types to cast those pointers to.
+typedef CURLcode (*cidp_curl_global_init_fn)(long flags);
+typedef CURL *(*cidp_curl_easy_init_fn)(void);
+typedef void (*cidp_curl_easy_cleanup_fn)(CURL *handle);
+typedef void (*cidp_curl_easy_reset_fn)(CURL *handle);
+typedef CURLcode (*cidp_curl_easy_perform_fn)(CURL *handle);
+typedef const char *(*cidp_curl_easy_strerror_fn)(CURLcode code);
+typedef struct curl_slist *(*cidp_curl_slist_append_fn)(struct curl_slist *list, const char *string);
+typedef void (*cidp_curl_slist_free_all_fn)(struct curl_slist *list);
+typedef char *(*cidp_curl_version_fn)(void);
+
+// curl_easy_setopt and curl_easy_getinfo are variadic. Swift must never call a variadic C
+// function through a non-variadic type (the calling conventions differ), so each kind of
+// argument gets a typed wrapper that makes the variadic call from C.
+typedef CURLcode (*cidp_curl_easy_setopt_fn)(CURL *handle, CURLoption option, ...);
+typedef CURLcode (*cidp_curl_easy_getinfo_fn)(CURL *handle, CURLINFO info, ...);
+typedef size_t (*cidp_curl_write_callback)(char *data, size_t size, size_t count, void *context);
+
+static inline CURLcode cidp_curl_setopt_long(cidp_curl_easy_setopt_fn setopt, CURL *handle, CURLoption option, long value) {
+    return setopt(handle, option, value);
 }
-static inline CURLcode cidp_curl_setopt_string(CURL *handle, CURLoption option, const char *value) {
-    return curl_easy_setopt(handle, option, value);
+static inline CURLcode cidp_curl_setopt_off_t(cidp_curl_easy_setopt_fn setopt, CURL *handle, CURLoption option, curl_off_t value) {
+    return setopt(handle, option, value);
 }
-static inline CURLcode cidp_curl_setopt_pointer(CURL *handle, CURLoption option, void *value) {
-    return curl_easy_setopt(handle, option, value);
+static inline CURLcode cidp_curl_setopt_string(cidp_curl_easy_setopt_fn setopt, CURL *handle, CURLoption option, const char *value) {
+    return setopt(handle, option, value);
 }
-typedef size_t (*cidp_curl_write_callback)(char *, size_t, size_t, void *);
-static inline CURLcode cidp_curl_setopt_write_function(CURL *handle, cidp_curl_write_callback callback) {
-    return curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, callback);
+static inline CURLcode cidp_curl_setopt_pointer(cidp_curl_easy_setopt_fn setopt, CURL *handle, CURLoption option, void *value) {
+    return setopt(handle, option, value);
 }
-static inline CURLcode cidp_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
-    return curl_easy_getinfo(handle, info, value);
+static inline CURLcode cidp_curl_setopt_slist(cidp_curl_easy_setopt_fn setopt, CURL *handle, CURLoption option, struct curl_slist *value) {
+    return setopt(handle, option, value);
+}
+static inline CURLcode cidp_curl_setopt_write_function(cidp_curl_easy_setopt_fn setopt, CURL *handle, cidp_curl_write_callback callback) {
+    return setopt(handle, CURLOPT_WRITEFUNCTION, callback);
+}
+static inline CURLcode cidp_curl_getinfo_long(cidp_curl_easy_getinfo_fn getinfo, CURL *handle, CURLINFO info, long *value) {
+    return getinfo(handle, info, value);
 }

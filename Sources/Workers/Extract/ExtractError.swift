@@ -1,0 +1,120 @@
+import CCurl
+
+/// Why the extractor could not get a page of telemetry, and from which URL.
+///
+/// `description` is one line naming the URL, for example
+/// `GET http://127.0.0.1:8080/v1/telemetry?limit=1000: malformed body: expected a number at byte 812 (record 4, field 'pressure')`.
+public struct ExtractError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// What went wrong.
+    public enum Code: Equatable, Sendable {
+        /// Nobody listens on the server's port (`ECONNREFUSED`).
+        case connectionRefused
+        /// The host name does not resolve.
+        case couldNotResolve
+        /// No connection, or no complete answer, within the configured time.
+        case timeout
+        /// Any other failure of the transfer: libcurl's code and message.
+        case otherTransport(curlCode: Int, message: String)
+        /// The server answered with a status other than 200.
+        case httpStatus(Int)
+        /// The body is not a telemetry page: what was wrong, and where.
+        case malformedBody(String, at: BodyLocation)
+        /// The body is longer than the client accepts.
+        case tooLarge(limit: Int)
+        /// libcurl could not be loaded: the library or symbol, and the dynamic linker's reason.
+        case libraryUnavailable(String)
+        /// The fetcher was told to stop while it waited to retry.
+        case stopped
+    }
+
+    /// Where in a body a decoding error was found.
+    public struct BodyLocation: Equatable, Sendable, CustomStringConvertible {
+        /// Byte offset from the start of the body.
+        public var offset: Int
+        /// Index of the record being decoded, when inside `records`.
+        public var record: Int?
+        /// The key whose value was being decoded, when there was one.
+        public var field: String?
+
+        public init(offset: Int, record: Int? = nil, field: String? = nil) {
+            self.offset = offset
+            self.record = record
+            self.field = field
+        }
+
+        /// `byte 812 (record 4, field 'pressure')`.
+        public var description: String {
+            var context: [String] = []
+            if let record { context.append("record \(record)") }
+            if let field { context.append("field '\(field)'") }
+            return "byte \(offset)" + (context.isEmpty ? "" : " (" + context.joined(separator: ", ") + ")")
+        }
+    }
+
+    /// What went wrong.
+    public var code: Code
+    /// The URL requested; empty when unknown (a body decoded on its own).
+    public var url: String
+
+    /// An error about `url`, if known.
+    public init(_ code: Code, url: String = "") {
+        self.code = code
+        self.url = url
+    }
+
+    /// Whether trying the same request again later may succeed: the server is down, slow,
+    /// overloaded or sent a damaged body. A 4xx status (the request itself is wrong, except 408
+    /// and 429, which ask for a retry), a body over the size limit, a missing libcurl or a stop
+    /// request are final.
+    public var isRetryable: Bool {
+        switch code {
+        case .connectionRefused, .couldNotResolve, .timeout, .malformedBody:
+            return true
+        case .httpStatus(let status):
+            return status >= 500 || status == 408 || status == 429
+        case .otherTransport(let curlCode, _):
+            return Self.retryableCurlCodes.contains(curlCode)
+        case .tooLarge, .libraryUnavailable, .stopped:
+            return false
+        }
+    }
+
+    /// Transfer failures that say the network or the server failed this time, not that the
+    /// request (URL, protocol, TLS certificate) is wrong.
+    private static let retryableCurlCodes: Set<Int> = Set([
+        CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_PROXY, CURLE_WEIRD_SERVER_REPLY, CURLE_HTTP2,
+        CURLE_PARTIAL_FILE, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR,
+        CURLE_SSL_CONNECT_ERROR, CURLE_HTTP2_STREAM,
+    ].map { Int($0.rawValue) })
+
+    /// One line: the request, then what went wrong.
+    public var description: String {
+        let what: String
+        switch code {
+        case .connectionRefused:
+            what = "connection refused"
+        case .couldNotResolve:
+            what = "could not resolve the host name"
+        case .timeout:
+            what = "timed out"
+        case .otherTransport(let curlCode, let message):
+            what = "transfer failed: \(message) (curl error \(curlCode))"
+        case .httpStatus(let status):
+            what = "HTTP status \(status)"
+        case .malformedBody(let problem, let location):
+            what = "malformed body: \(problem) at \(location)"
+        case .tooLarge(let limit):
+            what = "body larger than the limit of \(limit) bytes"
+        case .libraryUnavailable(let reason):
+            what = "libcurl unavailable: \(reason)"
+        case .stopped:
+            what = "stopped while waiting to retry"
+        }
+        return url.isEmpty ? what : "GET \(url): \(what)"
+    }
+
+    /// The same error, naming `url` if it named none.
+    func requesting(_ url: String) -> ExtractError {
+        ExtractError(code, url: self.url.isEmpty ? url : self.url)
+    }
+}

@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Wire
+
+/// Gets pages of telemetry from the sensor API, retrying through outages.
+///
+/// A page is `GET BASE/v1/telemetry?cursor=C&limit=L` (no `cursor` for the first page). Any
+/// retryable failure (see `ExtractError.isRetryable`) is retried for as long as it takes, with
+/// waits from `schedule`; a final one is thrown at once. Not thread-safe, like its client.
+public struct TelemetryFetcher {
+    /// The API's root, such as `http://127.0.0.1:8080` (a trailing `/` is dropped).
+    public let baseURL: String
+    /// Records asked for per page (`limit`).
+    public var pageSize: Int
+    /// The waits between attempts.
+    public var schedule: RetrySchedule
+    private let client: HTTPClient
+    private let shouldStop: () -> Bool
+    private var random: JitterGenerator
+
+    /// The longest single sleep while waiting to retry: how quickly a stop request is seen.
+    public static let waitSlice: Duration = .milliseconds(50)
+
+    /// A fetcher using `client` for every request.
+    /// - Parameters:
+    ///   - shouldStop: asked before every attempt and at least every `waitSlice` while waiting
+    ///     to retry; once it returns true the fetcher gives up with `.stopped`. A worker passes a
+    ///     check of its SIGTERM flag, and may heartbeat from it too.
+    ///   - seed: seeds the jitter, for reproducible waits; random when nil.
+    public init(baseURL: String, pageSize: Int = 1000, schedule: RetrySchedule = RetrySchedule(),
+                client: HTTPClient, shouldStop: @escaping () -> Bool = { false }, seed: UInt64? = nil) {
+        var base = Substring(baseURL)
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = String(base)
+        self.pageSize = pageSize
+        self.schedule = schedule
+        self.client = client
+        self.shouldStop = shouldStop
+        var system = SystemRandomNumberGenerator()
+        random = JitterGenerator(seed: seed ?? system.next())
+    }
+
+    /// The URL of the page at `cursor` (nil: the first page); the cursor is percent-encoded.
+    public func url(cursor: String?) -> String {
+        var url = baseURL + "/v1/telemetry?"
+        if let cursor { url += "cursor=" + Self.percentEncoded(cursor) + "&" }
+        return url + "limit=\(pageSize)"
+    }
+
+    /// The page at `cursor`, once the API gives a good one.
+    ///
+    /// After each retryable failure, calls `onRetry` with the number of the attempt that failed
+    /// (1 for the first), the error and the wait before the next attempt, then waits. The
+    /// caller reports `degraded` from it, and heartbeats.
+    /// - Throws: `ExtractError` naming the URL: the first error that is not retryable, or
+    ///   `.stopped` once `shouldStop` returns true.
+    public mutating func fetch(cursor: String?,
+                               onRetry: (_ attempt: Int, _ error: ExtractError, _ delay: Duration) -> Void)
+        throws(ExtractError) -> TelemetryPage {
+        let url = url(cursor: cursor)
+        var attempt = 1
+        while true {
+            guard !shouldStop() else { throw ExtractError(.stopped, url: url) }
+            do {
+                return try fetchOnce(url)
+            } catch {
+                guard error.isRetryable else { throw error }
+                let unitRandom = Double(random.next() >> 11) * 0x1p-53
+                let delay = schedule.delay(forAttempt: attempt + 1, unitRandom: unitRandom)
+                onRetry(attempt, error, delay)
+                try wait(delay, url: url)
+                attempt += 1
+            }
+        }
+    }
+
+    /// One attempt: GET, check the status, decode.
+    private func fetchOnce(_ url: String) throws(ExtractError) -> TelemetryPage {
+        let response = try client.get(url)
+        guard response.status == 200 else { throw ExtractError(.httpStatus(response.status), url: url) }
+        do {
+            return try TelemetryPage.decode(response.body)
+        } catch {
+            throw error.requesting(url)
+        }
+    }
+
+    /// Sleeps `delay` in slices of at most `waitSlice`, asking `shouldStop` before each.
+    /// C: `nanosleep`; a signal cuts a slice short, so SIGTERM is seen at once.
+    private func wait(_ delay: Duration, url: String) throws(ExtractError) {
+        let clock = ContinuousClock()
+        let deadline = clock.now + delay
+        while true {
+            guard !shouldStop() else { throw ExtractError(.stopped, url: url) }
+            let remaining = deadline - clock.now
+            guard remaining > .zero else { return }
+            let slice = min(remaining, Self.waitSlice)
+            var request = timespec(tv_sec: Int(slice.components.seconds), tv_nsec: Int(slice.components.attoseconds / 1_000_000_000))
+            _ = nanosleep(&request, nil)
+        }
+    }
+
+    /// `text` with every byte but the unreserved ones (RFC 3986: `A-Z a-z 0-9 - . _ ~`)
+    /// written `%XX`.
+    static func percentEncoded(_ text: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var encoded: [UInt8] = []
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                encoded.append(byte)
+            default:
+                encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            }
+        }
+        return String(decoding: encoded, as: UTF8.self)
+    }
+}
+
+/// A small, fast generator for jitter (Steele, Lea, Flood: SplitMix64); not for secrets.
+struct JitterGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

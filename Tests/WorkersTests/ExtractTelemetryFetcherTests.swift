@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+@testable import Workers
+
+/// Waits short enough that a test retrying a few times takes milliseconds.
+private let tinySchedule = RetrySchedule(initial: .milliseconds(1), maximum: .milliseconds(8), multiplier: 2, jitter: 0)
+
+/// One `onRetry` call.
+private struct Retry: Equatable {
+    var attempt: Int
+    var error: ExtractError
+    var delay: Duration
+}
+
+@Suite(.timeLimit(.minutes(1))) struct ExtractTelemetryFetcherTests {
+    @Test func buildsThePageURLWithAnEncodedCursor() throws {
+        var fetcher = TelemetryFetcher(baseURL: "http://example.test:8080//", pageSize: 500, client: try HTTPClient())
+        #expect(fetcher.url(cursor: nil) == "http://example.test:8080/v1/telemetry?limit=500")
+        #expect(fetcher.url(cursor: "1000") == "http://example.test:8080/v1/telemetry?cursor=1000&limit=500")
+        fetcher.pageSize = 7
+        #expect(fetcher.url(cursor: "a/b c&d=é~") == "http://example.test:8080/v1/telemetry?cursor=a%2Fb%20c%26d%3D%C3%A9~&limit=7")
+    }
+
+    @Test func fetchesAPage() throws {
+        let server = try ExtractTestServer([.ok(samplePage)])
+        var fetcher = TelemetryFetcher(baseURL: server.baseURL, pageSize: 1, client: try HTTPClient())
+        let page = try fetcher.fetch(cursor: "0") { _, error, _ in Issue.record("retried: \(error)") }
+        #expect(page == samplePageDecoded)
+        #expect(server.requests == ["GET /v1/telemetry?cursor=0&limit=1 HTTP/1.1"])
+    }
+
+    @Test func retriesServerErrorsWithGrowingWaits() throws {
+        let server = try ExtractTestServer([.status(500), .status(503), .status(500), .ok(samplePage)])
+        var fetcher = TelemetryFetcher(baseURL: server.baseURL, pageSize: 1, schedule: tinySchedule, client: try HTTPClient())
+        var retries: [Retry] = []
+        let page = try fetcher.fetch(cursor: nil) { retries.append(Retry(attempt: $0, error: $1, delay: $2)) }
+        #expect(page == samplePageDecoded)
+        let url = fetcher.url(cursor: nil)
+        #expect(retries == [
+            Retry(attempt: 1, error: ExtractError(.httpStatus(500), url: url), delay: .milliseconds(1)),
+            Retry(attempt: 2, error: ExtractError(.httpStatus(503), url: url), delay: .milliseconds(2)),
+            Retry(attempt: 3, error: ExtractError(.httpStatus(500), url: url), delay: .milliseconds(4)),
+        ])
+        #expect(server.acceptedConnections == 1)
+    }
+
+    @Test func retriesRefusedConnectionsUntilTheServerListens() throws {
+        let server = try ExtractTestServer([.ok(samplePage)], listening: false)
+        var fetcher = TelemetryFetcher(baseURL: server.baseURL, pageSize: 1, schedule: tinySchedule, client: try HTTPClient())
+        var retries: [Retry] = []
+        let page = try fetcher.fetch(cursor: nil) { attempt, error, delay in
+            retries.append(Retry(attempt: attempt, error: error, delay: delay))
+            if attempt == 2 { try? server.startListening() }
+        }
+        #expect(page == samplePageDecoded)
+        #expect(retries.map(\.attempt) == [1, 2])
+        #expect(retries.map(\.error.code) == [.connectionRefused, .connectionRefused])
+        #expect(retries.map(\.delay) == [.milliseconds(1), .milliseconds(2)])
+    }
+
+    @Test func retriesATruncatedBody() throws {
+        let truncated = Array(samplePage.utf8.prefix(samplePage.utf8.count / 2))
+        let server = try ExtractTestServer([.respond(status: 200, body: truncated), .ok(samplePage)])
+        var fetcher = TelemetryFetcher(baseURL: server.baseURL, pageSize: 1, schedule: tinySchedule, client: try HTTPClient())
+        var errors: [ExtractError] = []
+        let page = try fetcher.fetch(cursor: nil) { _, error, _ in errors.append(error) }
+        #expect(page == samplePageDecoded)
+        let error = try #require(errors.first)
+        guard case .malformedBody(let problem, let location) = error.code else {
+            Issue.record("\(error)")
+            return
+        }
+        #expect(problem.contains("ends early"))
+        #expect(location.offset == truncated.count)
+        #expect(location.record == 0)
+        #expect(error.url == fetcher.url(cursor: nil))
+    }
+
+    @Test func throwsAClientErrorAtOnce() throws {
+        let server = try ExtractTestServer([.status(404), .ok(samplePage)])
+        var fetcher = TelemetryFetcher(baseURL: server.baseURL, pageSize: 1, schedule: tinySchedule, client: try HTTPClient())
+        let error = try #require(throws: ExtractError.self) {
+            try fetcher.fetch(cursor: "9") { _, error, _ in Issue.record("retried: \(error)") }
+        }
+        #expect(error == ExtractError(.httpStatus(404), url: server.baseURL + "/v1/telemetry?cursor=9&limit=1"))
+        #expect(!error.isRetryable)
+        #expect(error.description == "GET \(server.baseURL)/v1/telemetry?cursor=9&limit=1: HTTP status 404")
+    }
+
+    @Test func stopsWaitingWhenToldTo() throws {
+        let server = try ExtractTestServer([.status(500)])
+        let stop = StopFlag()
+        let schedule = RetrySchedule(initial: .seconds(30), maximum: .seconds(30), multiplier: 1, jitter: 0)
+        var fetcher = TelemetryFetcher(baseURL: server.baseURL, pageSize: 1, schedule: schedule, client: try HTTPClient(),
+                                       shouldStop: { stop.isSet })
+        var attempts: [Int] = []
+        let error = try #require(throws: ExtractError.self) {
+            try fetcher.fetch(cursor: nil) { attempt, _, _ in
+                attempts.append(attempt)
+                stop.set()  // as a SIGTERM handler would, while the 30 s wait is under way
+            }
+        }
+        #expect(error.code == .stopped)
+        #expect(attempts == [1])
+        #expect(server.requests.count == 1)
+    }
+
+    @Test func jitteredWaitsStayWithinTheSchedule() throws {
+        let server = try ExtractTestServer([.status(500), .status(500), .status(500), .ok(samplePage)])
+        let schedule = RetrySchedule(initial: .milliseconds(2), maximum: .milliseconds(5), multiplier: 2, jitter: 0.5)
+        var fetcher = TelemetryFetcher(baseURL: server.baseURL, pageSize: 1, schedule: schedule, client: try HTTPClient(), seed: 1)
+        var delays: [Duration] = []
+        _ = try fetcher.fetch(cursor: nil) { _, _, delay in delays.append(delay) }
+        #expect(delays.count == 3)
+        #expect(delays[0] >= .milliseconds(1) && delays[0] <= .milliseconds(3))
+        #expect(delays.allSatisfy { $0 <= .milliseconds(5) })
+    }
+}
+
+/// A flag set from one place and read from another.
+private final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool { lock.withLock { value } }
+
+    func set() {
+        lock.withLock { value = true }
+    }
+}
