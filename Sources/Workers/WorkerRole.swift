@@ -13,7 +13,11 @@ public enum WorkerRole: String, CaseIterable, Sendable {
         case .test:
             try TestWorker(arguments: arguments).run(context: context)
         case .sensorSim:
-            try SensorSimWorker(arguments: arguments).run(context: context)
+            let simulator: SensorSimWorker
+            do { simulator = try SensorSimWorker(arguments: arguments) } catch {
+                throw TestWorker.UsageError(description: error.description)
+            }
+            simulator.run(context: context)
         case .extractor:
             try ExtractorWorker(arguments: arguments).run(context: context)
         case .transformer:

@@ -1,5 +1,8 @@
 import Logging
 import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `extractor` role: pages through the sensor API from the cursor the warehouse last
 /// committed, sends each page downstream as a numbered batch, and keeps the unacknowledged ones
@@ -46,7 +49,15 @@ public struct ExtractorWorker {
         var fetcher: TelemetryFetcher
         do {
             output = try DataChannel(fd: WireLayout.outputFD, name: "extractor→transformer")
-            fetcher = try TelemetryFetcher(baseURL: source, pageSize: pageSize)
+            // A request must end within the watchdog period: nothing heartbeats during one.
+            let client = try HTTPClient(configuration: .init(connectTimeout: .seconds(1), timeout: .seconds(2)))
+            fetcher = TelemetryFetcher(baseURL: source, pageSize: pageSize,
+                                       schedule: RetrySchedule(initial: .milliseconds(100), maximum: .seconds(2)),
+                                       client: client, shouldStop: {
+                                           // Called every 50 ms while waiting to retry.
+                                           context.heartbeatIfDue()
+                                           return Termination.isRequested
+                                       })
         } catch {
             workerFail("extractor: \(error)", code: 2)
         }
@@ -78,7 +89,7 @@ public struct ExtractorWorker {
                     }
                 }
                 if end == nil, !unacked.isFull {
-                    let page = try fetcher.fetch(cursor: cursor, shouldStop: { Termination.isRequested }) { attempt, error, delay in
+                    let page = try fetcher.fetch(cursor: cursor) { attempt, error, delay in
                         retries += 1
                         context.heartbeatIfDue()
                         if !isDegraded {

@@ -1,5 +1,8 @@
 import Logging
 import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `loader` role: commits each transformed batch to the warehouse in one transaction with
 /// the checkpoint, and acknowledges it upstream only after the commit. Batches are applied
@@ -27,7 +30,7 @@ public struct LoaderWorker {
         let warehouse: Warehouse
         var committed: UInt64
         do {
-            warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
+            warehouse = try Warehouse(path: databasePath, lockPolicy: LockPolicy(deadline: lockDeadline))
             committed = try warehouse.checkpoint()?.batchID ?? 0
         } catch {
             workerFail("loader: \(error)", code: 2)
@@ -76,12 +79,13 @@ public struct LoaderWorker {
                     do {
                         let outcome = try warehouse.commit(transformed.batch, dropped: transformed.dropped + transformed.rejected,
                                                            windowState: transformed.windowState) { waited in
+                            // Blocked by another connection's lock: stay visibly alive, and hold
+                            // everything upstream (no acknowledgement, so the windows fill).
                             context.heartbeatIfDue()
                             if !isBlocked {
                                 isBlocked = true
-                                context.reportHealth(degraded: "warehouse locked")
+                                context.reportHealth(degraded: "warehouse locked for \(waited.milliseconds) ms")
                             }
-                            _ = waited
                         }
                         if isBlocked {
                             isBlocked = false

@@ -1,5 +1,8 @@
 import Logging
 import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `transformer` role: validates each batch, computes the rolling features, and sends the
 /// result with its window state to the loader. It starts from the warehouse checkpoint (the

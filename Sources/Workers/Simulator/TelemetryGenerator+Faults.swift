@@ -1,7 +1,7 @@
 import Wire
 
 /// One of a record's four readings.
-enum Reading: Int, CaseIterable, Sendable {
+enum SimulatedReading: Int, CaseIterable, Sendable {
     case flowRate, pressure, vibration, temperature
 }
 
@@ -10,7 +10,7 @@ enum Poison: Int, CaseIterable, Sendable {
     case negativeFlow, crushingPressure, subAbsoluteZero, flippedLabel
 
     /// The reading the poison touches, if any.
-    var reading: Reading? {
+    var reading: SimulatedReading? {
         switch self {
         case .negativeFlow: .flowRate
         case .crushingPressure: .pressure
@@ -25,7 +25,7 @@ struct ServedRecord: Equatable, Sendable {
     var record: TelemetryRecord
     var poison: Poison?
     /// The reading sent as JSON `null`.
-    var missing: Reading?
+    var missing: SimulatedReading?
 }
 
 extension TelemetryGenerator {
@@ -43,7 +43,7 @@ extension TelemetryGenerator {
         let poisonDraw = random.nextUnit()
         let poisonKind = Poison.allCases[Int(random.next() % UInt64(Poison.allCases.count))]
         let missingDraw = random.nextUnit()
-        var missingReading = Reading.allCases[Int(random.next() % UInt64(Reading.allCases.count))]
+        var missingReading = SimulatedReading.allCases[Int(random.next() % UInt64(SimulatedReading.allCases.count))]
         if poisonDraw < faults.poisonRate {
             served.poison = poisonKind
             switch poisonKind {
@@ -56,7 +56,7 @@ extension TelemetryGenerator {
         if missingDraw < faults.missingRate {
             // Hiding the poisoned reading would hide the poison: take the next reading instead.
             if let poisoned = served.poison?.reading, poisoned == missingReading {
-                missingReading = Reading.allCases[(missingReading.rawValue + 1) % Reading.allCases.count]
+                missingReading = SimulatedReading.allCases[(missingReading.rawValue + 1) % SimulatedReading.allCases.count]
             }
             served.missing = missingReading
         }
