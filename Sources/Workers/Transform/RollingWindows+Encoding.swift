@@ -110,7 +110,7 @@ private struct StateReader {
 
     mutating func readFiniteDouble(_ field: @autoclosure () -> String) throws(TransformError) -> Double {
         let value = Double(bitPattern: try read(UInt64.self, field()))
-        guard value.isFinite else { throw failure("\(field()) is \(value)") }
+        guard value.isFinite else { throw failure("\(field()) is not finite (\(value))") }
         return value
     }
 

@@ -48,11 +48,6 @@ public struct RollingWindows: Equatable, Sendable {
         apply(to: &record, slot: slot)
     }
 
-    /// The slot of `pumpID`, or nil for a pump not seen yet.
-    func slot(of pumpID: String) -> Int? {
-        slotByPumpID[pumpID]
-    }
-
     /// The slot of `pumpID`, made (with empty windows) if the pump is new.
     mutating func slot(for pumpID: String, firstTimestamp: Int64) -> Int {
         if let slot = slotByPumpID[pumpID] { return slot }
