@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "cidp", targets: ["cidp"]),
         .executable(name: "cidp-bench", targets: ["cidp-bench"]),
+        .executable(name: "cidp-sensor-sim", targets: ["cidp-sensor-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,10 +35,16 @@ let package = Package(
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: [
-            "Wire", "CShims", "CSQLite", "CCurl", logging,
-            .product(name: "FlyingFox", package: "FlyingFox"),
+        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CCurl", logging]),
+
+        // The sensor API simulator's HTTP server, in its own executable: FlyingFox brings in
+        // FoundationNetworking and with it libcurl's ~30 shared libraries, which would add
+        // about 5 ms to the exec of every worker if it were linked into `cidp`.
+        // `cidp worker sensor-sim` execs `cidp-sensor-sim` (same pid, descriptors, environment).
+        .target(name: "SensorSimulator", dependencies: [
+            "Workers", "Wire", logging, .product(name: "FlyingFox", package: "FlyingFox"),
         ]),
+        .executableTarget(name: "cidp-sensor-sim", dependencies: ["SensorSimulator", "Workers", logging]),
 
         .executableTarget(name: "cidp", dependencies: ["Supervisor", "Workers", "Wire", logging, argumentParser]),
 
@@ -47,6 +54,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", logging]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Wire", "CShims", "CSQLite", "cidp"]),
+        .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Wire", "CShims", "CSQLite", "cidp", "cidp-sensor-sim"]),
     ]
 )

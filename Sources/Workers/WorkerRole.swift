@@ -13,11 +13,7 @@ public enum WorkerRole: String, CaseIterable, Sendable {
         case .test:
             try TestWorker(arguments: arguments).run(context: context)
         case .sensorSim:
-            let simulator: SensorSimWorker
-            do { simulator = try SensorSimWorker(arguments: arguments) } catch {
-                throw TestWorker.UsageError(description: error.description)
-            }
-            simulator.run(context: context)
+            preconditionFailure("sensor-sim runs as its own executable; see WorkerRole.execSensorSimulator")
         case .extractor:
             try ExtractorWorker(arguments: arguments).run(context: context)
         case .transformer:
@@ -30,5 +26,25 @@ public enum WorkerRole: String, CaseIterable, Sendable {
             }
             IdleWorker().run(context: context)
         }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension WorkerRole {
+    /// The simulator's executable, beside `cidp`.
+    public static let sensorSimulatorExecutable = "cidp-sensor-sim"
+
+    /// Replaces this process with `cidp-sensor-sim ARGUMENTS` from the directory of `executable`:
+    /// the same pid, descriptors and environment, so the supervisor sees no difference.
+    /// Returns only on failure, with a one-line reason. C: `execv`.
+    public static func execSensorSimulator(besides executable: String, arguments: [String]) -> String {
+        let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let path = (directory.isEmpty ? "." : directory) + "/" + sensorSimulatorExecutable
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        execv(path, argv)
+        return "cannot run \(path): \(String(cString: strerror(errno)))"
     }
 }

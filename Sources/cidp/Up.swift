@@ -76,6 +76,11 @@ struct Worker: ParsableCommand {
     var options: [String] = []
 
     func run() throws {
+        if role == .sensorSim {
+            // Before anything else, so nothing of this process (threads, limits) is half set up.
+            let failure = WorkerRole.execSensorSimulator(besides: Posix.executablePath(), arguments: options)
+            throw CLIExit(code: 2, message: "worker sensor-sim: \(failure)")
+        }
         let context = WorkerContext()
         LoggingSystem.bootstrap { label in WorkerLogHandler(label: label) }
         do {

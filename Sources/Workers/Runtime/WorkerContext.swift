@@ -103,7 +103,8 @@ public final class WorkerContext: @unchecked Sendable {
         return values
     }
 
-    static func monotonicNow() -> Duration {
+    /// CLOCK_MONOTONIC as a Duration since an arbitrary origin.
+    public static func monotonicNow() -> Duration {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)

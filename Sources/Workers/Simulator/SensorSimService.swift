@@ -6,33 +6,33 @@
 ///   last record. A bad query is a 400 naming the parameter.
 /// - `GET /health`: `{"status":"ok","records":N}`.
 /// - anything else: 404 (405 for another method on a known path).
-struct SensorSimService: Sendable {
+public struct SensorSimService: Sendable {
     /// The largest page a client may ask for.
-    static let maximumLimit = 10_000
+    public static let maximumLimit = 10_000
     /// The page size when the client names none.
-    static let defaultLimit = 1000
-    static let telemetryPath = "/v1/telemetry"
-    static let healthPath = "/health"
+    public static let defaultLimit = 1000
+    public static let telemetryPath = "/v1/telemetry"
+    public static let healthPath = "/health"
 
     /// What to send back.
-    struct Reply: Equatable, Sendable {
-        var status: Int
-        var body: [UInt8]
+    public struct Reply: Equatable, Sendable {
+        public var status: Int
+        public var body: [UInt8]
         /// Telemetry replies carry the latency fault.
-        var isTelemetry = false
+        public var isTelemetry = false
     }
 
-    let generator: TelemetryGenerator
-    let faults: SimulatorFaults
+    public let generator: TelemetryGenerator
+    public let faults: SimulatorFaults
 
-    init(generator: TelemetryGenerator, faults: SimulatorFaults) {
+    public init(generator: TelemetryGenerator, faults: SimulatorFaults) {
         self.generator = generator
         self.faults = faults
     }
 
     /// The reply to `method path?query`; `requestNumber` (0, 1, 2… per telemetry request)
     /// seeds the request-level fault decisions.
-    func respond(method: String, path: String, query: [(name: String, value: String)], requestNumber: UInt64) -> Reply {
+    public func respond(method: String, path: String, query: [(name: String, value: String)], requestNumber: UInt64) -> Reply {
         switch path {
         case Self.telemetryPath:
             guard method == "GET" else { return Self.methodNotAllowed(method, path) }

@@ -1,5 +1,6 @@
 import Testing
 @testable import Workers
+@testable import SensorSimulator
 
 @Suite struct SimulatorWorkerTests {
     @Test func parsesEveryOptionWithDefaults() throws {

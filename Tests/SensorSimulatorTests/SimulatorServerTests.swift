@@ -3,6 +3,7 @@ import Logging
 import Testing
 import Wire
 @testable import Workers
+@testable import SensorSimulator
 
 /// The simulator over real TCP on loopback, in-process, with a client that shares no code with it.
 @Suite(.serialized, .timeLimit(.minutes(1))) struct SimulatorServerTests {
@@ -57,7 +58,7 @@ import Wire
                 #expect(response.headers["content-type"] == "application/json")
                 let object = try response.json()
                 for row in try #require(object["records"] as? [[String: Any]]) {
-                    served.append(try SimulatorJSONTests.record(from: row))
+                    served.append(try SimulatorRows.record(from: row))
                 }
                 cursor = object["next_cursor"] as? String
                 if let cursor { cursors.append(cursor) } else { #expect(object["next_cursor"] is NSNull) }
@@ -131,9 +132,9 @@ import Wire
             let rows = try #require(try response.json()["records"] as? [[String: Any]])
             #expect(rows.count == 2000)
             for (offset, row) in rows.enumerated() {
-                let record = try SimulatorJSONTests.record(from: row)
+                let record = try SimulatorRows.record(from: row)
                 let clean = generator.record(at: 100 + offset)
-                #expect(SimulatorFaultsTests.isImpossible(record) || record.failure != clean.failure, "row \(100 + offset)")
+                #expect(SimulatorRows.isImpossible(record) || record.failure != clean.failure, "row \(100 + offset)")
             }
         }
     }

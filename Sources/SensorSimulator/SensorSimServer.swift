@@ -3,6 +3,7 @@ import FlyingSocks
 import Foundation
 import Logging
 import Synchronization
+import Workers
 
 /// The sensor API on an HTTP/1.1 socket (FlyingFox): `SensorSimService` plus the connection-level
 /// faults. With an outage, nothing listens until it is over, so clients get ECONNREFUSED.

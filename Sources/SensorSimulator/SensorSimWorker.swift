@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import Workers
 import Wire
 #if canImport(Glibc)
 import Glibc
