@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(name: "cidp", dependencies: ["Supervisor", "Workers", "Wire", logging, argumentParser]),
 
         // Side-by-side benchmarks (docs/BENCHMARKS.md).
-        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Wire", "CShims"]),
+        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Workers", "Wire", "CShims"]),
 
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),

@@ -35,12 +35,17 @@ func fail(_ message: String) -> Never {
 
 var iterations = 200
 var idleSeconds = 10
+var etlRecords: [Int] = []
+var comparePython = 0
 var arguments = CommandLine.arguments.dropFirst()
+let mode = arguments.first == "etl" ? arguments.removeFirst() : "supervision"
 while let flag = arguments.popFirst() {
     switch flag {
+    case "--records": etlRecords.append(arguments.popFirst().flatMap(Int.init) ?? { fail("--records needs a number") }())
+    case "--python-records": comparePython = arguments.popFirst().flatMap(Int.init) ?? { fail("--python-records needs a number") }()
     case "--iterations": iterations = arguments.popFirst().flatMap(Int.init) ?? { fail("--iterations needs a number") }()
     case "--idle-seconds": idleSeconds = arguments.popFirst().flatMap(Int.init) ?? { fail("--idle-seconds needs a number") }()
-    default: fail("unknown option '\(flag)'; expected --iterations N, --idle-seconds S")
+    default: fail("unknown option '\(flag)'; expected [etl] --iterations N, --idle-seconds S, --records N, --python-records N")
     }
 }
 
@@ -60,6 +65,11 @@ func readyTimes(_ path: String) -> [Int32: Int64] {
         if fields.count == 4, fields[0] == "ready", let pid = Int32(fields[2]), let time = Int64(fields[3]) { result[pid] = time }
     }
     return result
+}
+
+if mode == "etl" {
+    runEtlBench(records: etlRecords.isEmpty ? [100_000, 1_000_000] : etlRecords, pythonRecords: comparePython)
+    exit(0)
 }
 
 // MARK: 1. Raw spawn-to-ready
@@ -186,12 +196,12 @@ func rssKilobytes(_ pid: Int32) -> Int {
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
 }
 
-let defaultPolicy = URL(fileURLWithPath: binary).deletingLastPathComponent()
-    .appendingPathComponent("../../policies/default.toml").standardized.path
-let policyText = (try? String(contentsOfFile: defaultPolicy, encoding: .utf8))
-    ?? (try? String(contentsOfFile: "policies/default.toml", encoding: .utf8))
-    ?? { fail("cannot find policies/default.toml (run from the package directory)") }()
-let (idle, idleRun) = startSupervisor(policy: policyText.replacingOccurrences(of: "dir = \"logs\"", with: "dir = \"\(workspace)/logs\""), name: "idle")
+// The default tree's shape, heartbeats and watchdogs, with test workers in the pipeline roles'
+// places: the real roles finish their job and stop, and an idle tree is what is measured here.
+let idlePolicy = defaultPolicyText
+    .replacingOccurrences(of: "dir = \"logs\"", with: "dir = \"\(workspace)/logs\"")
+    .replacingOccurrences(of: #"role = "[a-z-]+""#, with: #"role = "test""#, options: .regularExpression)
+let (idle, idleRun) = startSupervisor(policy: idlePolicy, name: "idle")
 let ticksBefore = cpuTicks(idle.processIdentifier)
 let wallBefore = monotonicNanoseconds()
 sleep(UInt32(idleSeconds))

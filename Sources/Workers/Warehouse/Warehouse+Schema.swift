@@ -37,7 +37,7 @@ extension Warehouse {
             flow_rate REAL NOT NULL, pressure REAL NOT NULL, vibration REAL NOT NULL, temperature REAL NOT NULL,
             failure INTEGER NOT NULL,
             vibration_rolling_mean REAL NOT NULL, pressure_rolling_mean REAL NOT NULL,
-            PRIMARY KEY (pump_id, timestamp))
+            PRIMARY KEY (pump_id, timestamp)) WITHOUT ROWID
         """
 
     /// `IF NOT EXISTS`: a table already there has passed `verifyShapes` first, so it is adopted.
