@@ -1,7 +1,7 @@
 import CSQLite
 import Foundation
 import Testing
-import Workers
+@testable import Workers
 
 @Suite struct WarehouseDatabaseTests {
     @Test func transactionRollsBackAndRethrowsTheFirstError() throws {
@@ -100,7 +100,10 @@ import Workers
             let rate = try RawInsertBaseline.rawInsertRowsPerSecond(path: path, rows: 2_345, batchSize: 1000)
             #expect(rate > 0)
             #expect(try queryInteger(path, "SELECT count(*) FROM fact_telemetry_features") == 2_345)
-            #expect(try queryInteger(path, "SELECT count(DISTINCT pump_id) FROM fact_telemetry_features") == 50)
+            // The simulator's rows: its fleet of pumps, the first and last record's timestamps.
+            #expect(try queryInteger(path, "SELECT count(DISTINCT pump_id) FROM fact_telemetry_features") == Int64(TelemetryGenerator.pumpCount))
+            let last = TelemetryGenerator(seed: 42, count: 2_345).record(at: 2_344)
+            #expect(try queryInteger(path, "SELECT count(*) FROM fact_telemetry_features WHERE pump_id = '\(last.pumpID)' AND timestamp = '\(UTCTimestamp.string(last.timestamp))'") == 1)
         }
     }
 }
