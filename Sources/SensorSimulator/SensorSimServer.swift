@@ -16,6 +16,9 @@ final class SensorSimServer: Sendable {
         var records = 10_000
         var seed: UInt64 = 42
         var faults = SimulatorFaults()
+        /// Records per second the source grows by after the first `records` (`--follow-rate`);
+        /// 0 for a finite source.
+        var followRate: Double = 0
     }
 
     /// A host that is not a numeric IPv4 or IPv6 address.
@@ -32,17 +35,25 @@ final class SensorSimServer: Sendable {
     init(configuration: Configuration, logger: Logger) throws(BadHost) {
         self.configuration = configuration
         let address = try Self.address(host: configuration.host, port: configuration.port)
+        let followRate = configuration.followRate
+        let initial = configuration.records
         let service = SensorSimService(
-            generator: TelemetryGenerator(seed: configuration.seed, count: configuration.records),
+            generator: TelemetryGenerator(seed: configuration.seed,
+                                          count: followRate > 0 ? Int(Int32.max) : configuration.records),
             faults: configuration.faults)
         let counter = RequestCounter()
         let latency = configuration.faults.latency
+        let started = ContinuousClock.now
         let handler = ClosureHTTPHandler { request in
             let isTelemetry = request.path == SensorSimService.telemetryPath
+            let elapsed = ContinuousClock.now - started
+            let available = followRate > 0
+                ? initial + Int(followRate * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+                : nil
             let reply = service.respond(
                 method: request.method.rawValue, path: request.path,
                 query: request.query.map { ($0.name, $0.value) },
-                requestNumber: isTelemetry ? counter.next() : 0)
+                requestNumber: isTelemetry ? counter.next() : 0, available: available)
             if reply.isTelemetry, latency > .zero { try await Task.sleep(for: latency) }
             return Self.response(reply)
         }

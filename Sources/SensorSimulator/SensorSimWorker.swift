@@ -10,7 +10,8 @@ import Glibc
 /// (`SimulatorFaults`), for the extractor to pull from.
 ///
 /// Options: `--port P` (required, 1…65535), `--host ADDRESS` (default 127.0.0.1),
-/// `--records N` (default 10000), `--seed S` (default 42), `--fault KIND=VALUE` (repeatable).
+/// `--records N` (default 10000), `--seed S` (default 42), `--fault KIND=VALUE` (repeatable),
+/// `--follow-rate R` (an open-ended source: R more records each second after the first N).
 ///
 /// Ready once listening. During an `outage` fault nothing listens (clients get ECONNREFUSED):
 /// the worker says ready at once, reports `degraded: simulated outage`, and healthy once
@@ -49,6 +50,12 @@ public struct SensorSimWorker {
                     throw UsageError(description: "--records expects a record count >= 0, got '\(text)'")
                 }
                 configuration.records = count
+            case "--follow-rate":
+                let text = try value(flag)
+                guard let rate = Double(text), rate.isFinite, rate >= 0, rate <= 1_000_000 else {
+                    throw UsageError(description: "--follow-rate expects records per second 0...1000000, got '\(text)'")
+                }
+                configuration.followRate = rate
             case "--seed":
                 let text = try value(flag)
                 guard let seed = UInt64(text) else {

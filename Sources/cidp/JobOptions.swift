@@ -21,6 +21,12 @@ struct JobOptions: ParsableArguments {
     @Option(help: "Seed of the simulator's data.")
     var seed: UInt64 = 42
 
+    @Flag(help: "Run continuously: the extractor keeps polling the source and the tree runs until 'cidp stop'.")
+    var follow = false
+
+    @Option(help: "With --follow and the simulator: records it adds each second after the first --records.")
+    var simRate: Double = 10
+
     var usesSimulator: Bool { source == "sim" }
 
     func validate() throws {
@@ -39,6 +45,9 @@ struct JobOptions: ParsableArguments {
             }
         }
         guard !db.isEmpty else { throw ValidationError("--db expects a file path") }
+        guard simRate.isFinite, (0...1_000_000).contains(simRate) else {
+            throw ValidationError("--sim-rate expects records per second 0...1000000, got \(simRate)")
+        }
     }
 
     /// The policy with each pipeline worker given its options (by role); without the simulator,
@@ -58,12 +67,14 @@ struct JobOptions: ParsableArguments {
                         guard usesSimulator else { return nil }
                         spec.command += ["--port", "\(simulatorPort)", "--records", "\(records)", "--seed", "\(seed)"]
                             + simFaults.flatMap { ["--fault", $0] }
+                            + (follow ? ["--follow-rate", "\(simRate)"] : [])
                     case WorkerRole.extractor.rawValue:
-                        spec.command += ["--source", url, "--db", db]
+                        spec.command += ["--source", url, "--db", db] + (follow ? ["--follow"] : [])
                     case WorkerRole.transformer.rawValue:
                         spec.command += ["--db", db]
                     case WorkerRole.loader.rawValue:
-                        spec.command += ["--db", db, "--job"]
+                        // A job asks the tree to stop once everything is loaded; --follow never ends.
+                        spec.command += ["--db", db] + (follow ? [] : ["--job"])
                     default:
                         break
                     }

@@ -157,6 +157,22 @@ struct EtlTests {
         try Self.checkWarehouse(db, count: count)
     }
 
+    @Test func followKeepsLoadingAGrowingSourceUntilStopped() throws {
+        let sandbox = try Sandbox(policy: try Self.defaultPolicy())
+        let db = sandbox.path + "/dwh.sqlite"
+        let supervisor = try sandbox.up(["--follow", "--records", "1000", "--sim-rate", "1000", "--db", db],
+                                        waitUntilReady: false)
+        // More than the initial records arrive: the source grows and the chain keeps up.
+        #expect(poll(timeout: .seconds(60)) { rowsLoaded(db) >= 3_000 }, "\(supervisor.log.suffix(2000))")
+        #expect(supervisor.isRunning, "a --follow run ended by itself")
+        let stop = try sandbox.cidp(["stop", "--run-dir", sandbox.runDirectory])
+        #expect(stop.code == 0, "\(stop.stderr)")
+        #expect(supervisor.waitForExit() == 0)
+        // The table holds exactly the first records of the stream, each once, with its means.
+        let count = Int(rowsLoaded(db))
+        try Self.checkWarehouse(db, count: count)
+    }
+
     @Test func malformedAPIBodiesAreRetriedAndNeverLoaded() throws {
         let count = 10_000
         let sandbox = try Sandbox(policy: try Self.defaultPolicy())

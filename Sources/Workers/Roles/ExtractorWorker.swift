@@ -10,12 +10,15 @@ import Glibc
 /// backoff and reports `degraded` — it does not crash-loop.
 ///
 /// Options: `--source URL` and `--db PATH` (required), `--page-size N` (default 1000),
-/// `--window N` (unacknowledged batches held, default 8).
+/// `--window N` (unacknowledged batches held, default 8), `--follow` (an empty page means
+/// "nothing new yet": ask the same cursor again every `--poll-ms` milliseconds, default 1000).
 public struct ExtractorWorker {
     let source: String
     let databasePath: String
     let pageSize: Int
     let windowSize: Int
+    let follows: Bool
+    let pollInterval: Duration
 
     /// The cursor recorded with the last batch of an exhausted source, so that a restarted
     /// extractor knows the stream is complete rather than starting it over.
@@ -27,6 +30,8 @@ public struct ExtractorWorker {
         databasePath = try options.required("--db")
         pageSize = try options.integer("--page-size", default: 1000, range: 1...10_000)
         windowSize = try options.integer("--window", default: 8, range: 1...1024)
+        follows = options.flag("--follow")
+        pollInterval = .milliseconds(try options.integer("--poll-ms", default: 1000, range: 10...3_600_000))
         try options.finish()
         guard source.hasPrefix("http://") || source.hasPrefix("https://") else {
             throw TestWorker.UsageError(description: "worker extractor: --source expects an http:// or https:// URL, got '\(source)'")
@@ -72,6 +77,7 @@ public struct ExtractorWorker {
         var retries: Int64 = 0
         var isDegraded = false
         var progress = ProgressReporter(stage: "extract", counter: "records")
+        var nextFetch = WorkerContext.monotonicNow()
         context.ready()
         logger.info("Extractor ready", metadata: ["source": "\(source)", "resumes.at": "\(cursor ?? "start")"])
 
@@ -88,7 +94,7 @@ public struct ExtractorWorker {
                     default: workerFail("extractor: unexpected \(frame.kind) frame \(frame.sequence) from the transformer")
                     }
                 }
-                if end == nil, !unacked.isFull {
+                if end == nil, !unacked.isFull, WorkerContext.monotonicNow() >= nextFetch {
                     let page = try fetcher.fetch(cursor: cursor) { attempt, error, delay in
                         retries += 1
                         context.heartbeatIfDue()
@@ -114,7 +120,11 @@ public struct ExtractorWorker {
                         nextBatchID += 1
                         records += Int64(page.records.count)
                     }
-                    cursor = page.nextCursor
+                    if page.records.isEmpty, follows, page.nextCursor != nil {
+                        // Caught up with an open-ended source: ask again later.
+                        nextFetch = WorkerContext.monotonicNow() + pollInterval
+                    }
+                    cursor = page.nextCursor ?? cursor
                     if page.nextCursor == nil {
                         let last = EndOfStream(lastBatchID: nextBatchID - 1, records: UInt64(records))
                         end = last
@@ -127,7 +137,7 @@ public struct ExtractorWorker {
             }
             progress.report(["records": records, "batches_unacked": Int64(unacked.entries.count), "retries": retries],
                             context: context)
-            if end != nil || unacked.isFull {
+            if end != nil || unacked.isFull || WorkerContext.monotonicNow() < nextFetch {
                 DataChannel.wait(for: [output.fd], timeout: .milliseconds(50))
             }
         }

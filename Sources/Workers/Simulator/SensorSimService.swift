@@ -32,11 +32,14 @@ public struct SensorSimService: Sendable {
 
     /// The reply to `method path?query`; `requestNumber` (0, 1, 2… per telemetry request)
     /// seeds the request-level fault decisions.
-    public func respond(method: String, path: String, query: [(name: String, value: String)], requestNumber: UInt64) -> Reply {
+    /// `available`: how many records an open-ended (`--follow-rate`) source has produced so far;
+    /// nil for a finite source of `generator.count` records.
+    public func respond(method: String, path: String, query: [(name: String, value: String)], requestNumber: UInt64,
+                        available: Int? = nil) -> Reply {
         switch path {
         case Self.telemetryPath:
             guard method == "GET" else { return Self.methodNotAllowed(method, path) }
-            var reply = telemetry(query: query, requestNumber: requestNumber)
+            var reply = telemetry(query: query, requestNumber: requestNumber, available: available)
             reply.isTelemetry = true
             return reply
         case Self.healthPath:
@@ -47,7 +50,7 @@ public struct SensorSimService: Sendable {
         }
     }
 
-    private func telemetry(query: [(name: String, value: String)], requestNumber: UInt64) -> Reply {
+    private func telemetry(query: [(name: String, value: String)], requestNumber: UInt64, available: Int?) -> Reply {
         var random = SplitMix64(seed: generator.seed, index: requestNumber, stream: .requestFaults)
         // Both draws happen on every request so that each rate's decisions stand alone.
         let http500Draw = random.nextUnit()
@@ -58,11 +61,13 @@ public struct SensorSimService: Sendable {
         let cursor: Int
         let limit: Int
         do {
-            (cursor, limit) = try parsePaging(query)
+            // An open-ended source lets a cursor run ahead of what it has produced (a restarted
+            // simulator): the client simply gets nothing new yet.
+            (cursor, limit) = try parsePaging(query, isOpenEnded: available != nil)
         } catch {
             return error.reply
         }
-        let body = TelemetryJSON.page(generator, cursor: cursor, limit: limit, faults: faults)
+        let body = TelemetryJSON.page(generator, cursor: cursor, limit: limit, faults: faults, available: available)
         guard malformedDraw < faults.malformedRate else { return Reply(status: 200, body: body) }
         // Cut mid-document: an object missing its closing brace is never valid JSON.
         return Reply(status: 200, body: Array(body.prefix(max(1, body.count / 2))))
@@ -72,7 +77,7 @@ public struct SensorSimService: Sendable {
         var reply: Reply
     }
 
-    private func parsePaging(_ query: [(name: String, value: String)]) throws(BadQuery) -> (cursor: Int, limit: Int) {
+    private func parsePaging(_ query: [(name: String, value: String)], isOpenEnded: Bool) throws(BadQuery) -> (cursor: Int, limit: Int) {
         let cursorText = query.last { $0.name == "cursor" }?.value ?? ""
         let limitText = query.last { $0.name == "limit" }?.value ?? ""
         var cursor = 0
@@ -80,7 +85,7 @@ public struct SensorSimService: Sendable {
             guard let value = Self.decimal(cursorText) else {
                 throw BadQuery(reply: Self.badRequest("cursor '\(cursorText)' is not a record index (expected a decimal from 0 to \(generator.count))", parameter: "cursor"))
             }
-            guard value <= generator.count else {
+            guard isOpenEnded || value <= generator.count else {
                 throw BadQuery(reply: Self.badRequest("cursor \(value) is past the end (\(generator.count) records)", parameter: "cursor"))
             }
             cursor = value

@@ -14,8 +14,12 @@ struct TelemetryJSON {
     }
 
     /// `{"records":[...],"next_cursor":"N"|null}` for records `cursor..<cursor + limit` (clamped).
-    static func page(_ generator: TelemetryGenerator, cursor: Int, limit: Int, faults: SimulatorFaults) -> [UInt8] {
-        let end = cursor + max(0, min(limit, generator.count - cursor))
+    /// With `available` (an open-ended, growing source), pages stop at `available` and
+    /// `next_cursor` is never null: a caught-up client asks the same cursor again later.
+    static func page(_ generator: TelemetryGenerator, cursor: Int, limit: Int, faults: SimulatorFaults,
+                     available: Int? = nil) -> [UInt8] {
+        let bound = min(available ?? generator.count, generator.count)
+        let end = cursor + max(0, min(limit, bound - cursor))
         var json = TelemetryJSON(capacity: 64 + (end - cursor) * 168)
         json.append("{\"records\":[")
         // Ten records share each timestamp: its 20 characters are formatted once per hour.
@@ -32,9 +36,9 @@ struct TelemetryJSON {
             json.appendRecord(served, formattedTimestamp: stamp.bytes)
         }
         json.append("],\"next_cursor\":")
-        if end < generator.count {
+        if available != nil || end < generator.count {
             json.append("\"")
-            json.appendInteger(Int64(end))
+            json.appendInteger(Int64(max(end, cursor)))
             json.append("\"")
         } else {
             json.append("null")
