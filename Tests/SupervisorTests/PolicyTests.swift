@@ -174,9 +174,12 @@ import Testing
         #expect(ml.children.map(\.name) == ["trainer"])
         var workers: [String: ChildSpec] = [:]
         for case .worker(let spec) in etl.children + ml.children { workers[spec.name] = spec }
-        for role in ["extractor", "transformer", "loader", "trainer"] {
+        for role in ["extractor", "loader", "trainer"] {
             #expect(workers[role]?.command == [exe, "worker", role])
         }
+        #expect(workers["transformer"]?.command == [exe, "worker", "transformer",
+            "--range", "flow_rate=0:2000", "--range", "pressure=0:50",
+            "--range", "vibration=0:100", "--range", "temperature=-50:200"])
         #expect(workers["extractor"]?.watchdog == .milliseconds(3000))
         #expect(workers["extractor"]?.readinessTimeout == .milliseconds(10000))
         #expect(workers["extractor"]?.memoryLimit == 512 * 1024 * 1024)

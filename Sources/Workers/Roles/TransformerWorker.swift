@@ -12,15 +12,38 @@ import Glibc
 /// at once if already committed).
 ///
 /// Options: `--db PATH` (required; read for the checkpoint), `--window N` (unacknowledged
-/// batches held, default 8).
+/// batches held, default 8), `--range READING=MIN:MAX` (repeatable; the physical range of
+/// `flow_rate`, `pressure`, `vibration` or `temperature`, replacing `ValidationRules`' default —
+/// set in the policy's `args`).
 public struct TransformerWorker {
     let databasePath: String
     let windowSize: Int
+    let rules: ValidationRules
 
     public init(arguments: [String]) throws(TestWorker.UsageError) {
         var options = WorkerOptions(arguments, role: "transformer")
         databasePath = try options.required("--db")
         windowSize = try options.integer("--window", default: 8, range: 1...1024)
+        var rules = ValidationRules()
+        for text in try options.values("--range") {
+            let usage = "worker transformer: --range expects READING=MIN:MAX with READING one of "
+                + Reading.allCases.map(\.rawValue).joined(separator: ", ") + " and MIN <= MAX finite numbers, got '\(text)'"
+            let parts = text.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let reading = Reading(rawValue: String(parts[0])) else {
+                throw TestWorker.UsageError(description: usage)
+            }
+            let bounds = parts[1].split(separator: ":", maxSplits: 1).compactMap { Double($0) }
+            guard bounds.count == 2, bounds.allSatisfy(\.isFinite), bounds[0] <= bounds[1] else {
+                throw TestWorker.UsageError(description: usage)
+            }
+            switch reading {
+            case .flowRate: rules.flowRate = bounds[0]...bounds[1]
+            case .pressure: rules.pressure = bounds[0]...bounds[1]
+            case .vibration: rules.vibration = bounds[0]...bounds[1]
+            case .temperature: rules.temperature = bounds[0]...bounds[1]
+            }
+        }
+        self.rules = rules
         try options.finish()
     }
 
@@ -33,7 +56,7 @@ public struct TransformerWorker {
             let checkpoint = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200)).checkpoint()
             committed = checkpoint?.batchID ?? 0
             let windows = try checkpoint.map { try RollingWindows(decoding: $0.windowState) } ?? RollingWindows()
-            transformer = Transformer(rules: ValidationRules(), windows: windows)
+            transformer = Transformer(rules: rules, windows: windows)
         } catch {
             workerFail("transformer: cannot resume from the checkpoint in \(databasePath): \(error)", code: 2)
         }
