@@ -201,6 +201,7 @@ func rssKilobytes(_ pid: Int32) -> Int {
 let idlePolicy = defaultPolicyText
     .replacingOccurrences(of: "dir = \"logs\"", with: "dir = \"\(workspace)/logs\"")
     .replacingOccurrences(of: #"role = "[a-z-]+""#, with: #"role = "test""#, options: .regularExpression)
+    .replacingOccurrences(of: #"args = \[[^\]]*\]"#, with: "", options: .regularExpression)
 let (idle, idleRun) = startSupervisor(policy: idlePolicy, name: "idle")
 let ticksBefore = cpuTicks(idle.processIdentifier)
 let wallBefore = monotonicNanoseconds()
