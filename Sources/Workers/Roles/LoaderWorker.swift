@@ -4,9 +4,10 @@ import Wire
 import Glibc
 #endif
 
-/// The `loader` role: commits each transformed batch to the warehouse in one transaction with
-/// the checkpoint, and acknowledges it upstream only after the commit. Batches are applied
-/// strictly in order; a duplicate (already committed) is acknowledged again, never re-applied.
+/// The `loader` role: commits transformed batches to the warehouse, each with the checkpoint,
+/// all the batches waiting in one transaction (a group commit), and acknowledges them upstream
+/// only after the commit. Batches are applied strictly in order; a duplicate (already
+/// committed) is acknowledged again, never re-applied.
 ///
 /// Options: `--db PATH` (required), `--job` (ask the tree to stop once the end of the stream is
 /// committed), `--lock-deadline-ms N` (how long a locked warehouse may block one commit before
@@ -56,6 +57,10 @@ public struct LoaderWorker {
             context.heartbeatIfDue()
             let frames: [Frame]
             do { frames = try input.receive() } catch { workerFail("loader: \(error)") }
+            // The next batches in order, committed together: one transaction for all that wait.
+            var group: [Warehouse.PendingBatch] = []
+            var groupDropped = 0
+            var groupRejected = 0
             for frame in frames {
                 switch frame.kind {
                 case .transformedBatch:
@@ -64,7 +69,15 @@ public struct LoaderWorker {
                         workerFail("loader: batch frame \(frame.sequence): \(error)")
                     }
                     let id = transformed.batch.batchID
-                    if id > committed + 1 {
+                    let next = committed + UInt64(group.count) + 1
+                    if id < next {
+                        // Already committed (a re-send): acknowledge again, never apply again.
+                        if id <= committed { try? input.send(.ack, BatchAck(batchID: id).encoded()) }
+                        continue
+                    }
+                    // (A group is at most what one read returns: the transformer's window of
+                    // unacknowledged batches, plus a re-send of it after a restart.)
+                    guard id == next else {
                         // A gap: a batch taken by a killed loader. Ask once; the transformer re-sends in order.
                         if !askedForResend {
                             askedForResend = true
@@ -72,46 +85,49 @@ public struct LoaderWorker {
                         }
                         continue
                     }
-                    if id <= committed {
-                        try? input.send(.ack, BatchAck(batchID: id).encoded())
-                        continue
-                    }
-                    do {
-                        let outcome = try warehouse.commit(transformed.batch, dropped: transformed.dropped + transformed.rejected,
-                                                           windowState: transformed.windowState) { waited in
-                            // Blocked by another connection's lock: stay visibly alive, and hold
-                            // everything upstream (no acknowledgement, so the windows fill).
-                            context.heartbeatIfDue()
-                            if !isBlocked {
-                                isBlocked = true
-                                context.reportHealth(degraded: "warehouse locked for \(waited.milliseconds) ms")
-                            }
-                        }
-                        if isBlocked {
-                            isBlocked = false
-                            context.reportHealth(degraded: nil)
-                        }
-                        if case .committed(let inserted, let duplicates) = outcome {
-                            counters["rows_loaded", default: 0] += Int64(inserted)
-                            counters["duplicates", default: 0] += Int64(duplicates)
-                        }
-                    } catch {
-                        workerFail("loader: batch \(id): \(error)")
-                    }
-                    committed = id
-                    askedForResend = false
-                    counters["batches", default: 0] += 1
-                    counters["dropped", default: 0] += Int64(transformed.dropped)
-                    counters["rejected", default: 0] += Int64(transformed.rejected)
-                    do { try input.send(.ack, BatchAck(batchID: id).encoded()) } catch {
-                        workerFail("loader: cannot acknowledge batch \(id): \(error)")
-                    }
+                    group.append(Warehouse.PendingBatch(batch: transformed.batch,
+                                                        dropped: transformed.dropped + transformed.rejected,
+                                                        windowState: transformed.windowState))
+                    groupDropped += transformed.dropped
+                    groupRejected += transformed.rejected
                 case .endOfStream:
                     do { end = try EndOfStream(decoding: frame.payload) } catch {
                         workerFail("loader: end-of-stream frame \(frame.sequence): \(error)")
                     }
                 default:
                     workerFail("loader: unexpected \(frame.kind) frame \(frame.sequence) on its input")
+                }
+            }
+            if let last = group.last?.batch.batchID {
+                do {
+                    let outcomes = try warehouse.commit(group) { waited in
+                        // Blocked by another connection's lock: stay visibly alive, and hold
+                        // everything upstream (no acknowledgement, so the windows fill).
+                        context.heartbeatIfDue()
+                        if !isBlocked {
+                            isBlocked = true
+                            context.reportHealth(degraded: "warehouse locked for \(waited.milliseconds) ms")
+                        }
+                    }
+                    if isBlocked {
+                        isBlocked = false
+                        context.reportHealth(degraded: nil)
+                    }
+                    for case .committed(let inserted, let duplicates) in outcomes {
+                        counters["rows_loaded", default: 0] += Int64(inserted)
+                        counters["duplicates", default: 0] += Int64(duplicates)
+                    }
+                } catch {
+                    workerFail("loader: batches \(group[0].batch.batchID)...\(last): \(error)")
+                }
+                committed = last
+                askedForResend = false
+                counters["batches", default: 0] += Int64(group.count)
+                counters["dropped", default: 0] += Int64(groupDropped)
+                counters["rejected", default: 0] += Int64(groupRejected)
+                // Acknowledgements are cumulative: the last id stands for the whole group.
+                do { try input.send(.ack, BatchAck(batchID: last).encoded()) } catch {
+                    workerFail("loader: cannot acknowledge batch \(last): \(error)")
                 }
             }
             counters["committed_batch"] = Int64(committed)

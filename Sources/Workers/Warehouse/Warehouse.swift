@@ -113,15 +113,46 @@ public final class Warehouse {
         _ batch: RecordBatch, dropped: Int, windowState: [UInt8],
         onBlocked: (_ waited: Duration) -> Void = { _ in }
     ) throws(WarehouseError) -> CommitOutcome {
-        try validate(batch, dropped: dropped)
+        try commit([PendingBatch(batch: batch, dropped: dropped, windowState: windowState)], onBlocked: onBlocked)[0]
+    }
+
+    /// A batch waiting for `commit(_:onBlocked:)`: its rows, the records dropped upstream, and
+    /// the transformer's window state after it.
+    public struct PendingBatch: Sendable {
+        public var batch: RecordBatch
+        public var dropped: Int
+        public var windowState: [UInt8]
+
+        public init(batch: RecordBatch, dropped: Int, windowState: [UInt8]) {
+            self.batch = batch
+            self.dropped = dropped
+            self.windowState = windowState
+        }
+    }
+
+    /// Group commit: `batches`, in order, in ONE transaction — each as `commit(_:dropped:…)`
+    /// applies it (rows, `etl_batches` row, checkpoint), so the checkpoint ends at the last.
+    /// One commit for several batches is what lets the loader keep up with the chain: the
+    /// transaction's fixed cost is paid once. All or nothing, like a single batch.
+    /// - Returns: one outcome per batch, in order.
+    /// - Throws: as `commit(_:dropped:windowState:onBlocked:)`.
+    public func commit(
+        _ batches: [PendingBatch], onBlocked: (_ waited: Duration) -> Void = { _ in }
+    ) throws(WarehouseError) -> [CommitOutcome] {
+        for pending in batches { try validate(pending.batch, dropped: pending.dropped) }
         let clock = ContinuousClock()
         let start = clock.now
         var attempt = 0
         while true {
             do {
                 return try db.transaction(.immediate, wrapping: { WarehouseError($0, path: path) }) {
-                    () throws(WarehouseError) -> CommitOutcome in
-                    try apply(batch, dropped: dropped, windowState: windowState)
+                    () throws(WarehouseError) -> [CommitOutcome] in
+                    var outcomes: [CommitOutcome] = []
+                    outcomes.reserveCapacity(batches.count)
+                    for pending in batches {
+                        outcomes.append(try apply(pending.batch, dropped: pending.dropped, windowState: pending.windowState))
+                    }
+                    return outcomes
                 }
             } catch where error.isBusy {
                 attempt += 1
