@@ -102,6 +102,35 @@ import Workers
         }
     }
 
+    @Test func aGroupCommitIsAllOrNothingAndEndsTheCheckpointAtItsLastBatch() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/dwh.sqlite"
+            let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))
+            let group = (1...3).map { id in
+                Warehouse.PendingBatch(batch: makeBatch(UInt64(id), [makeRecord("P_001", hour: Int64(id))]),
+                                       dropped: id, windowState: [UInt8(id)])
+            }
+            #expect(try warehouse.commit(group) == Array(repeating: .committed(inserted: 1, duplicates: 0), count: 3))
+            let checkpoint = try #require(try warehouse.checkpoint())
+            #expect(checkpoint.batchID == 3 && checkpoint.cursor == "cursor-3" && checkpoint.windowState == [3])
+            #expect(checkpoint.rowsLoaded == 3 && checkpoint.rowsDropped == 6)
+            #expect(try queryInteger(path, "SELECT count(*) FROM etl_batches") == 3)
+
+            // A group whose second batch fails leaves nothing of the first either.
+            var bad = makeRecord("P_002", hour: 1)
+            bad.pressure = .nan
+            let failing = [
+                Warehouse.PendingBatch(batch: makeBatch(4, [makeRecord("P_002", hour: 0)]), dropped: 0, windowState: [4]),
+                Warehouse.PendingBatch(batch: makeBatch(5, [bad]), dropped: 0, windowState: [5]),
+            ]
+            #expect(throws: WarehouseError.self) { try warehouse.commit(failing) }
+            #expect(try warehouse.rowCount() == 3)
+            #expect(try warehouse.checkpoint() == checkpoint)
+            // Re-sent together with batches already in, only the new one is applied.
+            #expect(try warehouse.commit([group[2], failing[0]]) == [.alreadyCommitted, .committed(inserted: 1, duplicates: 0)])
+        }
+    }
+
     @Test func recordsWithoutRollingMeansAreRefusedBeforeAnyWrite() throws {
         try withTemporaryDirectory { directory in
             let warehouse = try Warehouse(path: directory + "/dwh.sqlite", busyTimeout: .seconds(1))
