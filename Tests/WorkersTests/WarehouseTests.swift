@@ -4,7 +4,10 @@ import Wire
 import Workers
 
 @Suite struct WarehouseTests {
-    private let migrationNames = ["001_fact_telemetry_features", "002_etl_checkpoint", "003_etl_batches"]
+    private let migrationNames = [
+        "001_fact_telemetry_features", "002_etl_checkpoint", "003_etl_batches", "004_ml_models",
+        "005_ai_telemetry_predictions",
+    ]
 
     @Test func createsTheSchemaInWALAndRecordsMigrationsOnce() throws {
         try withTemporaryDirectory { directory in
@@ -14,7 +17,10 @@ import Workers
             let firstApplied = try queryStrings(path, "SELECT applied_at FROM schema_migrations ORDER BY rowid")
             #expect(try queryStrings(path, "PRAGMA journal_mode") == ["wal"])
             let tables = try queryStrings(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            #expect(tables == ["etl_batches", "etl_checkpoint", "fact_telemetry_features", "schema_migrations"])
+            #expect(tables == [
+                "ai_telemetry_predictions", "etl_batches", "etl_checkpoint", "fact_telemetry_features", "ml_models",
+                "schema_migrations", "sqlite_sequence",
+            ])
 
             // A row written between the two opens must survive the second: nothing is re-created.
             let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))

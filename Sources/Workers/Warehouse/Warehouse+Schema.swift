@@ -55,6 +55,25 @@ extension Warehouse {
                 rows_inserted INTEGER NOT NULL, rows_duplicate INTEGER NOT NULL, rows_dropped INTEGER NOT NULL,
                 committed_at TEXT NOT NULL)
             """),
+        // The trainer's model registry; the partial unique index allows one serving model at most.
+        Migration(name: "004_ml_models", sql: """
+            CREATE TABLE IF NOT EXISTS ml_models (
+                version INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('serving', 'retired', 'rejected')), reason TEXT,
+                parameters TEXT NOT NULL, metrics TEXT NOT NULL, row_count INTEGER NOT NULL,
+                data_fingerprint TEXT NOT NULL, watermark_batch INTEGER NOT NULL, model BLOB NOT NULL);
+            CREATE UNIQUE INDEX IF NOT EXISTS ml_models_one_serving ON ml_models (status) WHERE status = 'serving'
+            """),
+        // The serving model's predictions, replaced whole by each publish.
+        Migration(name: "005_ai_telemetry_predictions", sql: """
+            CREATE TABLE IF NOT EXISTS ai_telemetry_predictions (
+                timestamp TEXT NOT NULL, pump_id TEXT NOT NULL,
+                flow_rate REAL NOT NULL, pressure REAL NOT NULL, vibration REAL NOT NULL, temperature REAL NOT NULL,
+                ai_risk_score_percent REAL NOT NULL CHECK (ai_risk_score_percent BETWEEN 0 AND 100),
+                ai_predicted_failure INTEGER NOT NULL CHECK (ai_predicted_failure IN (0, 1)),
+                model_version INTEGER NOT NULL,
+                PRIMARY KEY (pump_id, timestamp)) WITHOUT ROWID
+            """),
     ]
 
     static let migrationsTableSQL = """
@@ -80,6 +99,18 @@ extension Warehouse {
             Column("batch_id", "INTEGER", notNull: false, primaryKey: 1), Column("cursor", "TEXT"),
             Column("rows_inserted", "INTEGER"), Column("rows_duplicate", "INTEGER"), Column("rows_dropped", "INTEGER"),
             Column("committed_at", "TEXT"),
+        ]),
+        ("ml_models", [
+            Column("version", "INTEGER", notNull: false, primaryKey: 1), Column("created_at", "TEXT"),
+            Column("status", "TEXT"), Column("reason", "TEXT", notNull: false),
+            Column("parameters", "TEXT"), Column("metrics", "TEXT"), Column("row_count", "INTEGER"),
+            Column("data_fingerprint", "TEXT"), Column("watermark_batch", "INTEGER"), Column("model", "BLOB"),
+        ]),
+        ("ai_telemetry_predictions", [
+            Column("timestamp", "TEXT", primaryKey: 2), Column("pump_id", "TEXT", primaryKey: 1),
+            Column("flow_rate", "REAL"), Column("pressure", "REAL"), Column("vibration", "REAL"),
+            Column("temperature", "REAL"), Column("ai_risk_score_percent", "REAL"),
+            Column("ai_predicted_failure", "INTEGER"), Column("model_version", "INTEGER"),
         ]),
     ]
 

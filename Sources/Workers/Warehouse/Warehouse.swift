@@ -25,7 +25,8 @@ public final class Warehouse {
     /// How `commit` waits out another connection's lock.
     public let lockPolicy: LockPolicy
 
-    private let db: Database
+    /// The connection; internal so the trainer's side (`Warehouse+Training.swift`, …) can use it.
+    let db: Database
     private let insertFact: Statement
     private let insertBatch: Statement
     private let upsertCheckpoint: Statement

@@ -28,6 +28,14 @@ public struct WarehouseError: Error, CustomStringConvertible, Equatable, Sendabl
         /// The caller passed a batch the warehouse must not store (a programming error
         /// upstream, e.g. records without rolling means); nothing was written.
         case invalidBatch(String)
+        /// The caller passed a model `publish` must not store (a `.retired` status, parameters
+        /// that are not JSON, metrics that do not encode); nothing was written.
+        case invalidModel(String)
+        /// The caller passed predictions `publish` must not store (lengths that differ, a risk
+        /// outside 0…1, a flag not 0 or 1); nothing was written.
+        case invalidPredictions(String)
+        /// An `ml_models` row does not decode; the string says which and why.
+        case badModelRow(String)
         /// Another connection held the write lock past the lock policy's deadline.
         case locked(waited: Duration, deadline: Duration)
         /// Any other SQLite failure.
@@ -64,6 +72,12 @@ public struct WarehouseError: Error, CustomStringConvertible, Equatable, Sendabl
             "fact row does not decode: \(why)"
         case .invalidBatch(let why):
             "batch refused: \(why)"
+        case .invalidModel(let why):
+            "model refused: \(why)"
+        case .invalidPredictions(let why):
+            "predictions refused: \(why)"
+        case .badModelRow(let why):
+            "model row does not decode: \(why)"
         case .locked(let waited, let deadline):
             "locked by another connection; gave up after \(Self.seconds(waited)) (deadline \(Self.seconds(deadline))), nothing was written"
         case .database(let error):
