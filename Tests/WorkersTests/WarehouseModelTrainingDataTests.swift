@@ -38,6 +38,28 @@ import Wire
         }
     }
 
+    @Test func aPredictionsTableOfAnotherShapeIsRefusedUntouched() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/dwh.sqlite"
+            // What the Python original's to_sql left behind: an index column, no key, no model version.
+            try Database(path: path).execute("""
+                CREATE TABLE ai_telemetry_predictions ("index" INTEGER, timestamp TIMESTAMP, pump_id TEXT,
+                    flow_rate FLOAT, pressure FLOAT, vibration FLOAT, temperature FLOAT,
+                    ai_risk_score_percent FLOAT, ai_predicted_failure INTEGER)
+                """)
+            let before = fileBytes(path)
+            #expect {
+                try Warehouse(path: path, busyTimeout: .seconds(1))
+            } throws: { error in
+                guard let error = error as? WarehouseError, case .unexpectedShape(let table, _, let found) = error.code else {
+                    return false
+                }
+                return table == "ai_telemetry_predictions" && found.hasPrefix("index INTEGER, timestamp TIMESTAMP")
+            }
+            #expect(fileBytes(path) == before)
+        }
+    }
+
     @Test func trainingDataReadsColumnsInKeyOrderWithTheWatermark() throws {
         try withTemporaryDirectory { directory in
             let warehouse = try Warehouse(path: directory + "/dwh.sqlite", busyTimeout: .seconds(1))
