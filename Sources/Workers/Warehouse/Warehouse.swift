@@ -16,6 +16,8 @@ import Wire
 /// - `etl_batches(batch_id PRIMARY KEY, cursor, rows_inserted, rows_duplicate, rows_dropped,
 ///   committed_at)`: one row per committed batch, for reconciliation.
 /// - `schema_migrations(name PRIMARY KEY, applied_at)`: the named migrations applied.
+/// - `ml_models` and `ai_telemetry_predictions`: the trainer's model registry and the serving
+///   model's predictions, written by `publish` (`Warehouse+Models.swift`, `Warehouse+Predictions.swift`).
 ///
 /// A batch is committed in one transaction with its `etl_batches` row and the checkpoint, so
 /// after a crash the fact table and the checkpoint always agree. Used from one thread.
