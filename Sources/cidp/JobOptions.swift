@@ -54,6 +54,11 @@ struct JobOptions: ParsableArguments {
     /// the `sensor-sim` workers are left out of the tree.
     func apply(to policy: Policy, simulatorPort: UInt16) -> Policy {
         let url = usesSimulator ? "http://127.0.0.1:\(simulatorPort)" : source
+        // A job ends when its last stage is done: the trainer's model, or without a trainer the
+        // loader's last batch. With --follow nothing ends it but `cidp stop`.
+        let finisher = Self.roles(in: policy.root).contains(WorkerRole.trainer.rawValue)
+            ? WorkerRole.trainer.rawValue : WorkerRole.loader.rawValue
+        let jobFlag = follow ? [] : ["--job"]
         func rewrite(_ node: NodeSpec) -> NodeSpec {
             var node = node
             node.children = node.children.compactMap { child -> TreeSpec? in
@@ -73,8 +78,9 @@ struct JobOptions: ParsableArguments {
                     case WorkerRole.transformer.rawValue:
                         spec.command += ["--db", db]
                     case WorkerRole.loader.rawValue:
-                        // A job asks the tree to stop once everything is loaded; --follow never ends.
-                        spec.command += ["--db", db] + (follow ? [] : ["--job"])
+                        spec.command += ["--db", db] + (role == finisher ? jobFlag : [])
+                    case WorkerRole.trainer.rawValue:
+                        spec.command += ["--db", db] + (role == finisher ? jobFlag : [])
                     default:
                         break
                     }
@@ -86,5 +92,15 @@ struct JobOptions: ParsableArguments {
         var policy = policy
         policy.root = rewrite(policy.root)
         return policy
+    }
+
+    /// The role of every worker in the tree.
+    static func roles(in node: NodeSpec) -> [String] {
+        node.children.flatMap { child -> [String] in
+            switch child {
+            case .node(let inner): return roles(in: inner)
+            case .worker(let spec): return spec.command.count > 2 ? [spec.command[2]] : []
+            }
+        }
     }
 }

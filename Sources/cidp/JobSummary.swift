@@ -1,6 +1,8 @@
+import Foundation
 import Workers
 
-/// What `cidp up` prints when the tree has stopped: the warehouse as the loader left it.
+/// What `cidp up` prints when the tree has stopped: the warehouse as the loader and the
+/// trainer left it.
 struct JobSummary {
     var text: String
 
@@ -10,12 +12,14 @@ struct JobSummary {
               let rows = try? warehouse.rowCount() else { return nil }
         let checkpoint = try? warehouse.checkpoint()
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        text = """
-            summary: \(rows) rows in fact_telemetry_features (\(databasePath)); \
-            \(checkpoint?.rowsDropped ?? 0) dropped or rejected; \
-            last batch \(checkpoint?.batchID ?? 0); \(String(format: "%.2f", seconds)) s
-            """
+        var lines = [
+            "summary: \(rows) rows in fact_telemetry_features (\(databasePath)); "
+                + "\(checkpoint?.rowsDropped ?? 0) dropped or rejected; last batch \(checkpoint?.batchID ?? 0); "
+                + String(format: "%.2f s", seconds),
+        ]
+        if let model = try? warehouse.servingModel() {
+            lines.append("model: " + ModelsCommand.describe(model))
+        }
+        text = lines.joined(separator: "\n")
     }
 }
-
-import Foundation
