@@ -20,51 +20,55 @@ extension RandomForest {
     /// own SplitMix64 stream: two polar Box–Muller pairs, then the failure uniform.
     public static func syntheticTelemetry(rows: Int, seed: UInt64) -> (FeatureMatrix, [UInt8]) {
         precondition(rows >= 0, "row count \(rows) is negative")
-        var columns = [[Double]](repeating: [Double](repeating: 0, count: rows), count: 6)
+        // One column-major buffer, written in place: no per-column arrays to copy afterwards.
+        var storage = [Double](repeating: 0, count: rows * 6)
         var labels = [UInt8](repeating: 0, count: rows)
-        for row in 0..<rows {
-            var random = SplitMix64(seed: seed, stream: RandomStream.synthetic, index: UInt64(row))
-            let (flowNoise, pressureNoise) = normalPair(&random)
-            let (vibrationNoise, temperatureNoise) = normalPair(&random)
-            let isFailure = random.nextUnit() < 0.05
-            var pressure = 5 + 0.5 * pressureNoise
-            var vibration = 2 + 0.3 * vibrationNoise
-            var temperature = 45 + 5 * temperatureNoise
-            if isFailure {
-                pressure *= 0.6
-                vibration *= 2.5
-                temperature += 20
-            }
-            columns[0][row] = centesimal(500 + 50 * flowNoise)
-            columns[1][row] = centesimal(pressure)
-            columns[2][row] = centesimal(vibration)
-            columns[3][row] = centesimal(temperature)
-            labels[row] = isFailure ? 1 : 0
-        }
         let pumps = syntheticPumpCount
-        for row in 0..<rows {
+        storage.withUnsafeMutableBufferPointer { values in
+            for row in 0..<rows {
+                var random = SplitMix64(seed: seed, stream: RandomStream.synthetic, index: UInt64(row))
+                let (flowNoise, pressureNoise) = normalPair(&random)
+                let (vibrationNoise, temperatureNoise) = normalPair(&random)
+                let isFailure = random.nextUnit() < 0.05
+                var pressure = 5 + 0.5 * pressureNoise
+                var vibration = 2 + 0.3 * vibrationNoise
+                var temperature = 45 + 5 * temperatureNoise
+                if isFailure {
+                    pressure *= 0.6
+                    vibration *= 2.5
+                    temperature += 20
+                }
+                values[row] = centesimal(500 + 50 * flowNoise)
+                values[rows + row] = centesimal(pressure)
+                values[2 * rows + row] = centesimal(vibration)
+                values[3 * rows + row] = centesimal(temperature)
+                labels[row] = isFailure ? 1 : 0
+            }
             for (source, target) in [(2, 4), (1, 5)] {
-                let values = columns[source]
-                columns[target][row] = row >= 2 * pumps ? (values[row - 2 * pumps] + values[row - pumps] + values[row]) / 3
-                    : row >= pumps ? (values[row - pumps] + values[row]) / 2
-                    : values[row]
+                let from = source * rows
+                for row in 0..<rows {
+                    values[target * rows + row] = row >= 2 * pumps
+                        ? (values[from + row - 2 * pumps] + values[from + row - pumps] + values[from + row]) / 3
+                        : row >= pumps ? (values[from + row - pumps] + values[from + row]) / 2
+                        : values[from + row]
+                }
             }
         }
-        return (FeatureMatrix(columns: columns), labels)
+        return (FeatureMatrix(rowCount: rows, columnCount: 6, storage: storage), labels)
     }
 
     /// Trains the default forest on a stratified 80 % of `rows` synthetic records (seed 7)
     /// and scores the other 20 %: the fit's wall-clock seconds and the holdout ROC-AUC.
     public static func benchmarkFit(rows: Int, threadCount: Int? = nil) -> (seconds: Double, auc: Double) {
-        let (x, labels) = syntheticTelemetry(rows: rows, seed: 7)
-        let split = ClassificationMetrics.stratifiedSplit(labels: labels, testFraction: 0.2, seed: 7)
-        let train = x.rows(split.train)
-        let trainLabels = split.train.map { labels[$0] }
+        let (train, trainLabels, test, testLabels) = {
+            let (x, labels) = syntheticTelemetry(rows: rows, seed: 7)
+            let split = ClassificationMetrics.stratifiedSplit(labels: labels, testFraction: 0.2, seed: 7)
+            return (x.rows(split.train), split.train.map { labels[$0] }, x.rows(split.test), split.test.map { labels[$0] })
+        }() // the full matrix is freed before the fit
         let start = Date()
         let forest = fit(train, labels: trainLabels, threadCount: threadCount)
         let seconds = Date().timeIntervalSince(start)
-        let scores = forest.predictProbability(x.rows(split.test))
-        return (seconds, ClassificationMetrics.rocAUC(labels: split.test.map { labels[$0] }, scores: scores))
+        return (seconds, ClassificationMetrics.rocAUC(labels: testLabels, scores: forest.predictProbability(test)))
     }
 
     /// `value` rounded to hundredths, ties to even (NumPy's `round(value, 2)`).
