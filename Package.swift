@@ -35,7 +35,10 @@ let package = Package(
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CCurl", logging]),
+        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CCurl", "Forest", logging]),
+
+        // The failure-prediction model: a Random Forest in pure Swift, no dependencies.
+        .target(name: "Forest"),
 
         // The sensor API simulator's HTTP server, in its own executable: FlyingFox brings in
         // FoundationNetworking and with it libcurl's ~30 shared libraries, which would add
@@ -52,6 +55,7 @@ let package = Package(
         .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Workers", "Wire", "CShims"]),
 
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "ForestTests", dependencies: ["Forest"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),

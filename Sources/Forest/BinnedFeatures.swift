@@ -1,0 +1,102 @@
+import Dispatch
+
+/// The training view of a `FeatureMatrix`: per feature, up to 255 bins between quantile
+/// edges, and a `UInt8` bin index per value (LightGBM / scikit-learn
+/// `HistGradientBoosting` style), so that a split search is a histogram scan.
+///
+/// Bin `b` of feature `f` holds the values `v` with `edges[f][b - 1] < v ≤ edges[f][b]`
+/// (unbounded at both ends), so "bin ≤ b goes left" is the same as "`v ≤ edges[f][b]`
+/// goes left": trees store `edges[f][b]` as a real threshold and predict on raw values.
+struct BinnedFeatures: Sendable {
+    /// The most bins per feature (one byte per value).
+    static let maxBinCount = 255
+    /// The most values per feature sorted to find the edges.
+    static let defaultSampleSize = 200_000
+
+    let rowCount: Int
+    let featureCount: Int
+    /// Per feature, the ascending upper edges of every bin but the last.
+    let edges: [[Double]]
+    /// Column-major bin indices, `featureCount × rowCount`.
+    let bins: [UInt8]
+
+    /// Bins `matrix`: edges from all values or a seeded sample of `sampleSize` rows.
+    init(_ matrix: FeatureMatrix, sampleSize: Int = defaultSampleSize, seed: UInt64) {
+        rowCount = matrix.rowCount
+        featureCount = matrix.columnCount
+        let rowCount = matrix.rowCount
+        var random = SplitMix64(seed: seed, stream: RandomStream.binSample, index: 0)
+        let sampleRows: [Int]? = rowCount > sampleSize
+            ? (0..<sampleSize).map { _ in random.nextIndex(below: rowCount) } : nil
+        var edges = [[Double]](repeating: [], count: matrix.columnCount)
+        var bins = [UInt8](repeating: 0, count: matrix.storage.count)
+        edges.withUnsafeMutableBufferPointer { edgesOut in
+            bins.withUnsafeMutableBufferPointer { binsOut in
+                matrix.storage.withUnsafeBufferPointer { values in
+                    let shared = SendableBuffers(edges: edgesOut, bins: binsOut, values: values)
+                    DispatchQueue.concurrentPerform(iterations: matrix.columnCount) { feature in
+                        let column = UnsafeBufferPointer(rebasing: shared.values[feature * rowCount ..< (feature + 1) * rowCount])
+                        let sample: [Double] = sampleRows.map { rows in rows.map { column[$0] } } ?? Array(column)
+                        let featureEdges = Self.edges(sortedSample: sample.sorted())
+                        shared.edges[feature] = featureEdges
+                        featureEdges.withUnsafeBufferPointer { featureEdges in
+                            for row in 0..<rowCount {
+                                shared.bins[feature * rowCount + row] = Self.bin(of: column[row], edges: featureEdges)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.edges = edges
+        self.bins = bins
+    }
+
+    /// The edges for one feature: midpoints between consecutive distinct values when there
+    /// are at most 255 of them, otherwise the 254 inner 1/255-quantiles (midpoint method,
+    /// as NumPy's `percentile(method="midpoint")`), deduplicated.
+    static func edges(sortedSample sample: [Double]) -> [Double] {
+        guard !sample.isEmpty else { return [] }
+        var distinct = [Double]()
+        for value in sample where distinct.last != value {
+            distinct.append(value)
+            if distinct.count > maxBinCount { break }
+        }
+        var edges = [Double]()
+        if distinct.count <= maxBinCount {
+            for index in 1..<max(1, distinct.count) {
+                edges.append(distinct[index - 1] + (distinct[index] - distinct[index - 1]) / 2)
+            }
+            return edges
+        }
+        let last = Double(sample.count - 1)
+        for k in 1..<maxBinCount {
+            let position = Double(k) / Double(maxBinCount) * last
+            let low = sample[Int(position.rounded(.down))]
+            let high = sample[Int(position.rounded(.up))]
+            let edge = low + (high - low) / 2
+            if let previous = edges.last, edge <= previous { continue }
+            edges.append(edge)
+        }
+        return edges
+    }
+
+    /// The bin of `value`: the number of edges strictly below it (binary search).
+    @inline(__always)
+    static func bin(of value: Double, edges: UnsafeBufferPointer<Double>) -> UInt8 {
+        var low = 0
+        var high = edges.count
+        while low < high {
+            let middle = (low + high) >> 1
+            if edges[middle] < value { low = middle + 1 } else { high = middle }
+        }
+        return UInt8(truncatingIfNeeded: low)
+    }
+}
+
+/// Buffers written at disjoint indices by concurrent iterations (one feature each).
+private struct SendableBuffers: @unchecked Sendable {
+    let edges: UnsafeMutableBufferPointer<[Double]>
+    let bins: UnsafeMutableBufferPointer<UInt8>
+    let values: UnsafeBufferPointer<Double>
+}
