@@ -59,6 +59,6 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Wire", "CShims", "CSQLite", "cidp", "cidp-sensor-sim"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims", "CSQLite", "cidp", "cidp-sensor-sim"]),
     ]
 )

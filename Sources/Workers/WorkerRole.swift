@@ -2,8 +2,7 @@
 public enum WorkerRole: String, CaseIterable, Sendable {
     /// A worker that can be told to crash, hang, exit, allocate without bound or ignore SIGTERM.
     case test
-    /// The pipeline roles of DESIGN.md. The trainer (issue #4) only takes part in supervision
-    /// (ready, heartbeats, orderly stop) until it lands; see `IdleWorker`.
+    /// The pipeline roles of DESIGN.md.
     case sensorSim = "sensor-sim"
     case extractor, transformer, loader, trainer
 
@@ -21,10 +20,7 @@ public enum WorkerRole: String, CaseIterable, Sendable {
         case .loader:
             try LoaderWorker(arguments: arguments).run(context: context)
         case .trainer:
-            guard arguments.isEmpty else {
-                throw TestWorker.UsageError(description: "role \(rawValue) takes no options yet, got '\(arguments.joined(separator: " "))'")
-            }
-            IdleWorker().run(context: context)
+            try TrainerWorker(arguments: arguments).run(context: context)
         }
     }
 }

@@ -1,0 +1,134 @@
+import Forest
+import Foundation
+import Logging
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `trainer` role: once the ETL chain has committed new data (the warehouse watermark
+/// advanced), trains the failure model on `fact_telemetry_features` — stratified 80/20 split,
+/// Random Forest, holdout metrics — and publishes it with predictions for every row in one
+/// transaction, so a BI reader never sees a half-written `ai_telemetry_predictions`.
+///
+/// Options: `--db PATH` (required); `--job` (train once the whole stream is committed, then ask
+/// the tree to stop); otherwise retrain whenever `--retrain-rows N` (default 10000) new rows have
+/// been committed or `--retrain-minutes T` (default 60) have passed with any new row;
+/// `--trees N` (default 100), `--seed S` (default 42).
+public struct TrainerWorker {
+    let databasePath: String
+    let isJob: Bool
+    let retrainRows: Int64
+    let retrainInterval: Duration
+    let parameters: ForestParameters
+
+    public init(arguments: [String]) throws(TestWorker.UsageError) {
+        var options = WorkerOptions(arguments, role: "trainer")
+        databasePath = try options.required("--db")
+        isJob = options.flag("--job")
+        retrainRows = Int64(try options.integer("--retrain-rows", default: 10_000, range: 1...1_000_000_000))
+        retrainInterval = .seconds(60 * (try options.integer("--retrain-minutes", default: 60, range: 1...100_000)))
+        var parameters = ForestParameters()
+        parameters.treeCount = try options.integer("--trees", default: 100, range: 1...10_000)
+        parameters.seed = UInt64(try options.integer("--seed", default: 42, range: 0...Int.max))
+        self.parameters = parameters
+        try options.finish()
+    }
+
+    public func run(context: WorkerContext) -> Never {
+        Termination.install()
+        let logger = Logger(label: "cidp.trainer")
+        let warehouse: Warehouse
+        do {
+            warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(250))
+        } catch {
+            workerFail("trainer: \(error)", code: 2)
+        }
+        context.ready()
+        var trainedRows: Int64 = -1
+        var trainedAt = WorkerContext.monotonicNow()
+        while true {
+            if Termination.isRequested { exit(0) }
+            context.heartbeatIfDue()
+            let mark: Watermark?
+            do { mark = try warehouse.watermark() } catch {
+                workerFail("trainer: cannot read the watermark: \(error)")
+            }
+            if let mark, mark.rowsLoaded > 0, mark.rowsLoaded != trainedRows {
+                let isStreamComplete = mark.cursor == ExtractorWorker.exhaustedCursor
+                let isDue = isJob
+                    ? isStreamComplete
+                    : trainedRows < 0 || mark.rowsLoaded - trainedRows >= retrainRows
+                        || WorkerContext.monotonicNow() - trainedAt >= retrainInterval
+                if isDue {
+                    train(warehouse: warehouse, context: context, logger: logger)
+                    trainedRows = mark.rowsLoaded
+                    trainedAt = WorkerContext.monotonicNow()
+                    if isJob { context.requestStop() }
+                }
+            }
+            var pause = timespec(tv_sec: 0, tv_nsec: 200_000_000)
+            nanosleep(&pause, nil)
+        }
+    }
+
+    /// Trains on the whole fact table and publishes the model and its predictions.
+    private func train(warehouse: Warehouse, context: WorkerContext, logger: Logger) {
+        let data: TrainingData
+        do { data = try warehouse.trainingData() } catch {
+            workerFail("trainer: cannot read the training data: \(error)")
+        }
+        let matrix = FeatureMatrix(columns: data.columns)
+        let split = ClassificationMetrics.stratifiedSplit(labels: data.labels, testFraction: 0.2, seed: parameters.seed)
+        let train = matrix.rows(split.train)
+        let trainLabels = split.train.map { data.labels[$0] }
+        logger.info("Training", metadata: ["rows": "\(data.labels.count)", "train": "\(split.train.count)",
+                                           "test": "\(split.test.count)", "trees": "\(parameters.treeCount)"])
+        let treeCount = parameters.treeCount
+        let forest = RandomForest.fit(train, labels: trainLabels, parameters: parameters) { done in
+            // Called from the training threads: heartbeats prove the fit is alive, and a stop
+            // request ends it at once (nothing is written until `publish`, one transaction).
+            if Termination.isRequested { exit(0) }
+            context.heartbeatIfDue()
+            context.reportProgress(stage: "train", counters: ["trees": Int64(done), "trees_total": Int64(treeCount)])
+        }
+        if Termination.isRequested { exit(0) }
+        let testLabels = split.test.map { data.labels[$0] }
+        let testScores = forest.predictProbability(matrix.rows(split.test))
+        let testPredicted = testScores.map { $0 >= 0.5 ? UInt8(1) : 0 }
+        let confusion = ClassificationMetrics.confusion(labels: testLabels, predictions: testPredicted)
+        let metrics = ModelMetrics(
+            rocAUC: ClassificationMetrics.rocAUC(labels: testLabels, scores: testScores),
+            precision: ClassificationMetrics.precision(labels: testLabels, predictions: testPredicted),
+            recall: ClassificationMetrics.recall(labels: testLabels, predictions: testPredicted),
+            f1: ClassificationMetrics.f1(labels: testLabels, predictions: testPredicted),
+            truePositives: confusion.tp, falsePositives: confusion.fp, trueNegatives: confusion.tn, falseNegatives: confusion.fn,
+            trainRows: split.train.count, testRows: split.test.count)
+        let scores = forest.predictProbability(matrix)
+        let parametersJSON = (try? JSONEncoder.sorted.encode(parameters)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        do {
+            let version = try warehouse.publish(
+                model: NewModel(parameters: parametersJSON, metrics: metrics, rowCount: Int64(data.labels.count),
+                                // The watermark read in the same snapshot as the rows.
+                                dataFingerprint: data.fingerprint, watermarkBatch: data.watermark?.batchID ?? 0,
+                                model: forest.encoded(),
+                                status: .serving, reason: nil),
+                predictions: Predictions(data: data, riskScores: scores, predicted: scores.map { $0 >= 0.5 ? 1 : 0 }))
+            logger.notice("Model published", metadata: [
+                "model.version": "\(version)", "roc_auc": "\(metrics.rocAUC)", "precision": "\(metrics.precision)",
+                "recall": "\(metrics.recall)", "f1": "\(metrics.f1)", "rows": "\(data.labels.count)",
+            ])
+        } catch {
+            workerFail("trainer: cannot publish the model: \(error)")
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// Sorted keys: the same parameters always encode to the same text.
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+}
