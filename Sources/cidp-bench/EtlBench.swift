@@ -1,3 +1,4 @@
+import Forest
 import Foundation
 import Supervisor
 import Workers
@@ -114,9 +115,10 @@ func runEtlBench(records: [Int], pythonRecords: Int) {
     let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("cidp-etl-bench-\(getpid())").path
     try! FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: workspace) }
-    let policy = workspace + "/default.toml"
-    try! defaultPolicyText.replacingOccurrences(of: "dir = \"logs\"", with: "dir = \"\(workspace)/logs\"")
-        .write(toFile: policy, atomically: true, encoding: .utf8)
+    // Extract, transform and load only: the tree without its `ml` node (the trainer is
+    // measured by `cidp-bench forest`).
+    let policy = workspace + "/etl.toml"
+    try! etlPolicyText(logs: workspace + "/logs").write(toFile: policy, atomically: true, encoding: .utf8)
 
     print("| N | raw inserts rows/s | cidp up rows/s (end to end) | ratio | cidp up wall s | peak RSS MiB: " +
           "sensor-sim / extractor / transformer / loader |")
@@ -139,5 +141,57 @@ func runEtlBench(records: [Int], pythonRecords: Int) {
         } else {
             print("\nPython original not run: needs python3 with pandas and SQLAlchemy (pip install pandas sqlalchemy)")
         }
+    }
+}
+
+/// The default policy without its `ml` node and trainer (the last two tables of the file).
+func etlPolicyText(logs: String) -> String {
+    guard let ml = defaultPolicyText.range(of: "[nodes.ml]") else { fail("policies/default.toml has no [nodes.ml]") }
+    return String(defaultPolicyText[..<ml.lowerBound])
+        .replacingOccurrences(of: #"children = ["sensor-sim", "etl", "ml"]"#, with: #"children = ["sensor-sim", "etl"]"#)
+        .replacingOccurrences(of: "dir = \"logs\"", with: "dir = \"\(logs)\"")
+}
+
+/// `cidp-bench forest`: the Random Forest's fit time and holdout ROC-AUC beside scikit-learn's on
+/// the same synthetic rows, and the trainer's peak RSS in a whole `cidp up` job.
+@MainActor
+func runForestBench(rows: [Int], withSklearn: Bool, jobRecords: Int) {
+    print("| rows | Swift fit s (2 threads) | Swift holdout ROC-AUC | scikit-learn fit s (n_jobs=2) | scikit-learn ROC-AUC | fit speed-up |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for count in rows {
+        let swift = RandomForest.benchmarkFit(rows: count)
+        var sklearnSeconds = Double.nan
+        var sklearnAUC = Double.nan
+        if withSklearn {
+            let python = Process()
+            python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            python.arguments = ["python3", "benchmarks/sklearn_forest.py", "--rows", "\(count)", "--n-jobs", "2"]
+            let output = Pipe()
+            python.standardOutput = output
+            python.standardError = FileHandle.nullDevice
+            try! python.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            python.waitUntilExit()
+            if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                sklearnSeconds = (object["fit_seconds"] as? Double) ?? .nan
+                sklearnAUC = (object["holdout_roc_auc"] as? Double) ?? .nan
+            }
+        }
+        print(String(format: "| %d | %.2f | %.6f | %.2f | %.6f | %.1fx |", count, swift.seconds, swift.auc,
+                     sklearnSeconds, sklearnAUC, sklearnSeconds / swift.seconds))
+    }
+    if jobRecords > 0 {
+        let directory = URL(fileURLWithPath: Posix.executablePath()).deletingLastPathComponent()
+        let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("cidp-forest-bench-\(getpid())").path
+        try! FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: workspace) }
+        let policy = workspace + "/default.toml"
+        try! defaultPolicyText.replacingOccurrences(of: "dir = \"logs\"", with: "dir = \"\(workspace)/logs\"")
+            .write(toFile: policy, atomically: true, encoding: .utf8)
+        let job = EtlBench.runJob(binary: directory.appendingPathComponent("cidp").path, workspace: workspace,
+                                  policy: policy, records: jobRecords)
+        print("")
+        print(String(format: "cidp up --records %d (ETL and training, start to stop): %.2f s; trainer peak RSS %.1f MiB",
+                     jobRecords, job.seconds, Double(job.peakRSS["trainer"] ?? 0) / 1024))
     }
 }

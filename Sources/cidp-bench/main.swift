@@ -38,10 +38,14 @@ var idleSeconds = 10
 var etlRecords: [Int] = []
 var comparePython = 0
 var arguments = CommandLine.arguments.dropFirst()
-let mode = arguments.first == "etl" ? arguments.removeFirst() : "supervision"
+let mode = ["etl", "forest"].contains(arguments.first ?? "") ? arguments.removeFirst() : "supervision"
+var sklearn = false
+var jobRecords = 0
 while let flag = arguments.popFirst() {
     switch flag {
     case "--records": etlRecords.append(arguments.popFirst().flatMap(Int.init) ?? { fail("--records needs a number") }())
+    case "--sklearn": sklearn = true
+    case "--job-records": jobRecords = arguments.popFirst().flatMap(Int.init) ?? { fail("--job-records needs a number") }()
     case "--python-records": comparePython = arguments.popFirst().flatMap(Int.init) ?? { fail("--python-records needs a number") }()
     case "--iterations": iterations = arguments.popFirst().flatMap(Int.init) ?? { fail("--iterations needs a number") }()
     case "--idle-seconds": idleSeconds = arguments.popFirst().flatMap(Int.init) ?? { fail("--idle-seconds needs a number") }()
@@ -67,6 +71,10 @@ func readyTimes(_ path: String) -> [Int32: Int64] {
     return result
 }
 
+if mode == "forest" {
+    runForestBench(rows: etlRecords.isEmpty ? [100_000, 1_000_000] : etlRecords, withSklearn: sklearn, jobRecords: jobRecords)
+    exit(0)
+}
 if mode == "etl" {
     runEtlBench(records: etlRecords.isEmpty ? [100_000, 1_000_000] : etlRecords, pythonRecords: comparePython)
     exit(0)
