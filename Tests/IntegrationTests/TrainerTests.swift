@@ -60,8 +60,15 @@ struct TrainerTests {
         let second = try #require(try Warehouse(path: sandbox.path + "/b.sqlite", busyTimeout: .seconds(5)).servingModel())
         #expect(second.model == model.model && second.dataFingerprint == model.dataFingerprint)
 
+        // A second job on the same warehouse retrains; as good a model replaces the first.
+        let rerun = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory,
+                                      "--db", sandbox.path + "/a.sqlite"], timeout: .seconds(120))
+        #expect(rerun.code == 0)
+        #expect(rerun.stdout.contains("model: version 2 (serving)"), "\(rerun.stdout)")
+        let registry = try Warehouse(path: sandbox.path + "/a.sqlite", busyTimeout: .seconds(5)).listModels()
+        #expect(registry.map(\.status).sorted { $0.rawValue < $1.rawValue } == [.retired, .serving])
         let models = try sandbox.cidp(["models", "--db", sandbox.path + "/a.sqlite"])
-        #expect(models.code == 0 && models.stdout.contains("serving"), "\(models.stdout)")
+        #expect(models.code == 0 && models.stdout.contains("serving") && models.stdout.contains("retired"), "\(models.stdout)")
     }
 
     @Test func killingTheTrainerMidFitLeavesThePreviousPredictionsWholeAndTheNextOneFinishes() throws {

@@ -14,13 +14,16 @@ import Glibc
 /// Options: `--db PATH` (required); `--job` (train once the whole stream is committed, then ask
 /// the tree to stop); otherwise retrain whenever `--retrain-rows N` (default 10000) new rows have
 /// been committed or `--retrain-minutes T` (default 60) have passed with any new row;
-/// `--trees N` (default 100), `--seed S` (default 42).
+/// `--trees N` (default 100), `--seed S` (default 42), `--promotion-margin M` (the largest drop in
+/// holdout ROC-AUC or F1 against the serving model that still promotes; default 0.01 — see
+/// `PromotionGuard`; a rejected model is registered with its reason, predictions untouched).
 public struct TrainerWorker {
     let databasePath: String
     let isJob: Bool
     let retrainRows: Int64
     let retrainInterval: Duration
     let parameters: ForestParameters
+    let promotion: PromotionGuard
 
     public init(arguments: [String]) throws(TestWorker.UsageError) {
         var options = WorkerOptions(arguments, role: "trainer")
@@ -32,6 +35,11 @@ public struct TrainerWorker {
         parameters.treeCount = try options.integer("--trees", default: 100, range: 1...10_000)
         parameters.seed = UInt64(try options.integer("--seed", default: 42, range: 0...Int.max))
         self.parameters = parameters
+        let margin = try options.value("--promotion-margin") ?? "0.01"
+        guard let value = Double(margin), value.isFinite, (0...1).contains(value) else {
+            throw TestWorker.UsageError(description: "worker trainer: --promotion-margin expects a number 0...1, got '\(margin)'")
+        }
+        promotion = PromotionGuard(margin: value)
         try options.finish()
     }
 
@@ -104,22 +112,34 @@ public struct TrainerWorker {
             f1: ClassificationMetrics.f1(labels: testLabels, predictions: testPredicted),
             truePositives: confusion.tp, falsePositives: confusion.fp, trueNegatives: confusion.tn, falseNegatives: confusion.fn,
             trainRows: split.train.count, testRows: split.test.count)
-        let scores = forest.predictProbability(matrix)
         let parametersJSON = (try? JSONEncoder.sorted.encode(parameters)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let serving: ModelRecord?
+        do { serving = try warehouse.servingModel() } catch {
+            workerFail("trainer: cannot read the serving model: \(error)")
+        }
+        // The watermark read in the same snapshot as the rows.
+        let candidate = NewModel(parameters: parametersJSON, metrics: metrics, rowCount: Int64(data.labels.count),
+                                 dataFingerprint: data.fingerprint, watermarkBatch: data.watermark?.batchID ?? 0,
+                                 model: forest.encoded(), status: .serving, reason: nil)
         do {
-            let version = try warehouse.publish(
-                model: NewModel(parameters: parametersJSON, metrics: metrics, rowCount: Int64(data.labels.count),
-                                // The watermark read in the same snapshot as the rows.
-                                dataFingerprint: data.fingerprint, watermarkBatch: data.watermark?.batchID ?? 0,
-                                model: forest.encoded(),
-                                status: .serving, reason: nil),
-                predictions: Predictions(data: data, riskScores: scores, predicted: scores.map { $0 >= 0.5 ? 1 : 0 }))
-            logger.notice("Model published", metadata: [
-                "model.version": "\(version)", "roc_auc": "\(metrics.rocAUC)", "precision": "\(metrics.precision)",
-                "recall": "\(metrics.recall)", "f1": "\(metrics.f1)", "rows": "\(data.labels.count)",
-            ])
+            switch promotion.verdict(candidate: metrics, serving: serving?.metrics, servingVersion: serving?.version) {
+            case .promote:
+                let scores = forest.predictProbability(matrix)
+                let version = try warehouse.publish(
+                    model: candidate,
+                    predictions: Predictions(data: data, riskScores: scores, predicted: scores.map { $0 >= 0.5 ? 1 : 0 }))
+                logger.notice("Model published", metadata: [
+                    "model.version": "\(version)", "roc_auc": "\(metrics.rocAUC)", "precision": "\(metrics.precision)",
+                    "recall": "\(metrics.recall)", "f1": "\(metrics.f1)", "rows": "\(data.labels.count)",
+                ])
+            case .reject(let reason):
+                let version = try warehouse.recordRejected(candidate, reason: reason)
+                logger.warning("Model rejected; the serving model stays", metadata: [
+                    "model.version": "\(version)", "reason": "\(reason)", "serving.version": "\(serving?.version ?? 0)",
+                ])
+            }
         } catch {
-            workerFail("trainer: cannot publish the model: \(error)")
+            workerFail("trainer: cannot register the model: \(error)")
         }
     }
 }
