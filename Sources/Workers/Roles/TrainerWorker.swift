@@ -52,8 +52,19 @@ public struct TrainerWorker {
         } catch {
             workerFail("trainer: \(error)", code: 2)
         }
-        context.ready()
+        // A model already registered for the current watermark (a restart after publishing, or a
+        // job re-run on unchanged data) is not trained again.
         var trainedRows: Int64 = -1
+        do {
+            let newest = try warehouse.listModels().max { $0.version < $1.version }
+            if let newest, let mark = try warehouse.watermark(), newest.watermarkBatch == mark.batchID {
+                trainedRows = mark.rowsLoaded
+                logger.info("Model up to date", metadata: ["model.version": "\(newest.version)", "watermark.batch": "\(mark.batchID)"])
+            }
+        } catch {
+            workerFail("trainer: cannot read the model registry: \(error)", code: 2)
+        }
+        context.ready()
         var trainedAt = WorkerContext.monotonicNow()
         while true {
             if Termination.isRequested { exit(0) }
@@ -62,7 +73,12 @@ public struct TrainerWorker {
             do { mark = try warehouse.watermark() } catch {
                 workerFail("trainer: cannot read the watermark: \(error)")
             }
-            if let mark, mark.rowsLoaded > 0, mark.rowsLoaded != trainedRows {
+            if isJob, let mark, mark.cursor == ExtractorWorker.exhaustedCursor, mark.rowsLoaded == trainedRows {
+                // Nothing new since the last model: the job is done.
+                context.requestStop()
+                trainedRows = -2
+            }
+            if let mark, mark.rowsLoaded > 0, mark.rowsLoaded != trainedRows, trainedRows != -2 {
                 let isStreamComplete = mark.cursor == ExtractorWorker.exhaustedCursor
                 let isDue = isJob
                     ? isStreamComplete
