@@ -28,14 +28,17 @@ let package = Package(
         // Framing shared by the supervisor and the workers: pure Swift.
         .target(name: "Wire"),
 
+        // How every log handler renders swift-log metadata (the root's and the workers').
+        .target(name: "LogFormat", dependencies: [logging]),
+
         // The engine: knows nothing of sensors or SQLite.
         .target(name: "Supervisor", dependencies: [
-            "Wire", "CShims", logging,
+            "Wire", "CShims", "LogFormat", logging,
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CCurl", "Forest", logging]),
+        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CCurl", "Forest", "LogFormat", logging]),
 
         // The failure-prediction model: a Random Forest in pure Swift, no dependencies.
         .target(name: "Forest"),

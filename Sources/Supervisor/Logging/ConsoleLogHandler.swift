@@ -1,3 +1,4 @@
+import LogFormat
 import Logging
 
 /// A swift-log handler printing readable lines on stderr:

@@ -1,3 +1,4 @@
+import LogFormat
 import Logging
 import Wire
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import LogFormat
 import Logging
 import Wire
 
@@ -42,19 +43,10 @@ public struct WorkerLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get(), !provided.isEmpty {
-            merged.merge(provided) { _, provided in provided }
-        }
-        if let explicit = event.metadata, !explicit.isEmpty {
-            merged.merge(explicit) { _, explicit in explicit }
-        }
-        if let error = event.error {
-            merged["error.message"] = "\(error)"
-            merged["error.type"] = "\(String(reflecting: type(of: error)))"
-        }
+        let merged = LogMetadataRendering.merged(base: metadata, provider: metadataProvider,
+                                                 explicit: event.metadata, error: event.error)
         let line = LogLine(timestamp: Self.timestamp(), level: event.level.rawValue, message: event.message.description,
-                           label: label, metadata: Self.flattened(merged))
+                           label: label, metadata: LogMetadataRendering.flattened(merged))
         sink(line.encoded())
     }
 
@@ -92,37 +84,5 @@ public struct WorkerLogHandler: LogHandler {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return LogLine.formatTimestamp(secondsSinceEpoch: Int64(spec.tv_sec), milliseconds: Int(spec.tv_nsec / 1_000_000))
-    }
-
-    // MARK: - Metadata
-    // The same rendering as the supervisor's handlers (which this target cannot import).
-
-    static func flattened(_ metadata: Logger.Metadata) -> [String: String] {
-        var flat: [String: String] = [:]
-        var nested: [(String, Logger.Metadata)] = []
-        for (key, value) in metadata {
-            if case .dictionary(let dictionary) = value, !dictionary.isEmpty {
-                nested.append((key, dictionary))
-            } else {
-                flat[key] = rendered(value)
-            }
-        }
-        for (key, dictionary) in nested.sorted(by: { $0.0 < $1.0 }) {
-            for (subkey, value) in flattened(dictionary) where flat[key + "." + subkey] == nil {
-                flat[key + "." + subkey] = value
-            }
-        }
-        return flat
-    }
-
-    static func rendered(_ value: Logger.MetadataValue) -> String {
-        switch value {
-        case .string(let string): return string
-        case .stringConvertible(let convertible): return convertible.description
-        case .array(let values): return "[" + values.map(rendered).joined(separator: ", ") + "]"
-        case .dictionary(let dictionary):
-            if dictionary.isEmpty { return "[:]" }
-            return "[" + dictionary.keys.sorted().map { "\($0): \(rendered(dictionary[$0]!))" }.joined(separator: ", ") + "]"
-        }
     }
 }

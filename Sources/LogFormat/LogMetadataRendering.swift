@@ -1,10 +1,11 @@
 import Logging
 
-/// How the root's handlers merge swift-log metadata and flatten it to strings.
-enum LogMetadataRendering {
+/// How every CIDP log handler — the root's and the workers' — merges swift-log metadata and
+/// flattens it to strings, so that a worker's entry reads the same once the root re-logs it.
+public enum LogMetadataRendering {
     /// swift-log's order: the handler's metadata, then its provider's, then the call's, later keys
     /// winning; an attached error adds `error.message` and `error.type` (as `StreamLogHandler` does).
-    static func merged(base: Logger.Metadata, provider: Logger.MetadataProvider?, explicit: Logger.Metadata?,
+    public static func merged(base: Logger.Metadata, provider: Logger.MetadataProvider?, explicit: Logger.Metadata?,
                        error: (any Error)?) -> Logger.Metadata {
         var metadata = base
         if let provided = provider?.get(), !provided.isEmpty {
@@ -25,7 +26,7 @@ enum LogMetadataRendering {
     /// A nested dictionary becomes dotted keys (`["http": ["status": "200"]]` → `http.status=200`),
     /// never overwriting a key given flat; an empty one renders as `[:]`. Arrays render as
     /// `[a, b]`, dictionaries inside them as `[k: v, …]` with sorted keys.
-    static func flattened(_ metadata: Logger.Metadata) -> [String: String] {
+    public static func flattened(_ metadata: Logger.Metadata) -> [String: String] {
         var flat: [String: String] = [:]
         var nested: [(String, Logger.Metadata)] = []
         for (key, value) in metadata {
@@ -44,7 +45,7 @@ enum LogMetadataRendering {
     }
 
     /// One value as a string; nested containers render inline with sorted keys.
-    static func rendered(_ value: Logger.MetadataValue) -> String {
+    public static func rendered(_ value: Logger.MetadataValue) -> String {
         switch value {
         case .string(let string): return string
         case .stringConvertible(let convertible): return convertible.description
