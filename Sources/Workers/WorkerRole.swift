@@ -7,7 +7,7 @@ public enum WorkerRole: String, CaseIterable, Sendable {
     case extractor, transformer, loader, trainer
 
     /// Runs the role in this process; does not return.
-    public func run(arguments: [String], context: WorkerContext) throws(TestWorker.UsageError) -> Never {
+    public func run(arguments: [String], context: WorkerContext) throws(WorkerUsageError) -> Never {
         switch self {
         case .test:
             try TestWorker(arguments: arguments).run(context: context)

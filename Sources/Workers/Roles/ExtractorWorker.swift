@@ -24,7 +24,7 @@ public struct ExtractorWorker {
     /// extractor knows the stream is complete rather than starting it over.
     public static let exhaustedCursor = "<end-of-stream>"
 
-    public init(arguments: [String]) throws(TestWorker.UsageError) {
+    public init(arguments: [String]) throws(WorkerUsageError) {
         var options = WorkerOptions(arguments, role: "extractor")
         source = try options.required("--source")
         databasePath = try options.required("--db")
@@ -34,7 +34,7 @@ public struct ExtractorWorker {
         pollInterval = .milliseconds(try options.integer("--poll-ms", default: 1000, range: 10...3_600_000))
         try options.finish()
         guard source.hasPrefix("http://") || source.hasPrefix("https://") else {
-            throw TestWorker.UsageError(description: "worker extractor: --source expects an http:// or https:// URL, got '\(source)'")
+            throw WorkerUsageError(description: "worker extractor: --source expects an http:// or https:// URL, got '\(source)'")
         }
     }
 

@@ -17,7 +17,7 @@ public struct LoaderWorker {
     let isJob: Bool
     let lockDeadline: Duration
 
-    public init(arguments: [String]) throws(TestWorker.UsageError) {
+    public init(arguments: [String]) throws(WorkerUsageError) {
         var options = WorkerOptions(arguments, role: "loader")
         databasePath = try options.required("--db")
         isJob = options.flag("--job")

@@ -38,24 +38,20 @@ public struct TestWorker {
         var consumeRecord: String?
     }
 
-    /// A bad command line, named.
-    public struct UsageError: Error, CustomStringConvertible {
-        public var description: String
-    }
 
     let options: Options
 
-    public init(arguments: [String]) throws(UsageError) {
+    public init(arguments: [String]) throws(WorkerUsageError) {
         var options = Options()
         var remaining = arguments[...]
-        func value(_ flag: String) throws(UsageError) -> String {
-            guard let next = remaining.popFirst() else { throw UsageError(description: "\(flag) needs a value") }
+        func value(_ flag: String) throws(WorkerUsageError) -> String {
+            guard let next = remaining.popFirst() else { throw WorkerUsageError(description: "\(flag) needs a value") }
             return next
         }
-        func milliseconds(_ flag: String) throws(UsageError) -> Int64 {
+        func milliseconds(_ flag: String) throws(WorkerUsageError) -> Int64 {
             let text = try value(flag)
             guard let number = Int64(text), number >= 0 else {
-                throw UsageError(description: "\(flag) expects milliseconds >= 0, got '\(text)'")
+                throw WorkerUsageError(description: "\(flag) expects milliseconds >= 0, got '\(text)'")
             }
             return number
         }
@@ -67,7 +63,7 @@ public struct TestWorker {
             case "--exit-code":
                 let text = try value(flag)
                 guard let code = Int32(text), (0...255).contains(code) else {
-                    throw UsageError(description: "--exit-code expects 0...255, got '\(text)'")
+                    throw WorkerUsageError(description: "--exit-code expects 0...255, got '\(text)'")
                 }
                 options.exitCode = code
             case "--crash-after": options.crashAfter = try milliseconds(flag)
@@ -75,7 +71,7 @@ public struct TestWorker {
             case "--allocate-mb-per-tick":
                 let text = try value(flag)
                 guard let count = Int(text), count > 0 else {
-                    throw UsageError(description: "--allocate-mb-per-tick expects a positive integer, got '\(text)'")
+                    throw WorkerUsageError(description: "--allocate-mb-per-tick expects a positive integer, got '\(text)'")
                 }
                 options.allocateMegabytesPerTick = count
             case "--ignore-sigterm": options.ignoreSIGTERM = true
@@ -89,11 +85,11 @@ public struct TestWorker {
             case "--produce":
                 let text = try value(flag)
                 guard let count = Int(text), count > 0 else {
-                    throw UsageError(description: "--produce expects a positive count of frames, got '\(text)'")
+                    throw WorkerUsageError(description: "--produce expects a positive count of frames, got '\(text)'")
                 }
                 options.produceCount = count
             case "--consume": options.consumeRecord = try value(flag)
-            default: throw UsageError(description: "unknown option '\(flag)' for role test")
+            default: throw WorkerUsageError(description: "unknown option '\(flag)' for role test")
             }
         }
         self.options = options

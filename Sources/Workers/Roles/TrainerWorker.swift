@@ -25,7 +25,7 @@ public struct TrainerWorker {
     let parameters: ForestParameters
     let promotion: PromotionGuard
 
-    public init(arguments: [String]) throws(TestWorker.UsageError) {
+    public init(arguments: [String]) throws(WorkerUsageError) {
         var options = WorkerOptions(arguments, role: "trainer")
         databasePath = try options.required("--db")
         isJob = options.flag("--job")
@@ -37,7 +37,7 @@ public struct TrainerWorker {
         self.parameters = parameters
         let margin = try options.value("--promotion-margin") ?? "0.01"
         guard let value = Double(margin), value.isFinite, (0...1).contains(value) else {
-            throw TestWorker.UsageError(description: "worker trainer: --promotion-margin expects a number 0...1, got '\(margin)'")
+            throw WorkerUsageError(description: "worker trainer: --promotion-margin expects a number 0...1, got '\(margin)'")
         }
         promotion = PromotionGuard(margin: value)
         try options.finish()

@@ -20,7 +20,7 @@ public struct TransformerWorker {
     let windowSize: Int
     let rules: ValidationRules
 
-    public init(arguments: [String]) throws(TestWorker.UsageError) {
+    public init(arguments: [String]) throws(WorkerUsageError) {
         var options = WorkerOptions(arguments, role: "transformer")
         databasePath = try options.required("--db")
         windowSize = try options.integer("--window", default: 8, range: 1...1024)
@@ -30,11 +30,11 @@ public struct TransformerWorker {
                 + Reading.allCases.map(\.rawValue).joined(separator: ", ") + " and MIN <= MAX finite numbers, got '\(text)'"
             let parts = text.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, let reading = Reading(rawValue: String(parts[0])) else {
-                throw TestWorker.UsageError(description: usage)
+                throw WorkerUsageError(description: usage)
             }
             let bounds = parts[1].split(separator: ":", maxSplits: 1).compactMap { Double($0) }
             guard bounds.count == 2, bounds.allSatisfy(\.isFinite), bounds[0] <= bounds[1] else {
-                throw TestWorker.UsageError(description: usage)
+                throw WorkerUsageError(description: usage)
             }
             switch reading {
             case .flowRate: rules.flowRate = bounds[0]...bounds[1]
