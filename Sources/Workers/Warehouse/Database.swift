@@ -35,10 +35,21 @@ public final class Database {
     ///
     /// SQLite opens lazily: a file that is not a database is only reported by the first statement.
     /// - Throws: `DatabaseError`, e.g. `SQLITE_CANTOPEN` for a directory that cannot be written.
-    public init(path: String, busyTimeout: Duration = .zero) throws(DatabaseError) {
+    public convenience init(path: String, busyTimeout: Duration = .zero) throws(DatabaseError) {
+        try self.init(path: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, busyTimeout: busyTimeout)
+    }
+
+    /// Opens an existing `path` read-only: never creates it, never writes it (a backup's source,
+    /// a file being verified). C: `sqlite3_open_v2(READONLY|NOMUTEX|EXRESCODE)`.
+    /// - Throws: `DatabaseError`, `SQLITE_CANTOPEN` for a missing file.
+    public convenience init(readOnlyPath path: String, busyTimeout: Duration = .zero) throws(DatabaseError) {
+        try self.init(path: path, flags: SQLITE_OPEN_READONLY, busyTimeout: busyTimeout)
+    }
+
+    private init(path: String, flags openFlags: Int32, busyTimeout: Duration) throws(DatabaseError) {
         self.path = path
         var connection: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let flags = openFlags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         let code = sqlite3_open_v2(path, &connection, flags, nil)
         guard code == SQLITE_OK, let connection else {
             let message = connection.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))

@@ -40,6 +40,15 @@ public struct WarehouseError: Error, CustomStringConvertible, Equatable, Sendabl
         case locked(waited: Duration, deadline: Duration)
         /// Any other SQLite failure.
         case database(DatabaseError)
+        /// The database file to read (a backup's source, a file to verify or restore) does not exist.
+        case noSuchFile
+        /// A backup's destination already exists; it was left as it is.
+        case destinationExists(String)
+        /// A copy failed its check (`PRAGMA quick_check`, a missing table); the string says what
+        /// was found. A backup deletes such a copy before throwing.
+        case verificationFailed(String)
+        /// A file operation of a backup or restore failed: the call, the file, `errno`.
+        case fileOperation(String, file: String, errno: Int32)
     }
 
     /// What went wrong.
@@ -82,6 +91,14 @@ public struct WarehouseError: Error, CustomStringConvertible, Equatable, Sendabl
             "locked by another connection; gave up after \(Self.seconds(waited)) (deadline \(Self.seconds(deadline))), nothing was written"
         case .database(let error):
             error.description
+        case .noSuchFile:
+            "no such file"
+        case .destinationExists(let destination):
+            "destination '\(destination)' already exists; nothing was written"
+        case .verificationFailed(let why):
+            "verification failed: \(why)"
+        case .fileOperation(let call, let file, let errno):
+            "\(call) '\(file)' failed: \(String(cString: strerror(errno)))"
         }
         return "warehouse '\(path)': \(what)"
     }

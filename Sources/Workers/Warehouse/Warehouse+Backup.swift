@@ -1,0 +1,290 @@
+import CSQLite
+import Foundation
+import Glibc
+
+/// What a backup, a verification or a restore found in a warehouse file.
+public struct BackupReport: Equatable, Sendable {
+    /// The file checked: the backup's destination, the verified or restored file.
+    public var path: String
+    /// Its size in pages (`PRAGMA page_count`).
+    public var pages: Int
+    /// Rows of `fact_telemetry_features`.
+    public var factRows: Int64
+    /// Rows of `ai_telemetry_predictions`.
+    public var predictionRows: Int64
+    /// Rows of `ml_models`.
+    public var models: Int
+    /// What `PRAGMA quick_check` said: always `ok` in a report (anything else throws).
+    public var integrity: String
+
+    /// A report with every field given.
+    public init(path: String, pages: Int, factRows: Int64, predictionRows: Int64, models: Int, integrity: String) {
+        self.path = path
+        self.pages = pages
+        self.factRows = factRows
+        self.predictionRows = predictionRows
+        self.models = models
+        self.integrity = integrity
+    }
+}
+
+/// Online backup, verification and rotation of warehouse files.
+///
+/// A backup is a consistent snapshot taken while the loader and the trainer keep writing: the
+/// source connection holds ONE read transaction across every `sqlite3_backup_step`. SQLite
+/// restarts a backup whose source is changed by another connection, but only when the backup
+/// opens a new read transaction of its own for a step; with ours held open, every step reads the
+/// same WAL snapshot, so a backup in chunks terminates under a continuous writer and copies the
+/// database as of the moment the transaction began. In WAL mode the reader blocks no writer; the
+/// WAL only cannot be checkpointed past the snapshot until the backup ends.
+extension Warehouse {
+    /// The pages a backup copies per `sqlite3_backup_step` (4 MiB at the default page size).
+    public static let backupPagesPerStep = 1024
+
+    /// How long a backup waits out `SQLITE_BUSY`/`SQLITE_LOCKED` in total before it gives up.
+    static let backupBusyDeadline: Duration = .seconds(60)
+
+    /// Copies the database at `sourcePath` to the new file `destination` with SQLite's online
+    /// backup, then verifies the copy (`verify`).
+    ///
+    /// The copy is written to `destination + ".partial"` (a stale one from a crashed backup is
+    /// removed first), switched to `journal_mode=DELETE` (one self-contained file), fsynced, then
+    /// hard-linked to `destination`, which fails rather than replaces if the name was taken
+    /// meanwhile: a crash never leaves a half backup under the real name. The parent directory
+    /// is created if missing. C: `sqlite3_backup_init`, `sqlite3_backup_step`, `sqlite3_backup_finish`, `link(2)`.
+    /// - Parameters:
+    ///   - pagesPerStep: pages per step; `onProgress` is called after each.
+    ///   - onProgress: pages remaining and total after each step.
+    /// - Returns: the verification of the copy, under `destination`.
+    /// - Throws: `WarehouseError` for `sourcePath` (`.noSuchFile`, `.notADatabase`, `.database`,
+    ///   `.locked` past a minute of busy steps) or for `destination` (`.destinationExists`,
+    ///   `.verificationFailed`, `.fileOperation`, the directory's codes); no file is left then.
+    public static func backup(
+        from sourcePath: String, to destination: String, pagesPerStep: Int = backupPagesPerStep,
+        onProgress: ((_ remaining: Int, _ total: Int) -> Void)? = nil
+    ) throws(WarehouseError) -> BackupReport {
+        guard access(sourcePath, F_OK) == 0 else { throw WarehouseError(.noSuchFile, path: sourcePath) }
+        guard access(destination, F_OK) != 0 else {
+            throw WarehouseError(.destinationExists(destination), path: sourcePath)
+        }
+        try prepareDirectory(for: destination)
+        let partial = destination + ".partial"
+        // A `.partial` name is only ever ours: one left by a crashed backup is stale.
+        try removeIfPresent(partial)
+        do throws(WarehouseError) {
+            try copyPages(from: sourcePath, to: partial, pagesPerStep: max(1, pagesPerStep), onProgress: onProgress)
+            var report: BackupReport
+            do {
+                report = try verify(partial)
+            } catch {
+                throw WarehouseError(error.code, path: destination)
+            }
+            try moveIntoPlace(partial, as: destination, source: sourcePath)
+            report.path = destination
+            return report
+        } catch {
+            unlink(partial)
+            throw error
+        }
+    }
+
+    /// Checks the file at `path` without modifying it (opened read-only): `PRAGMA quick_check`,
+    /// every warehouse table present with the shape `init` expects, no unknown migration, a
+    /// checkpoint that decodes; then counts the rows, all in one read transaction.
+    /// - Throws: `WarehouseError`: `.noSuchFile`, `.notADatabase`, `.verificationFailed`
+    ///   (quick_check's first findings, a corrupt page met while counting, a missing table),
+    ///   `.unexpectedShape`, `.unknownMigration`, `.badCheckpoint`, `.database`.
+    public static func verify(_ path: String) throws(WarehouseError) -> BackupReport {
+        guard access(path, F_OK) == 0 else { throw WarehouseError(.noSuchFile, path: path) }
+        let db = try sqlite(path) { () throws(DatabaseError) in try Database(readOnlyPath: path, busyTimeout: .seconds(5)) }
+        return try db.transaction(.deferred, wrapping: { WarehouseError($0, path: path) }) { () throws(WarehouseError) in
+            let findings = try corruptionAsFailure(path) { () throws(DatabaseError) -> [String] in
+                let check = try db.prepare("PRAGMA quick_check(5)")
+                var findings: [String] = []
+                while try check.step() { findings.append(check.string(at: 0)) }
+                return findings
+            }
+            guard findings == ["ok"] else {
+                throw WarehouseError(.verificationFailed("quick_check: " + findings.joined(separator: "; ")), path: path)
+            }
+            try verifyExisting(db)
+            let tables = try sqlite(path) { () throws(DatabaseError) -> Set<String> in
+                let query = try db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+                var names: Set<String> = []
+                while try query.step() { names.insert(query.string(at: 0)) }
+                return names
+            }
+            for (table, _) in expectedShapes where !tables.contains(table) {
+                throw WarehouseError(.verificationFailed("table '\(table)' is missing"), path: path)
+            }
+            return try corruptionAsFailure(path) { () throws(DatabaseError) -> BackupReport in
+                func integer(_ sql: String) throws(DatabaseError) -> Int64 {
+                    let query = try db.prepare(sql)
+                    _ = try query.step()
+                    return query.int64(at: 0)
+                }
+                return BackupReport(
+                    path: path, pages: Int(try integer("PRAGMA page_count")),
+                    factRows: try integer("SELECT count(*) FROM fact_telemetry_features"),
+                    predictionRows: try integer("SELECT count(*) FROM ai_telemetry_predictions"),
+                    models: Int(try integer("SELECT count(*) FROM ml_models")), integrity: "ok")
+            }
+        }
+    }
+
+    /// The name of a backup taken at `seconds` (Unix, UTC): `PREFIX-YYYYMMDD-HHMMSS.sqlite`,
+    /// the names `rotateBackups` recognises; they sort in time order.
+    public static func backupFileName(prefix: String, at seconds: Int64) -> String {
+        // `YYYY-MM-DD HH:MM:SS` → `YYYYMMDD-HHMMSS`.
+        let stamp = UTCTimestamp.string(seconds).filter { $0 != "-" && $0 != ":" }.replacingOccurrences(of: " ", with: "-")
+        return "\(prefix)-\(stamp).sqlite"
+    }
+
+    /// Deletes the backups `PREFIX-YYYYMMDD-HHMMSS.sqlite` in `directory` but the newest `keep`
+    /// (by the time in the name); any other file is left alone.
+    /// - Returns: the paths deleted, oldest first.
+    /// - Throws: `WarehouseError.Code.fileOperation` for a directory that cannot be listed or a
+    ///   file that cannot be deleted (those deleted before stay deleted).
+    @discardableResult
+    public static func rotateBackups(in directory: String, prefix: String, keep: Int) throws(WarehouseError) -> [String] {
+        precondition(keep >= 0, "rotateBackups: keep \(keep) is negative")
+        guard let entries = opendir(directory) else {
+            throw WarehouseError(.fileOperation("opendir", file: directory, errno: errno), path: directory)
+        }
+        var names: [String] = []
+        while let entry = readdir(entries) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if isBackupName(name, prefix: prefix) { names.append(name) }
+        }
+        closedir(entries)
+        let doomed = names.sorted().dropLast(keep)
+        var deleted: [String] = []
+        for name in doomed {
+            let file = directory + "/" + name
+            guard unlink(file) == 0 || errno == ENOENT else {
+                throw WarehouseError(.fileOperation("unlink", file: file, errno: errno), path: directory)
+            }
+            deleted.append(file)
+        }
+        return deleted
+    }
+
+    /// Whether `name` is exactly `PREFIX-` 8 digits `-` 6 digits `.sqlite`.
+    static func isBackupName(_ name: String, prefix: String) -> Bool {
+        guard name.hasPrefix(prefix + "-"), name.hasSuffix(".sqlite") else { return false }
+        let stamp = Array(name.dropFirst(prefix.count + 1).dropLast(".sqlite".count).utf8)
+        guard stamp.count == 15, stamp[8] == UInt8(ascii: "-") else { return false }
+        return stamp.enumerated().allSatisfy { index, byte in index == 8 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+    }
+
+    // MARK: Steps
+
+    /// The online copy itself, into `partial`; leaves it in `journal_mode=DELETE`.
+    private static func copyPages(
+        from sourcePath: String, to partial: String, pagesPerStep: Int,
+        onProgress: ((_ remaining: Int, _ total: Int) -> Void)?
+    ) throws(WarehouseError) {
+        let source = try sqlite(sourcePath) { () throws(DatabaseError) in
+            try Database(readOnlyPath: sourcePath, busyTimeout: .seconds(5))
+        }
+        let copy = try sqlite(partial) { () throws(DatabaseError) in try Database(path: partial) }
+        // The snapshot: a read transaction begins at its first read and lasts until COMMIT.
+        try sqlite(sourcePath) { () throws(DatabaseError) in
+            try source.execute("BEGIN DEFERRED; SELECT count(*) FROM sqlite_schema")
+        }
+        defer { _ = try? source.execute("COMMIT") }
+        guard let backup = sqlite3_backup_init(copy.handle, "main", source.handle, "main") else {
+            throw WarehouseError(.database(copy.error(code: sqlite3_extended_errcode(copy.handle), sql: nil)), path: partial)
+        }
+        let clock = ContinuousClock()
+        var busySince: ContinuousClock.Instant?
+        var attempt = 0
+        var code: Int32 = SQLITE_OK
+        while code == SQLITE_OK || code & 0xFF == SQLITE_BUSY || code & 0xFF == SQLITE_LOCKED {
+            code = sqlite3_backup_step(backup, Int32(clamping: pagesPerStep))
+            switch code & 0xFF {
+            case SQLITE_OK, SQLITE_DONE:
+                busySince = nil
+                attempt = 0
+                onProgress?(Int(sqlite3_backup_remaining(backup)), Int(sqlite3_backup_pagecount(backup)))
+            case SQLITE_BUSY, SQLITE_LOCKED:
+                let since = busySince ?? clock.now
+                busySince = since
+                let waited = since.duration(to: clock.now)
+                guard waited < backupBusyDeadline else {
+                    sqlite3_backup_finish(backup)
+                    throw WarehouseError(.locked(waited: waited, deadline: backupBusyDeadline), path: sourcePath)
+                }
+                attempt += 1
+                pause(.milliseconds(min(250, 10 * attempt)))
+            default:
+                break
+            }
+        }
+        // finish returns the step's error, if any, and releases the copy's lock either way.
+        let finished = sqlite3_backup_finish(backup)
+        guard code == SQLITE_DONE, finished == SQLITE_OK else {
+            let failure = code == SQLITE_DONE ? finished : code
+            throw WarehouseError(DatabaseError(
+                resultCode: failure, message: String(cString: sqlite3_errstr(failure)),
+                sql: "sqlite3_backup_step", path: sourcePath), path: sourcePath)
+        }
+        // The pages carry the source's WAL flag; a backup is better one file, without `-wal`/`-shm`.
+        try sqlite(partial) { () throws(DatabaseError) in try copy.execute("PRAGMA journal_mode=DELETE") }
+    }
+
+    /// Fsyncs `partial`, links it to `destination` (refusing an existing name), removes the
+    /// `.partial` name and fsyncs the directory.
+    private static func moveIntoPlace(_ partial: String, as destination: String, source: String) throws(WarehouseError) {
+        try syncFile(partial, directory: false)
+        // link(2), unlike rename(2), fails with EEXIST: a file that appeared meanwhile is kept.
+        if link(partial, destination) != 0 {
+            let failure = errno
+            if failure == EEXIST { throw WarehouseError(.destinationExists(destination), path: source) }
+            // A file system without hard links: check, then rename (a narrow race, documented).
+            guard failure == EPERM || failure == EOPNOTSUPP || failure == EXDEV else {
+                throw WarehouseError(.fileOperation("link", file: destination, errno: failure), path: source)
+            }
+            guard access(destination, F_OK) != 0 else { throw WarehouseError(.destinationExists(destination), path: source) }
+            guard rename(partial, destination) == 0 else {
+                throw WarehouseError(.fileOperation("rename", file: destination, errno: errno), path: source)
+            }
+        } else {
+            unlink(partial)
+        }
+        try syncFile(parentDirectory(of: destination), directory: true)
+    }
+
+    /// Deletes `file` if it exists. C: `unlink(2)`.
+    /// - Throws: `WarehouseError.Code.fileOperation` for any failure but ENOENT.
+    static func removeIfPresent(_ file: String) throws(WarehouseError) {
+        guard unlink(file) == 0 || errno == ENOENT else {
+            throw WarehouseError(.fileOperation("unlink", file: file, errno: errno), path: file)
+        }
+    }
+
+    /// Flushes a file or a directory (its entries) to disk. C: `open(2)`, `fsync(2)`.
+    static func syncFile(_ path: String, directory: Bool) throws(WarehouseError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
+        guard fd >= 0 else { throw WarehouseError(.fileOperation("open", file: path, errno: errno), path: path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw WarehouseError(.fileOperation("fsync", file: path, errno: errno), path: path) }
+    }
+
+    /// The directory part of `path` (`.` for a bare name).
+    static func parentDirectory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Runs SQLite calls; a corrupt page (`SQLITE_CORRUPT`) becomes `.verificationFailed`.
+    private static func corruptionAsFailure<T>(_ path: String, _ body: () throws(DatabaseError) -> T) throws(WarehouseError) -> T {
+        do {
+            return try body()
+        } catch where error.primaryCode == SQLITE_CORRUPT {
+            throw WarehouseError(.verificationFailed(error.message), path: path)
+        } catch {
+            throw WarehouseError(error, path: path)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Supervisor
+import Workers
+
+/// `cidp backup`: a consistent online copy of the warehouse, verified, while the tree may run.
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Copy the warehouse online (safe while 'cidp up' runs) to a new file and verify the copy.")
+
+    @Option(help: "The SQLite warehouse file.") var db: String = "database/industrial_dwh.sqlite"
+    @Option(help: "The new file (refused if it exists); default backups/<db name>-YYYYMMDD-HHMMSS.sqlite (UTC).")
+    var to: String?
+
+    func run() throws {
+        let destination = to ?? "backups/" + Warehouse.backupFileName(prefix: Self.stem(of: db), at: Int64(time(nil)))
+        let report: BackupReport
+        do {
+            report = try Warehouse.backup(from: db, to: destination)
+        } catch {
+            throw CLIExit.usage("backup failed, no file written: \(error)")
+        }
+        print("backup \(report.path): \(report.pages) pages, \(report.factRows) fact rows, "
+              + "\(report.predictionRows) predictions, \(report.models) models, quick_check \(report.integrity)")
+    }
+
+    /// `industrial_dwh` for `database/industrial_dwh.sqlite`.
+    static func stem(of path: String) -> String {
+        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        return name.isEmpty ? "warehouse" : name
+    }
+}
+
+/// `cidp restore`: replaces the warehouse with a verified backup while no supervisor runs.
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Replace the warehouse with a backup, verified first; refused while a supervisor runs.",
+        discussion: "The replaced warehouse is kept beside it as <db>.before-restore-YYYYMMDD-HHMMSS.")
+
+    @Argument(help: "The backup file.") var backup: String
+    @Option(help: "The SQLite warehouse file to replace.") var db: String = "database/industrial_dwh.sqlite"
+    @OptionGroup var control: RunDirectoryOption
+
+    func run() throws {
+        let runDirectory = control.runDirectory
+        let refusal = "cannot restore while a supervisor is running in '\(runDirectory.path)'; stop it first ('cidp stop')"
+        if (try? ControlClient(runDirectory: runDirectory).send(.status)) != nil { throw CLIExit.usage(refusal) }
+        // Held until the process exits: no `cidp up` can start on this run directory mid-restore.
+        let lock: RunDirectory.Lock
+        do {
+            lock = try runDirectory.acquire()
+        } catch where error.code == .alreadyRunning {
+            throw CLIExit.usage(refusal + " (\(error.detail ?? "unknown pid"))")
+        } catch {
+            throw CLIExit.usage("\(error)")
+        }
+        defer { withExtendedLifetime(lock) {} }
+        let stamp = Warehouse.backupFileName(prefix: "", at: Int64(time(nil))).dropFirst().dropLast(".sqlite".count)
+        let report: RestoreReport
+        do {
+            report = try Warehouse.restore(backup, over: db, safetyCopy: db + ".before-restore-" + stamp)
+        } catch {
+            throw CLIExit.usage("restore failed: \(error)")
+        }
+        let restored = report.restored
+        print("restored \(db) from \(backup): \(restored.factRows) fact rows, \(restored.predictionRows) predictions, "
+              + "\(restored.models) models, quick_check \(restored.integrity); "
+              + (report.safetyCopy.map { "the replaced warehouse is kept as \($0)" } ?? "there was no warehouse to replace"))
+    }
+}
