@@ -39,6 +39,15 @@ struct TrainerTests {
         let predictions = try Self.predictions(sandbox.path + "/a.sqlite")
         #expect(predictions.count == 10_000)
 
+        // Before training, a verified online backup of the warehouse (beside it, in backups/).
+        let backups = try FileManager.default.contentsOfDirectory(atPath: sandbox.path + "/backups")
+            .filter { $0.hasPrefix("pre-train-") && $0.hasSuffix(".sqlite") }
+        #expect(backups.count == 1, "\(backups)")
+        if let backup = backups.first {
+            let report = try Warehouse.verify(sandbox.path + "/backups/" + backup)
+            #expect(report.factRows == 10_000 && report.predictionRows == 0 && report.models == 0)
+        }
+
         let warehouse = try Warehouse(path: sandbox.path + "/a.sqlite", busyTimeout: .seconds(5))
         let model = try #require(try warehouse.servingModel())
         #expect(model.metrics.rocAUC >= 0.99, "holdout ROC-AUC \(model.metrics.rocAUC)")

@@ -16,7 +16,10 @@ import Glibc
 /// been committed or `--retrain-minutes T` (default 60) have passed with any new row;
 /// `--trees N` (default 100), `--seed S` (default 42), `--promotion-margin M` (the largest drop in
 /// holdout ROC-AUC or F1 against the serving model that still promotes; default 0.01 — see
-/// `PromotionGuard`; a rejected model is registered with its reason, predictions untouched).
+/// `PromotionGuard`; a rejected model is registered with its reason, predictions untouched),
+/// `--backup-keep K` (default 5; 0 disables) and `--backup-dir DIR` (default `backups` beside the
+/// warehouse): before each training, an online backup of the warehouse, verified, keeping the
+/// newest K — the continuity plan's "backup before any intervention".
 public struct TrainerWorker {
     let databasePath: String
     let isJob: Bool
@@ -24,6 +27,8 @@ public struct TrainerWorker {
     let retrainInterval: Duration
     let parameters: ForestParameters
     let promotion: PromotionGuard
+    let backupDirectory: String
+    let backupKeep: Int
 
     public init(arguments: [String]) throws(WorkerUsageError) {
         var options = WorkerOptions(arguments, role: "trainer")
@@ -40,6 +45,9 @@ public struct TrainerWorker {
             throw WorkerUsageError(description: "worker trainer: --promotion-margin expects a number 0...1, got '\(margin)'")
         }
         promotion = PromotionGuard(margin: value)
+        backupKeep = try options.integer("--backup-keep", default: 5, range: 0...1000)
+        let directory = databasePath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        backupDirectory = try options.value("--backup-dir") ?? ((directory.isEmpty ? "." : directory) + "/backups")
         try options.finish()
     }
 
@@ -98,6 +106,7 @@ public struct TrainerWorker {
 
     /// Trains on the whole fact table and publishes the model and its predictions.
     private func train(warehouse: Warehouse, context: WorkerContext, logger: Logger) {
+        if backupKeep > 0 { backUp(logger: logger) }
         let data: TrainingData
         do { data = try warehouse.trainingData() } catch {
             workerFail("trainer: cannot read the training data: \(error)")
@@ -156,6 +165,30 @@ public struct TrainerWorker {
             }
         } catch {
             workerFail("trainer: cannot register the model: \(error)")
+        }
+    }
+}
+
+extension TrainerWorker {
+    static let backupPrefix = "pre-train"
+
+    /// A verified online backup of the warehouse before training replaces its predictions; the
+    /// newest `backupKeep` are kept. A failed backup stops the trainer (it is restarted by its
+    /// policy): no intervention without a backup.
+    func backUp(logger: Logger) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let name = Warehouse.backupFileName(prefix: Self.backupPrefix, at: Int64(now.tv_sec))
+        let path = backupDirectory + "/" + name
+        guard access(path, F_OK) != 0 else { return }  // one this second already
+        do {
+            let report = try Warehouse.backup(from: databasePath, to: path)
+            try Warehouse.rotateBackups(in: backupDirectory, prefix: Self.backupPrefix, keep: backupKeep)
+            logger.notice("Backup before training", metadata: [
+                "backup.path": "\(report.path)", "fact.rows": "\(report.factRows)", "quick_check": "\(report.integrity)",
+            ])
+        } catch {
+            workerFail("trainer: no training without a backup: \(error)")
         }
     }
 }
