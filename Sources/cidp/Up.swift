@@ -38,6 +38,14 @@ struct Up: ParsableCommand {
         } catch {
             throw CLIExit(code: 1, message: "cannot find a free loopback port for the simulator: \(error)")
         }
+        if JobOptions.roles(in: loaded.root).contains(WorkerRole.loader.rawValue) {
+            // The warehouse is checked (created and migrated if new) before any process starts: an
+            // unwritable path or a file that is not a CIDP warehouse is a one-line error, exit 2,
+            // rather than a loader crash-looping until the tree gives up.
+            do { _ = try Warehouse(path: job.db, busyTimeout: .seconds(5)) } catch {
+                throw CLIExit.usage("--db: \(error)")
+            }
+        }
         var consoleLevel: Logger.Level?
         if let logLevel {
             do { consoleLevel = try LogBootstrap.level(named: logLevel) } catch {

@@ -199,3 +199,22 @@ struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// A warehouse that cannot be used is a configuration error: one line, exit 2, nothing started.
+@Suite(.timeLimit(.minutes(1)))
+struct WarehouseCommandLineTests {
+    @Test func anUnusableWarehouseIsRefusedBeforeAnythingStarts() throws {
+        let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy())
+        let notADatabase = sandbox.path + "/notes.sqlite"
+        try "not a database, just notes\n".write(toFile: notADatabase, atomically: true, encoding: .utf8)
+        for (db, expected) in [(notADatabase, "is not an SQLite database"), ("/proc/cidp/dwh.sqlite", "/proc/cidp")] {
+            let run = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory, "--db", db])
+            #expect(run.code == 2, "\(db): \(run.stderr)")
+            let lines = run.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("cidp: --db: ") && lines[0].contains(expected), "\(run.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: sandbox.runDirectory + "/cidp.sock"))
+        }
+        // The file that was not a database is left as it was.
+        #expect(try String(contentsOfFile: notADatabase, encoding: .utf8) == "not a database, just notes\n")
+    }
+}
