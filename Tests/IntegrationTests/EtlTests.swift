@@ -87,13 +87,14 @@ struct EtlTests {
         var killed: [String] = []
         for (role, moment) in zip(roles, moments) {
             guard poll(timeout: .seconds(120), { rowsLoaded(db) >= moment }) else { break }
-            // Wait for the role to be up again if an earlier kill is still being recovered from.
-            var pid: Int32?
-            _ = poll(timeout: .seconds(20)) {
-                pid = (try? supervisor.status().find(role)).flatMap { $0.state == "running" ? $0.pid : nil }
-                return pid != nil
+            // Kill the role's running process; if it is being restarted (an earlier kill, or
+            // rest_for_one taking it down with a sibling), wait for the new one and kill that.
+            let landed = poll(timeout: .seconds(30)) {
+                guard let pid = (try? supervisor.status().find(role)).flatMap({ $0.state == "running" ? $0.pid : nil })
+                else { return false }
+                return kill(pid, SIGKILL) == 0
             }
-            if let pid, kill(pid, SIGKILL) == 0 { killed.append(role) }
+            if landed { killed.append(role) }
         }
         #expect(killed.count == 8, "kills that landed: \(killed)")
         // The chain goes on past the last kill, then stops in order.

@@ -10,8 +10,9 @@ import Glibc
 /// backoff and reports `degraded` — it does not crash-loop.
 ///
 /// Options: `--source URL` and `--db PATH` (required), `--page-size N` (default 1000),
-/// `--window N` (unacknowledged batches held, default 8), `--follow` (an empty page means
-/// "nothing new yet": ask the same cursor again every `--poll-ms` milliseconds, default 1000).
+/// `--window N` (unacknowledged batches held, default 8), `--follow` (a growing source: only full
+/// pages become batches; a short page means "not enough new yet": ask the same cursor again
+/// every `--poll-ms` milliseconds, default 1000).
 public struct ExtractorWorker {
     let source: String
     let databasePath: String
@@ -111,20 +112,26 @@ public struct ExtractorWorker {
                         isDegraded = false
                         context.reportHealth(degraded: nil)
                     }
-                    if !page.records.isEmpty {
-                        let batch = RecordBatch(batchID: nextBatchID, cursor: page.nextCursor ?? Self.exhaustedCursor,
-                                                records: page.records)
-                        let payload = batch.encoded()
-                        try output.send(.recordBatch, payload)
-                        unacked.append(batchID: nextBatchID, kind: .recordBatch, payload: payload)
-                        nextBatchID += 1
-                        records += Int64(page.records.count)
-                    }
-                    if page.records.isEmpty, follows, page.nextCursor != nil {
-                        // Caught up with an open-ended source: ask again later.
+                    // A batch must be the same whenever it is fetched, or a restarted extractor
+                    // would re-number different records with an id downstream already has (and
+                    // skips as a duplicate). A finite source's pages are fixed; a growing source's
+                    // head page is not, so with --follow only full pages are sent and a short one
+                    // is asked for again later, from the same cursor.
+                    let isHeadOfGrowingSource = follows && page.nextCursor != nil && page.records.count < pageSize
+                    if isHeadOfGrowingSource {
                         nextFetch = WorkerContext.monotonicNow() + pollInterval
+                    } else {
+                        if !page.records.isEmpty {
+                            let batch = RecordBatch(batchID: nextBatchID, cursor: page.nextCursor ?? Self.exhaustedCursor,
+                                                    records: page.records)
+                            let payload = batch.encoded()
+                            try output.send(.recordBatch, payload)
+                            unacked.append(batchID: nextBatchID, kind: .recordBatch, payload: payload)
+                            nextBatchID += 1
+                            records += Int64(page.records.count)
+                        }
+                        cursor = page.nextCursor ?? cursor
                     }
-                    cursor = page.nextCursor ?? cursor
                     if page.nextCursor == nil {
                         let last = EndOfStream(lastBatchID: nextBatchID - 1, records: UInt64(records))
                         end = last
