@@ -143,28 +143,15 @@ public final class Warehouse {
         _ batches: [PendingBatch], onBlocked: (_ waited: Duration) -> Void = { _ in }
     ) throws(WarehouseError) -> [CommitOutcome] {
         for pending in batches { try validate(pending.batch, dropped: pending.dropped) }
-        let clock = ContinuousClock()
-        let start = clock.now
-        var attempt = 0
-        while true {
-            do {
-                return try db.transaction(.immediate, wrapping: { WarehouseError($0, path: path) }) {
-                    () throws(WarehouseError) -> [CommitOutcome] in
-                    var outcomes: [CommitOutcome] = []
-                    outcomes.reserveCapacity(batches.count)
-                    for pending in batches {
-                        outcomes.append(try apply(pending.batch, dropped: pending.dropped, windowState: pending.windowState))
-                    }
-                    return outcomes
+        return try retryingWhileLocked(onBlocked: onBlocked) { () throws(WarehouseError) -> [CommitOutcome] in
+            try db.transaction(.immediate, wrapping: { WarehouseError($0, path: path) }) {
+                () throws(WarehouseError) -> [CommitOutcome] in
+                var outcomes: [CommitOutcome] = []
+                outcomes.reserveCapacity(batches.count)
+                for pending in batches {
+                    outcomes.append(try apply(pending.batch, dropped: pending.dropped, windowState: pending.windowState))
                 }
-            } catch where error.isBusy {
-                attempt += 1
-                let waited = start.duration(to: clock.now)
-                guard waited < lockPolicy.deadline else {
-                    throw WarehouseError(.locked(waited: waited, deadline: lockPolicy.deadline), path: path)
-                }
-                onBlocked(waited)
-                Self.pause(min(lockPolicy.backoff(afterAttempt: attempt), lockPolicy.deadline - waited))
+                return outcomes
             }
         }
     }
