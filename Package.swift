@@ -33,15 +33,17 @@ let package = Package(
 
         // The engine: knows nothing of sensors or SQLite.
         .target(name: "Supervisor", dependencies: [
-            "Wire", "CShims", "LogFormat", logging,
+            "Wire", "CShims", "LogFormat", "PortableRandom", logging,
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CCurl", "Forest", "LogFormat", logging]),
+        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
 
         // The failure-prediction model: a Random Forest in pure Swift, no dependencies.
-        .target(name: "Forest"),
+        .target(name: "Forest", dependencies: ["PortableRandom"]),
+        // Reproducible randomness (SplitMix64, normals, a portable log) for the simulator and the forest.
+        .target(name: "PortableRandom"),
 
         // The sensor API simulator's HTTP server, in its own executable: FlyingFox brings in
         // FoundationNetworking and with it libcurl's ~30 shared libraries, which would add

@@ -1,3 +1,4 @@
+import PortableRandom
 import Dispatch
 
 /// The training view of a `FeatureMatrix`: per feature, up to 255 bins between quantile

@@ -1,3 +1,5 @@
+import PortableRandom
+
 /// Binary-classification metrics as scikit-learn computes them, and a stratified split.
 public enum ClassificationMetrics {
     /// The area under the ROC curve of `scores` for 0/1 `labels`: the Mann–Whitney U

@@ -1,3 +1,4 @@
+import PortableRandom
 import Foundation
 
 /// Synthetic telemetry shaped like the simulator's, and a one-call benchmark.
@@ -27,8 +28,8 @@ extension RandomForest {
         storage.withUnsafeMutableBufferPointer { values in
             for row in 0..<rows {
                 var random = SplitMix64(seed: seed, stream: RandomStream.synthetic, index: UInt64(row))
-                let (flowNoise, pressureNoise) = normalPair(&random)
-                let (vibrationNoise, temperatureNoise) = normalPair(&random)
+                let (flowNoise, pressureNoise) = random.nextNormalPair()
+                let (vibrationNoise, temperatureNoise) = random.nextNormalPair()
                 let isFailure = random.nextUnit() < 0.05
                 var pressure = 5 + 0.5 * pressureNoise
                 var vibration = 2 + 0.3 * vibrationNoise
@@ -76,38 +77,4 @@ extension RandomForest {
         (value * 100).rounded(.toNearestOrEven) / 100
     }
 
-    /// Two independent standard normals: Marsaglia's polar method, with `portableLog` so
-    /// that no libm result enters the values.
-    static func normalPair(_ random: inout SplitMix64) -> (Double, Double) {
-        while true {
-            let u = 2 * random.nextUnit() - 1
-            let v = 2 * random.nextUnit() - 1
-            let s = u * u + v * v
-            guard s > 0, s < 1 else { continue }
-            let factor = (-2 * portableLog(s) / s).squareRoot()
-            return (u * factor, v * factor)
-        }
-    }
-
-    /// Natural logarithm of a positive finite `x` from IEEE basic operations only (the
-    /// atanh series after exact scaling), the same on every machine and in NumPy.
-    static func portableLog(_ x: Double) -> Double {
-        var mantissa = x.significand
-        var exponent = Double(x.exponent)
-        if mantissa > 1.414_213_562_373_095_1 {
-            mantissa *= 0.5
-            exponent += 1
-        }
-        let s = (mantissa - 1) / (mantissa + 1)
-        let s2 = s * s
-        var term = s
-        var sum = s
-        var denominator = 1.0
-        for _ in 0..<12 {
-            term *= s2
-            denominator += 2
-            sum += term / denominator
-        }
-        return 2 * sum + exponent * 0.693_147_180_559_945_3
-    }
 }

@@ -1,3 +1,5 @@
+import PortableRandom
+
 /// Grows CART trees (Gini impurity on weighted class counts) over binned features.
 ///
 /// A node's samples are a range of one `UInt32` row-index array, partitioned in place

@@ -1,3 +1,4 @@
+import PortableRandom
 import Testing
 @testable import Forest
 

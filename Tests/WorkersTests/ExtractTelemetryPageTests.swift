@@ -1,3 +1,4 @@
+import PortableRandom
 import Foundation
 import Testing
 import Wire

@@ -1,3 +1,4 @@
+import PortableRandom
 import Wire
 
 /// A deterministic pseudo-random source (SplitMix64), so generated sequences are the same on every run.

@@ -301,7 +301,7 @@ extension SupervisorTree {
         if let readyAt = worker.readyAt, now - readyAt >= backoff.stablePeriod { consecutive = 0 }
         consecutive += 1
         modifyWorker(id) { $0.consecutiveRestarts = consecutive }
-        return backoff.delay(forRestart: consecutive, unitRandom: rng.unit())
+        return backoff.delay(forRestart: consecutive, unitRandom: rng.nextUnit())
     }
 
     static func format(_ duration: Duration) -> String {

@@ -1,3 +1,5 @@
+import PortableRandom
+
 /// The supervision tree as a pure state machine: `handle(_:now:)` takes an event and the
 /// current monotonic time and returns the actions to perform. No I/O, no clock reads; the
 /// driver (`SupervisorRuntime`) spawns, signals, reaps and feeds events back.
@@ -91,7 +93,7 @@ public struct SupervisorTree: Sendable {
 
     /// Builds the tree from a validated root spec. `seed` drives backoff jitter.
     public init(root: NodeSpec, seed: UInt64 = 0x5EED) {
-        rng = SplitMix64(seed: seed)
+        rng = SplitMix64(state: seed)
         _ = add(.node(root), parent: nil)
     }
 

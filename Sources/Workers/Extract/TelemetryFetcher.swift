@@ -1,3 +1,4 @@
+import PortableRandom
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,7 @@ public struct TelemetryFetcher {
     public var schedule: RetrySchedule
     private let client: HTTPClient
     private let shouldStop: () -> Bool
-    private var random: JitterGenerator
+    private var random: SplitMix64
 
     /// The longest single sleep while waiting to retry: how quickly a stop request is seen.
     public static let waitSlice: Duration = .milliseconds(50)
@@ -38,7 +39,7 @@ public struct TelemetryFetcher {
         self.client = client
         self.shouldStop = shouldStop
         var system = SystemRandomNumberGenerator()
-        random = JitterGenerator(seed: seed ?? system.next())
+        random = SplitMix64(state: seed ?? system.next())
     }
 
     /// The URL of the page at `cursor` (nil: the first page); the cursor is percent-encoded.
@@ -66,7 +67,7 @@ public struct TelemetryFetcher {
                 return try fetchOnce(url)
             } catch {
                 guard error.isRetryable else { throw error }
-                let unitRandom = Double(random.next() >> 11) * 0x1p-53
+                let unitRandom = random.nextUnit()
                 let delay = schedule.delay(forAttempt: attempt + 1, unitRandom: unitRandom)
                 onRetry(attempt, error, delay)
                 try wait(delay, url: url)
@@ -116,22 +117,5 @@ public struct TelemetryFetcher {
             }
         }
         return String(decoding: encoded, as: UTF8.self)
-    }
-}
-
-/// A small, fast generator for jitter (Steele, Lea, Flood: SplitMix64); not for secrets.
-struct JitterGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

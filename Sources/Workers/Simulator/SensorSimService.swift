@@ -1,3 +1,4 @@
+import PortableRandom
 /// The simulator's HTTP API as a pure function from a request to a reply: routing, query
 /// validation, paging and the request-level faults. No sockets, no clock; the server adds them.
 ///

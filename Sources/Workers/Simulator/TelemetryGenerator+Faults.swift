@@ -1,3 +1,4 @@
+import PortableRandom
 import Wire
 
 /// One of a record's four readings.

@@ -1,3 +1,4 @@
+import PortableRandom
 import Wire
 
 /// The simulated pump fleet's telemetry: a pure function of (seed, record index).
@@ -84,77 +85,16 @@ public struct TelemetryGenerator: Sendable {
     }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014) over a state derived from (seed, index, stream):
-/// a counter-based generator, so every record has an independent, reproducible stream.
-struct SplitMix64 {
-    /// Independent streams for the same (seed, index): readings, per-record faults, per-request faults.
-    enum Stream: UInt64 {
-        case readings = 0x5EED_0001
-        case recordFaults = 0x5EED_0002
-        case requestFaults = 0x5EED_0003
-    }
+/// Independent streams for the same (seed, index): readings, per-record faults, per-request faults.
+enum SimulatorStream: UInt64 {
+    case readings = 0x5EED_0001
+    case recordFaults = 0x5EED_0002
+    case requestFaults = 0x5EED_0003
+}
 
-    private var state: UInt64
-
-    init(seed: UInt64, index: UInt64, stream: Stream) {
-        state = Self.mix(seed &+ Self.mix(index &+ Self.mix(stream.rawValue)))
-    }
-
-    /// The SplitMix64 finaliser: a bijective 64-bit mix.
-    static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1), 53 random bits.
-    mutating func nextUnit() -> Double {
-        Double(next() >> 11) * 0x1p-53
-    }
-
-    /// Two independent standard normals: Marsaglia's polar form of Box–Muller, which needs
-    /// no sine or cosine; its logarithm is `portableLog`, so no libm result enters the values.
-    mutating func nextNormalPair() -> (Double, Double) {
-        while true {
-            let u = 2 * nextUnit() - 1
-            let v = 2 * nextUnit() - 1
-            let s = u * u + v * v
-            guard s > 0, s < 1 else { continue }
-            let factor = (-2 * Self.portableLog(s) / s).squareRoot()
-            return (u * factor, v * factor)
-        }
-    }
-
-    /// Natural logarithm of a positive finite `x` from IEEE basic operations only (exact
-    /// scaling, then the atanh series), so it is the same on every machine: libm's `log`
-    /// may differ in the last bit between C libraries. Accurate to a few ulps.
-    static func portableLog(_ x: Double) -> Double {
-        var mantissa = x.significand // [1, 2), exact
-        var exponent = Double(x.exponent)
-        if mantissa > 1.414_213_562_373_095_1 {
-            mantissa *= 0.5
-            exponent += 1
-        }
-        // log(m) = 2 atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.1716: 12 odd terms reach 1e-18.
-        let s = (mantissa - 1) / (mantissa + 1)
-        let s2 = s * s
-        var term = s
-        var sum = s
-        var denominator = 1.0
-        for _ in 0..<12 {
-            term *= s2
-            denominator += 2
-            sum += term / denominator
-        }
-        return 2 * sum + exponent * 0.693_147_180_559_945_3
+extension SplitMix64 {
+    /// The simulator's stream `stream` for record (or request) `index`.
+    init(seed: UInt64, index: UInt64, stream: SimulatorStream) {
+        self.init(seed: seed, stream: stream.rawValue, index: index)
     }
 }
