@@ -189,24 +189,28 @@ struct JSONObjectParser {
     /// The members of the single object that makes up the whole input, or `nil`.
     mutating func parseDocument() -> [(String, Value)]? {
         skipWhitespace()
-        guard consume(UInt8(ascii: "{")) else { return nil }
-        var members: [(String, Value)] = []
-        skipWhitespace()
-        if !consume(UInt8(ascii: "}")) {
-            repeat {
-                skipWhitespace()
-                guard let key = parseString() else { return nil }
-                skipWhitespace()
-                guard consume(UInt8(ascii: ":")) else { return nil }
-                skipWhitespace()
-                guard let value = parseValue() else { return nil }
-                members.append((key, value))
-                skipWhitespace()
-            } while consume(UInt8(ascii: ","))
-            guard consume(UInt8(ascii: "}")) else { return nil }
-        }
+        guard let members = parseObject(value: { $0.parseValue() }) else { return nil }
         skipWhitespace()
         return index == bytes.count ? members : nil
+    }
+
+    /// `{"key": value, …}`, each value read by `value`; `nil` if anything is malformed.
+    private mutating func parseObject<Member>(value: (inout Self) -> Member?) -> [(String, Member)]? {
+        guard consume(UInt8(ascii: "{")) else { return nil }
+        var members: [(String, Member)] = []
+        skipWhitespace()
+        if consume(UInt8(ascii: "}")) { return members }
+        repeat {
+            skipWhitespace()
+            guard let key = parseString() else { return nil }
+            skipWhitespace()
+            guard consume(UInt8(ascii: ":")) else { return nil }
+            skipWhitespace()
+            guard let member = value(&self) else { return nil }
+            members.append((key, member))
+            skipWhitespace()
+        } while consume(UInt8(ascii: ","))
+        return consume(UInt8(ascii: "}")) ? members : nil
     }
 
     private mutating func parseValue() -> Value? {
@@ -219,28 +223,11 @@ struct JSONObjectParser {
             index += 4
             return .null
         case UInt8(ascii: "{"):
-            return parseFlatObject().map(Value.object)
+            // Nested objects hold strings only (the metadata).
+            return parseObject(value: { $0.parseString() }).map(Value.object)
         default:
             return nil
         }
-    }
-
-    private mutating func parseFlatObject() -> [(String, String)]? {
-        guard consume(UInt8(ascii: "{")) else { return nil }
-        var pairs: [(String, String)] = []
-        skipWhitespace()
-        if consume(UInt8(ascii: "}")) { return pairs }
-        repeat {
-            skipWhitespace()
-            guard let key = parseString() else { return nil }
-            skipWhitespace()
-            guard consume(UInt8(ascii: ":")) else { return nil }
-            skipWhitespace()
-            guard let value = parseString() else { return nil }
-            pairs.append((key, value))
-            skipWhitespace()
-        } while consume(UInt8(ascii: ","))
-        return consume(UInt8(ascii: "}")) ? pairs : nil
     }
 
     private mutating func parseString() -> String? {
