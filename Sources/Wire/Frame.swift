@@ -32,6 +32,8 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// Data: the first frame of each writer incarnation (sequence 0), so that its reader knows
     /// the sequence numbers start over.
     public static let hello = FrameKind(rawValue: 21)
+    /// Data: a `QuarantinedBatch`, a batch an integrity gate kept out of the fact table.
+    public static let quarantinedBatch = FrameKind(rawValue: 22)
 
     /// Whether the kind is in the control range (below 16).
     public var isControl: Bool { rawValue < 16 }
@@ -50,6 +52,7 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .endOfStream: "endOfStream"
         case .transformedBatch: "transformedBatch"
         case .hello: "hello"
+        case .quarantinedBatch: "quarantinedBatch"
         default: "kind \(rawValue)"
         }
     }
