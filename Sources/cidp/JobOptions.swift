@@ -15,7 +15,7 @@ struct JobOptions: ParsableArguments {
     var db: String = "database/industrial_dwh.sqlite"
 
     @Option(name: .customLong("sim-fault"),
-            help: "Fault injected by the simulator, KIND=VALUE (repeatable): outage=SECONDS, latency=MS, http500=RATE, malformed=RATE, poison=RATE, missing=RATE.")
+            help: "Fault injected by the simulator, KIND=VALUE (repeatable): outage=SECONDS, latency=MS, http500=RATE, malformed=RATE, poison=RATE, missing=RATE, flip=RATE[@FROM] (failure labels inverted from record FROM on).")
     var simFaults: [String] = []
 
     @Option(help: "Seed of the simulator's data.")

@@ -12,6 +12,8 @@ import Wire
         ("poison=0.01", .poison(0.01)),
         ("missing=1", .missing(1)),
         ("missing=0", .missing(0)),
+        ("flip=0.05", .flip(0.05, from: 0)),
+        ("flip=0.05@5000", .flip(0.05, from: 5000)),
     ])
     func parsesEveryKind(text: String, expected: SimulatorFaults.Setting) throws {
         #expect(try SimulatorFaults.parse(text) == expected)
@@ -21,7 +23,7 @@ import Wire
         ("outage", "is not KIND=VALUE"),
         ("", "is not KIND=VALUE"),
         ("=5", "unknown kind ''"),
-        ("crash=1", "unknown kind 'crash', expected one of outage, latency, http500, malformed, poison, missing"),
+        ("crash=1", "unknown kind 'crash', expected one of outage, latency, http500, malformed, poison, missing, flip"),
         ("HTTP500=0.1", "unknown kind 'HTTP500'"),
         ("outage=-1", "outage expects seconds >= 0, got '-1'"),
         ("outage=soon", "outage expects seconds >= 0, got 'soon'"),
@@ -32,6 +34,9 @@ import Wire
         ("malformed=-0.1", "malformed expects a rate from 0 to 1, got '-0.1'"),
         ("poison=10%", "poison expects a rate from 0 to 1, got '10%'"),
         ("missing= 0.1", "missing expects a rate from 0 to 1, got ' 0.1'"),
+        ("flip=2", "flip expects RATE or RATE@FROM"),
+        ("flip=0.1@-5", "flip expects RATE or RATE@FROM"),
+        ("flip=0.1@", "flip expects RATE or RATE@FROM"),
     ])
     func rejectsBadFormsNamingWhatIsExpected(text: String, message: String) {
         #expect {
@@ -69,6 +74,35 @@ import Wire
         }
         #expect((800...1200).contains(poisoned), "poisoned \(poisoned) of 100000 at 1 %")
         #expect((800...1200).contains(missing), "missing \(missing) of 100000 at 1 %")
+    }
+
+    @Test func flipInvertsOnlyLabelsAndOnlyFromItsFirstRecord() {
+        var faults = SimulatorFaults()
+        faults.apply(.flip(0.1, from: 5000))
+        let generator = TelemetryGenerator(seed: 9, count: 20_000)
+        var flipped = 0
+        for index in 0..<generator.count {
+            let served = generator.servedRecord(at: index, faults: faults)
+            var clean = generator.record(at: index)
+            if served.poison != nil {
+                #expect(index >= 5000)
+                #expect(served.poison == .flippedLabel)
+                clean.failure = 1 - clean.failure
+                flipped += 1
+            }
+            #expect(served.record == clean)
+            #expect(served.missing == nil)
+        }
+        #expect((1200...1800).contains(flipped), "flipped \(flipped) of 15000 at 10 %")
+        // Adding the fault changes no other fault's decisions.
+        var both = SimulatorFaults()
+        both.poisonRate = 0.01
+        let poisonOnly = both
+        both.apply(.flip(0.5, from: 0))
+        for index in 0..<2000 {
+            let withPoison = generator.servedRecord(at: index, faults: poisonOnly)
+            if withPoison.poison != nil { #expect(generator.servedRecord(at: index, faults: both) == withPoison) }
+        }
     }
 
     @Test func poisonAtRateOneMakesEveryRecordImpossibleOrMislabelled() {

@@ -5,7 +5,9 @@
 /// request from a seeded counter: `http500Rate` (status 500) and `malformedRate` (the body is
 /// broken JSON). Record-level, decided per (seed, record index) so a run is reproducible:
 /// `poisonRate` (a physically impossible reading or a flipped failure label) and `missingRate`
-/// (one reading is JSON `null`).
+/// (one reading is JSON `null`), and `flipRate` from record `flipFrom` on (the failure label
+/// inverted and nothing else: the poison no range check can see, for the label-rate gate and
+/// the model promotion guard).
 public struct SimulatorFaults: Equatable, Sendable, CustomStringConvertible {
     /// How long nothing listens after start.
     public var outage: Duration = .zero
@@ -19,6 +21,10 @@ public struct SimulatorFaults: Equatable, Sendable, CustomStringConvertible {
     public var poisonRate = 0.0
     /// Fraction of records with one reading missing (JSON `null`).
     public var missingRate = 0.0
+    /// Fraction of records, from index `flipFrom` on, whose failure label is inverted.
+    public var flipRate = 0.0
+    /// The first record index `flipRate` applies to.
+    public var flipFrom = 0
 
     /// No faults.
     public init() {}
@@ -37,6 +43,8 @@ public struct SimulatorFaults: Equatable, Sendable, CustomStringConvertible {
         case poison(Double)
         /// `missing=RATE`.
         case missing(Double)
+        /// `flip=RATE` or `flip=RATE@FROM`: labels inverted from record FROM on (default 0).
+        case flip(Double, from: Int)
     }
 
     /// A `--fault` value that is not a known `KIND=VALUE`, named with what was expected.
@@ -45,10 +53,10 @@ public struct SimulatorFaults: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The kinds `parse` accepts, in the order they are listed in errors.
-    public static let kinds = ["outage", "latency", "http500", "malformed", "poison", "missing"]
+    public static let kinds = ["outage", "latency", "http500", "malformed", "poison", "missing", "flip"]
 
-    /// Parses one `KIND=VALUE`: `outage=5` (seconds), `latency=20` (milliseconds), and rates
-    /// from 0 to 1 for `http500`, `malformed`, `poison`, `missing`.
+    /// Parses one `KIND=VALUE`: `outage=5` (seconds), `latency=20` (milliseconds), rates
+    /// from 0 to 1 for `http500`, `malformed`, `poison`, `missing`, and `flip=RATE[@FROM]`.
     /// - Throws: `ParseError` naming the bad kind or value and what is expected.
     public static func parse(_ text: String) throws(ParseError) -> Setting {
         guard let equals = text.firstIndex(of: "=") else {
@@ -69,6 +77,19 @@ public struct SimulatorFaults: Equatable, Sendable, CustomStringConvertible {
         case "malformed": return .malformed(try number("a rate from 0 to 1", in: 0...1))
         case "poison": return .poison(try number("a rate from 0 to 1", in: 0...1))
         case "missing": return .missing(try number("a rate from 0 to 1", in: 0...1))
+        case "flip":
+            let parts = valueText.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+            let expected = "RATE or RATE@FROM (a rate from 0 to 1, FROM a record index >= 0)"
+            guard let rate = Double(parts[0]), rate.isFinite, (0...1).contains(rate) else {
+                throw ParseError(description: "fault '\(text)': flip expects \(expected), got '\(valueText)'")
+            }
+            guard parts.count == 1 else {
+                guard let from = Int(parts[1]), from >= 0 else {
+                    throw ParseError(description: "fault '\(text)': flip expects \(expected), got '\(valueText)'")
+                }
+                return .flip(rate, from: from)
+            }
+            return .flip(rate, from: 0)
         default:
             throw ParseError(description: "fault '\(text)': unknown kind '\(kind)', expected one of \(kinds.joined(separator: ", "))")
         }
@@ -83,6 +104,9 @@ public struct SimulatorFaults: Equatable, Sendable, CustomStringConvertible {
         case .malformed(let rate): malformedRate = rate
         case .poison(let rate): poisonRate = rate
         case .missing(let rate): missingRate = rate
+        case .flip(let rate, let from):
+            flipRate = rate
+            flipFrom = from
         }
     }
 
@@ -95,6 +119,7 @@ public struct SimulatorFaults: Equatable, Sendable, CustomStringConvertible {
         if malformedRate > 0 { words.append("malformed=\(malformedRate)") }
         if poisonRate > 0 { words.append("poison=\(poisonRate)") }
         if missingRate > 0 { words.append("missing=\(missingRate)") }
+        if flipRate > 0 { words.append("flip=\(flipRate)" + (flipFrom > 0 ? "@\(flipFrom)" : "")) }
         return words.isEmpty ? "none" : words.joined(separator: " ")
     }
 }

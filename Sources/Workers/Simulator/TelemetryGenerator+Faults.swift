@@ -38,7 +38,7 @@ extension TelemetryGenerator {
     /// the record's own fault stream, so they are the same on every run with the same seed.
     func servedRecord(at index: Int, faults: SimulatorFaults) -> ServedRecord {
         var served = ServedRecord(record: record(at: index))
-        guard faults.poisonRate > 0 || faults.missingRate > 0 else { return served }
+        guard faults.poisonRate > 0 || faults.missingRate > 0 || faults.flipRate > 0 else { return served }
         var random = SplitMix64(seed: seed, index: UInt64(index), stream: .recordFaults)
         // Every draw happens whatever the rates, so one fault's decisions do not depend on another's rate.
         let poisonDraw = random.nextUnit()
@@ -53,6 +53,12 @@ extension TelemetryGenerator {
             case .subAbsoluteZero: served.record.temperature = Self.subAbsoluteZero
             case .flippedLabel: served.record.failure = 1 - served.record.failure
             }
+        }
+        // Drawn after the others, so adding this fault changed none of their decisions.
+        let flipDraw = random.nextUnit()
+        if served.poison == nil, index >= faults.flipFrom, flipDraw < faults.flipRate {
+            served.poison = .flippedLabel
+            served.record.failure = 1 - served.record.failure
         }
         if missingDraw < faults.missingRate {
             // Hiding the poisoned reading would hide the poison: take the next reading instead.
