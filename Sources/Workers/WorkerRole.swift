@@ -23,6 +23,21 @@ public enum WorkerRole: String, CaseIterable, Sendable {
             try TrainerWorker(arguments: arguments).run(context: context)
         }
     }
+
+    /// Checks `arguments` as `run` would, without running anything: a policy's bad `args` (an
+    /// unknown option, a gate threshold out of range) are a usage error before the tree starts,
+    /// not a worker that fails at start until the restart intensity gives up.
+    /// (`sensor-sim` options are checked by its own executable.)
+    public func validate(arguments: [String]) throws(WorkerUsageError) {
+        switch self {
+        case .test: _ = try TestWorker(arguments: arguments)
+        case .sensorSim: break
+        case .extractor: _ = try ExtractorWorker(arguments: arguments)
+        case .transformer: _ = try TransformerWorker(arguments: arguments)
+        case .loader: _ = try LoaderWorker(arguments: arguments)
+        case .trainer: _ = try TrainerWorker(arguments: arguments)
+        }
+    }
 }
 
 #if canImport(Glibc)

@@ -94,6 +94,21 @@ struct JobOptions: ParsableArguments {
         return policy
     }
 
+    /// Checks every pipeline worker's options (the policy's `args` plus what `apply` added) as the
+    /// worker will parse them.
+    /// - Throws: the first worker's `WorkerUsageError` (it names the role and the option).
+    static func validateWorkerArguments(in node: NodeSpec) throws {
+        for child in node.children {
+            switch child {
+            case .node(let inner):
+                try validateWorkerArguments(in: inner)
+            case .worker(let spec):
+                guard spec.command.count > 2, let role = WorkerRole(rawValue: spec.command[2]) else { continue }
+                try role.validate(arguments: Array(spec.command.dropFirst(3)))
+            }
+        }
+    }
+
     /// The role of every worker in the tree.
     static func roles(in node: NodeSpec) -> [String] {
         node.children.flatMap { child -> [String] in

@@ -38,6 +38,9 @@ struct Up: ParsableCommand {
         } catch {
             throw CLIExit(code: 1, message: "cannot find a free loopback port for the simulator: \(error)")
         }
+        do { try JobOptions.validateWorkerArguments(in: loaded.root) } catch {
+            throw CLIExit.usage("policy '\(policy)': \(error)")
+        }
         if JobOptions.roles(in: loaded.root).contains(WorkerRole.loader.rawValue) {
             // The warehouse is checked (created and migrated if new) before any process starts: an
             // unwritable path or a file that is not a CIDP warehouse is a one-line error, exit 2,

@@ -115,6 +115,25 @@ struct PolicyCommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: sandbox.socketPath))
     }
 
+    /// A worker's `args` are checked as the worker will parse them, before anything starts.
+    @Test func badWorkerArgumentsAreAUsageErrorBeforeAnythingStarts() throws {
+        let sandbox = try Sandbox(policy: """
+            [supervisor]
+            children = ["a", "b"]
+            [workers.a]
+            role = "test"
+            args = ["--record", "$RECORD"]
+            [workers.b]
+            role = "test"
+            args = ["--record", "$RECORD", "--crash-after", "soon"]
+            """)
+        let result = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory])
+        #expect(result.code == 2, "stderr: \(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("--crash-after") && result.stderr.contains("soon"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.recordPath), "a worker was started: \(sandbox.records)")
+    }
+
     @Test func missingPolicyFileExitsTwo() throws {
         let sandbox = try Sandbox(policy: "")
         let result = try sandbox.cidp(["up", "--policy", "nowhere.toml", "--run-dir", sandbox.runDirectory])
