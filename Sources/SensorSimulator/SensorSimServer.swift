@@ -17,7 +17,7 @@ final class SensorSimServer: Sendable {
         var seed: UInt64 = 42
         var faults = SimulatorFaults()
         /// Records per second the source grows by after the first `records` (`--follow-rate`);
-        /// 0 for a finite source.
+        /// 0 for a finite source. A growing source ends at `TelemetryGenerator.maximumCount`.
         var followRate: Double = 0
     }
 
@@ -39,7 +39,7 @@ final class SensorSimServer: Sendable {
         let initial = configuration.records
         let service = SensorSimService(
             generator: TelemetryGenerator(seed: configuration.seed,
-                                          count: followRate > 0 ? Int(Int32.max) : configuration.records),
+                                          count: followRate > 0 ? TelemetryGenerator.maximumCount : configuration.records),
             faults: configuration.faults)
         let counter = RequestCounter()
         let latency = configuration.faults.latency

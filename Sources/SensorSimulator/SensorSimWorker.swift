@@ -11,7 +11,8 @@ import Glibc
 ///
 /// Options: `--port P` (required, 1…65535), `--host ADDRESS` (default 127.0.0.1),
 /// `--records N` (default 10000), `--seed S` (default 42), `--fault KIND=VALUE` (repeatable),
-/// `--follow-rate R` (an open-ended source: R more records each second after the first N).
+/// `--follow-rate R` (an open-ended source: R more records each second after the first N, up to
+/// `TelemetryGenerator.maximumCount` in all, where it ends). `--records` is at most that cap.
 ///
 /// Ready once listening. During an `outage` fault nothing listens (clients get ECONNREFUSED):
 /// the worker says ready at once, reports `degraded: simulated outage`, and healthy once
@@ -46,8 +47,9 @@ public struct SensorSimWorker {
             case "--host": configuration.host = try value(flag)
             case "--records":
                 let text = try value(flag)
-                guard let count = Int(text), count >= 0, count <= 1 << 40 else {
-                    throw UsageError(description: "--records expects a record count >= 0, got '\(text)'")
+                guard let count = Int(text), (0...TelemetryGenerator.maximumCount).contains(count) else {
+                    throw UsageError(description: "--records expects a record count 0...\(TelemetryGenerator.maximumCount) "
+                        + "(the simulated hours end in 2022), got '\(text)'")
                 }
                 configuration.records = count
             case "--follow-rate":

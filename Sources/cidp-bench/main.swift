@@ -12,6 +12,7 @@ import CShims
 import Foundation
 import Supervisor
 import Wire
+import Workers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,6 +52,10 @@ while let flag = arguments.popFirst() {
     case "--idle-seconds": idleSeconds = arguments.popFirst().flatMap(Int.init) ?? { fail("--idle-seconds needs a number") }()
     default: fail("unknown option '\(flag)'; expected [etl] --iterations N, --idle-seconds S, --records N, --python-records N")
     }
+}
+
+for count in etlRecords + [jobRecords, comparePython] where !(0...TelemetryGenerator.maximumCount).contains(count) {
+    fail("record counts must be 0...\(TelemetryGenerator.maximumCount) (the simulator's hours end in 2022), got \(count)")
 }
 
 let binary = URL(fileURLWithPath: Posix.executablePath()).deletingLastPathComponent().appendingPathComponent("cidp").path

@@ -30,8 +30,8 @@ struct JobOptions: ParsableArguments {
     var usesSimulator: Bool { source == "sim" }
 
     func validate() throws {
-        guard (1...100_000_000).contains(records) else {
-            throw ValidationError("--records expects 1...100000000, got \(records)")
+        guard (1...TelemetryGenerator.maximumCount).contains(records) else {
+            throw ValidationError("--records expects 1...\(TelemetryGenerator.maximumCount) (the simulator's hours end in 2022), got \(records)")
         }
         guard usesSimulator || source.hasPrefix("http://") || source.hasPrefix("https://") else {
             throw ValidationError("--source expects 'sim' or an http:// or https:// URL, got '\(source)'")

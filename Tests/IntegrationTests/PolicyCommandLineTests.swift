@@ -143,6 +143,15 @@ struct PolicyCommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: sandbox.socketPath))
     }
 
+    /// The simulator's hours end in 2022: more records would be stamped in the future, which the record gate rejects.
+    @Test func recordsBeyondTheSimulatorsCapExitTwoWithOneLine() throws {
+        let sandbox = try Sandbox(policy: "")
+        let result = try sandbox.cidp(["up", "--records", "2000001", "--run-dir", sandbox.runDirectory])
+        #expect(result.code == 2)
+        #expect(result.stderr.contains("--records expects 1...2000000 (the simulator's hours end in 2022), got 2000001"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.socketPath))
+    }
+
     @Test(arguments: [["up", "--bogus"], ["restart"], ["status", "--json", "extra"], ["worker", "nosuchrole"], ["launch"]])
     func badCommandLineExitsTwo(_ arguments: [String]) throws {
         let sandbox = try Sandbox(policy: "")

@@ -30,15 +30,23 @@ import Wire
     @Test func firstRecordsArePinnedForSeed42() {
         let generator = TelemetryGenerator(seed: 42, count: 20)
         let first = generator.record(at: 0)
-        #expect(first.timestamp == 1_735_689_600)
+        #expect(first.timestamp == 946_684_800)
         #expect(first.pumpID == "P_001")
         #expect(generator.record(at: 9).pumpID == "P_010")
         #expect(generator.record(at: 10).pumpID == "P_001")
-        #expect(generator.record(at: 10).timestamp == 1_735_689_600 + 3600)
-        #expect(generator.record(at: 19).timestamp == 1_735_689_600 + 3600)
+        #expect(generator.record(at: 10).timestamp == 946_684_800 + 3600)
+        #expect(generator.record(at: 19).timestamp == 946_684_800 + 3600)
         #expect(first == TelemetryRecord(
-            timestamp: 1_735_689_600, pumpID: "P_001",
+            timestamp: 946_684_800, pumpID: "P_001",
             flowRate: 510.24, pressure: 4.77, vibration: 1.89, temperature: 51.47, failure: 0))
+    }
+
+    /// The cap keeps every generated timestamp in the past (before 2023), however the source grows.
+    @Test func lastPossibleRecordIsStampedIn2022() {
+        let generator = TelemetryGenerator(seed: 42, count: TelemetryGenerator.maximumCount)
+        #expect(TelemetryGenerator.maximumCount == 2_000_000)
+        #expect(generator.record(at: generator.count - 1).timestamp == 1_666_681_200) // 2022-10-25 07:00:00Z
+        #expect(generator.page(cursor: generator.count, limit: 10).isEmpty)
     }
 
     @Test func pumpAndTimestampAreUniqueOver100kRecords() {

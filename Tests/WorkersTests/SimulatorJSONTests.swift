@@ -43,7 +43,7 @@ import Wire
     @Test func firstRowHasTheContractShape() throws {
         let bytes = TelemetryJSON.page(TelemetryGenerator(seed: 42, count: 1), cursor: 0, limit: 10, faults: SimulatorFaults())
         let text = String(decoding: bytes, as: UTF8.self)
-        #expect(text.hasPrefix("{\"records\":[{\"timestamp\":\"2025-01-01T00:00:00Z\",\"pump_id\":\"P_001\",\"flow_rate\":"))
+        #expect(text.hasPrefix("{\"records\":[{\"timestamp\":\"2000-01-01T00:00:00Z\",\"pump_id\":\"P_001\",\"flow_rate\":"))
         #expect(text.hasSuffix(",\"failure\":0}],\"next_cursor\":null}") || text.hasSuffix(",\"failure\":1}],\"next_cursor\":null}"))
     }
 
@@ -55,6 +55,17 @@ import Wire
         let empty = try decode(TelemetryJSON.page(generator, cursor: 25, limit: 1000, faults: SimulatorFaults()))
         #expect((empty["records"] as? [Any])?.isEmpty == true)
         #expect(empty["next_cursor"] is NSNull)
+    }
+
+    /// A growing (follow) source keeps its cursor open while it grows, and ends at the generator's end.
+    @Test func openEndedSourceEndsAtTheGeneratorsLastRecord() throws {
+        let generator = TelemetryGenerator(seed: 1, count: 30)
+        let growing = try decode(TelemetryJSON.page(generator, cursor: 10, limit: 1000, faults: SimulatorFaults(), available: 20))
+        #expect((growing["records"] as? [Any])?.count == 10)
+        #expect(growing["next_cursor"] as? String == "20")
+        let last = try decode(TelemetryJSON.page(generator, cursor: 20, limit: 1000, faults: SimulatorFaults(), available: 45))
+        #expect((last["records"] as? [Any])?.count == 10)
+        #expect(last["next_cursor"] is NSNull)
     }
 
     /// Any double: the emitted token parses back bit for bit with a correctly rounding parser

@@ -14,11 +14,16 @@ import Glibc
 /// Options: `--db PATH` (required; read for the checkpoint), `--window N` (unacknowledged
 /// batches held, default 8), `--range READING=MIN:MAX` (repeatable; the physical range of
 /// `flow_rate`, `pressure`, `vibration` or `temperature`, replacing `ValidationRules`' default —
-/// set in the policy's `args`).
+/// set in the policy's `args`), `--gate GATE.KEY=VALUE` (repeatable; `GatePolicy`).
+///
+/// A batch that fails an integrity gate (`GatedTransformer`) stops the transformer with exit 1
+/// and the violation on stderr, whatever the gate's action: quarantining the batch and going on
+/// are not wired yet.
 public struct TransformerWorker {
     let databasePath: String
     let windowSize: Int
     let rules: ValidationRules
+    let gates: GatePolicy
 
     public init(arguments: [String]) throws(WorkerUsageError) {
         var options = WorkerOptions(arguments, role: "transformer")
@@ -44,19 +49,24 @@ public struct TransformerWorker {
             }
         }
         self.rules = rules
+        do {
+            gates = try GatePolicy.parse(try options.values("--gate"))
+        } catch {
+            throw WorkerUsageError(description: "worker transformer: \(error.description)")
+        }
         try options.finish()
     }
 
     public func run(context: WorkerContext) -> Never {
         Termination.install()
         let logger = Logger(label: "cidp.transformer")
-        var transformer: Transformer
+        var transformer: GatedTransformer
         var committed: UInt64
         do {
             let checkpoint = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200)).checkpoint()
             committed = checkpoint?.batchID ?? 0
-            let windows = try checkpoint.map { try RollingWindows(decoding: $0.windowState) } ?? RollingWindows()
-            transformer = Transformer(rules: rules, windows: windows)
+            let state = try checkpoint.map { try TransformerState(decoding: $0.windowState) } ?? TransformerState()
+            transformer = GatedTransformer(rules: rules, gates: gates, state: state)
         } catch {
             workerFail("transformer: cannot resume from the checkpoint in \(databasePath): \(error)", code: 2)
         }
@@ -111,9 +121,14 @@ public struct TransformerWorker {
                                 continue
                             }
                             askedForResend = false
-                            let outcome = transformer.process(batch)
-                            let dropped = outcome.dropped.values.reduce(0, +)
-                            let transformed = TransformedBatch(batch: outcome.output, windowState: transformer.windows.encoded(),
+                            let outcome: TransformOutcome
+                            switch transformer.process(batch, now: Int64(time(nil))) {
+                            case .passed(let passed): outcome = passed
+                            case .violated(let violation):
+                                workerFail("transformer: batch \(batch.batchID): \(violation)", code: 1)
+                            }
+                            let dropped = outcome.droppedCount
+                            let transformed = TransformedBatch(batch: outcome.output, windowState: transformer.state.encoded(),
                                                                dropped: dropped, rejected: outcome.rejected.count)
                             let payload = transformed.encoded()
                             try output.send(.transformedBatch, payload)

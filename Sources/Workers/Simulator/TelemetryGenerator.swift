@@ -4,7 +4,9 @@ import Wire
 /// The simulated pump fleet's telemetry: a pure function of (seed, record index).
 ///
 /// Record `i` belongs to pump `P_%03d` number `i % 10 + 1` (a fleet of 10) and is stamped
-/// 2025-01-01T00:00:00Z plus `i / 10` hours, so (pump, timestamp) is unique. Readings follow
+/// 2000-01-01T00:00:00Z plus `i / 10` hours, so (pump, timestamp) is unique. At most
+/// `maximumCount` records (2,000,000: the last is stamped 2022-10-25 07:00:00Z), so every
+/// generated timestamp lies in the past and the record gate's future check never fires on them. Readings follow
 /// the original's distributions (DESIGN.md "Data contract"): flow N(500, 50), pressure
 /// N(5, 0.5), vibration N(2, 0.3), temperature N(45, 5); 5 % of records are failures, with
 /// pressure ×0.6, vibration ×2.5 and temperature +20. Readings are rounded to 2 decimals, as
@@ -16,8 +18,11 @@ import Wire
 /// `sin` or `cos`, whose last bit varies between C libraries), so the values are bit-identical
 /// across runs, machines and C libraries.
 public struct TelemetryGenerator: Sendable {
-    /// The first record's timestamp: 2025-01-01T00:00:00Z in Unix seconds.
-    public static let startTimestamp: Int64 = 1_735_689_600
+    /// The first record's timestamp: 2000-01-01T00:00:00Z in Unix seconds.
+    public static let startTimestamp: Int64 = 946_684_800
+    /// The most records a generator serves, open-ended (follow) sources included: 200,000 hours
+    /// of a fleet of 10 from 2000-01-01, so the last record (2022-10-25 07:00:00Z) is still in the past.
+    public static let maximumCount = 2_000_000
     /// Pumps in the fleet; record `i` belongs to pump `i % pumpCount + 1`.
     public static let pumpCount = 10
     /// Probability that a record is a failure.
@@ -28,9 +33,9 @@ public struct TelemetryGenerator: Sendable {
     /// How many records the generator serves: indices `0..<count`.
     public let count: Int
 
-    /// A generator of `count` records (at least 0) for `seed`.
+    /// A generator of `count` records (0…`maximumCount`) for `seed`.
     public init(seed: UInt64, count: Int) {
-        precondition(count >= 0, "record count \(count) is negative")
+        precondition((0...Self.maximumCount).contains(count), "record count \(count) outside 0...\(Self.maximumCount)")
         self.seed = seed
         self.count = count
     }

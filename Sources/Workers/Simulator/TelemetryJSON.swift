@@ -15,7 +15,8 @@ struct TelemetryJSON {
 
     /// `{"records":[...],"next_cursor":"N"|null}` for records `cursor..<cursor + limit` (clamped).
     /// With `available` (an open-ended, growing source), pages stop at `available` and
-    /// `next_cursor` is never null: a caught-up client asks the same cursor again later.
+    /// `next_cursor` stays non-null until the generator's own end (`TelemetryGenerator.maximumCount`
+    /// for a follow source): a caught-up client asks the same cursor again later.
     static func page(_ generator: TelemetryGenerator, cursor: Int, limit: Int, faults: SimulatorFaults,
                      available: Int? = nil) -> [UInt8] {
         let bound = min(available ?? generator.count, generator.count)
@@ -36,7 +37,7 @@ struct TelemetryJSON {
             json.appendRecord(served, formattedTimestamp: stamp.bytes)
         }
         json.append("],\"next_cursor\":")
-        if available != nil || end < generator.count {
+        if end < generator.count {
             json.append("\"")
             json.appendInteger(Int64(max(end, cursor)))
             json.append("\"")

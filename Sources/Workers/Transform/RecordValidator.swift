@@ -5,7 +5,8 @@ import Wire
 /// runs before anything else), then the pump id, the failure label, and each reading's
 /// finiteness and range in the same field order.
 ///
-/// Timestamp order is not the validator's concern: only `Transformer` knows the pumps' history.
+/// Timestamps (order, duplicates, the future) are not the validator's concern: only
+/// `GatedTransformer` knows the pumps' history and the time.
 public struct RecordValidator: Sendable {
     /// The rules applied.
     public let rules: ValidationRules

@@ -1,14 +1,19 @@
 import Wire
 
-/// Why a record was dropped: a missing reading, counted as pandas' `dropna` would.
+/// Why a record was dropped: a missing reading, counted as pandas' `dropna` would, or an
+/// exact repeat of a record already accepted. Neither is a gate violation.
 public enum DropReason: Hashable, Sendable, CustomStringConvertible {
     /// The reading is NaN.
     case missing(Reading)
+    /// Same pump and timestamp as a record already accepted, with the same readings and label
+    /// (a re-sent row): the first copy is kept.
+    case duplicate
 
     /// One line, for example `vibration missing (NaN)`.
     public var description: String {
         switch self {
         case .missing(let reading): "\(reading) missing (NaN)"
+        case .duplicate: "duplicate of a record already accepted"
         }
     }
 }
@@ -25,10 +30,15 @@ public enum RejectReason: Equatable, Sendable, CustomStringConvertible {
     case badFailureLabel(UInt8)
     /// The record is not later than the last one accepted for its pump.
     case notIncreasing(pumpID: String, timestamp: Int64, last: Int64)
+    /// The timestamp lies more than `maxFutureSeconds` after `now`.
+    case futureTimestamp(timestamp: Int64, now: Int64, maxFutureSeconds: Int64)
+    /// Same pump and timestamp as a record already accepted, but other values; `difference`
+    /// names the first field that differs, e.g. `pressure 5.1, accepted 5.0`.
+    case conflictingDuplicate(pumpID: String, timestamp: Int64, difference: String)
 
     /// The reason without its details, to count by.
     public enum Kind: Hashable, CaseIterable, Sendable {
-        case nonFinite, outOfRange, badPumpID, badFailureLabel, notIncreasing
+        case nonFinite, outOfRange, badPumpID, badFailureLabel, notIncreasing, futureTimestamp, conflictingDuplicate
     }
 
     /// The reason without its details.
@@ -39,6 +49,8 @@ public enum RejectReason: Equatable, Sendable, CustomStringConvertible {
         case .badPumpID: .badPumpID
         case .badFailureLabel: .badFailureLabel
         case .notIncreasing: .notIncreasing
+        case .futureTimestamp: .futureTimestamp
+        case .conflictingDuplicate: .conflictingDuplicate
         }
     }
 
@@ -55,6 +67,10 @@ public enum RejectReason: Equatable, Sendable, CustomStringConvertible {
             "failure label \(label) not allowed"
         case .notIncreasing(let pumpID, let timestamp, let last):
             "pump \(pumpID): timestamp \(timestamp) not after the last accepted \(last)"
+        case .futureTimestamp(let timestamp, let now, let maxFutureSeconds):
+            "timestamp \(UTCTimestamp.text(timestamp)) more than \(maxFutureSeconds) s after now (\(UTCTimestamp.text(now)))"
+        case .conflictingDuplicate(let pumpID, let timestamp, let difference):
+            "pump \(pumpID) at \(UTCTimestamp.text(timestamp)) again with other values (\(difference))"
         }
     }
 }

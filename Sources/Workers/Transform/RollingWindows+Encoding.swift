@@ -85,19 +85,28 @@ extension RollingWindows {
     }
 
     private func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.appendLittleEndian(value)
+    }
+}
+
+extension [UInt8] {
+    /// Appends `value`'s bytes, least significant first.
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
     }
 }
 
 /// Reads the encoding field by field, each read checked against the bytes left.
-private struct StateReader {
+struct StateReader {
     let bytes: [UInt8]
     var offset = 0
+    /// The error code a failure is reported with.
+    var code: (String) -> TransformError.Code = { .badWindowState($0) }
 
     var remaining: Int { bytes.count - offset }
 
     func failure(_ what: String) -> TransformError {
-        TransformError(.badWindowState("\(what) (at byte \(offset) of \(bytes.count))"))
+        TransformError(code("\(what) (at byte \(offset) of \(bytes.count))"))
     }
 
     mutating func read<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws(TransformError) -> T {

@@ -40,7 +40,7 @@ public struct RollingWindows: Equatable, Sendable {
     /// Appends the record's vibration and pressure to its pump's windows and sets its
     /// `vibrationRollingMean` and `pressureRollingMean` to the windows' means.
     /// - Precondition: the record is later than the last one applied for its pump
-    ///   (`Transformer` rejects the others before they get here), and its pump id is
+    ///   (`GatedTransformer` rejects the others before they get here), and its pump id is
     ///   1…255 UTF-8 bytes (as every id matching the pump id pattern is).
     public mutating func apply(to record: inout TelemetryRecord) {
         precondition((1...255).contains(record.pumpID.utf8.count), "pump id of \(record.pumpID.utf8.count) bytes")
@@ -62,6 +62,15 @@ public struct RollingWindows: Equatable, Sendable {
     /// The last timestamp applied at slot `slot`.
     func lastTimestamp(slot: Int) -> Int64 {
         pumps[slot].lastTimestamp
+    }
+
+    /// The vibration and pressure of the last record applied at slot `slot` (nil for an empty
+    /// window): all the windows remember of that record besides its timestamp.
+    func lastReadings(slot: Int) -> (vibration: Double, pressure: Double)? {
+        guard let vibration = pumps[slot].vibration.window.last, let pressure = pumps[slot].pressure.window.last else {
+            return nil
+        }
+        return (vibration, pressure)
     }
 
     /// `apply(to:)` with the pump's slot already known.

@@ -4,6 +4,8 @@ public struct TransformError: Error, CustomStringConvertible, Equatable, Sendabl
     public enum Code: Equatable, Sendable {
         /// Persisted rolling-window state does not decode; the string says what and where.
         case badWindowState(String)
+        /// Persisted transformer state (windows and reference profile) does not decode.
+        case badTransformerState(String)
     }
 
     /// What went wrong.
@@ -18,6 +20,7 @@ public struct TransformError: Error, CustomStringConvertible, Equatable, Sendabl
     public var description: String {
         switch code {
         case .badWindowState(let what): "rolling window state: \(what)"
+        case .badTransformerState(let what): "transformer state: \(what)"
         }
     }
 }

@@ -34,6 +34,11 @@ enum UTCTimestamp {
         put(secondOfDay % 60, 2, at: 17)
     }
 
+    /// `seconds` as text when it has a four-digit year, else `<seconds> s since 1970`: for messages.
+    static func text(_ seconds: Int64) -> String {
+        isRepresentable(seconds) ? string(seconds) : "\(seconds) s since 1970"
+    }
+
     /// `seconds` as text.
     static func string(_ seconds: Int64) -> String {
         String(unsafeUninitializedCapacity: textLength) { buffer in
