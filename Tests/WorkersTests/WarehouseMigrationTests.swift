@@ -68,9 +68,10 @@ import Workers
                 batchID: 2, cursor: "cursor-2", windowState: [1, 2], rowsLoaded: 3, rowsDropped: 2))
             #expect(try queryInteger(path, "SELECT count(*) FROM etl_quarantine") == 0)
 
-            // The chain goes on from the old checkpoint.
+            // The chain goes on from the old checkpoint, now recording what was extracted.
             let outcome = try warehouse.commit(makeBatch(3, [makeRecord("P_003", hour: 0)]), dropped: 1, windowState: [3])
             #expect(outcome == .committed(inserted: 1, duplicates: 0))
+            #expect(try queryInteger(path, "SELECT rows_extracted FROM etl_batches WHERE batch_id = 3") == 2)
             // Reopening migrates nothing more.
             _ = try Warehouse(path: path, busyTimeout: .seconds(1))
             #expect(try queryInteger(path, "SELECT count(*) FROM schema_migrations") == 6)
