@@ -26,6 +26,7 @@ import Workers
             #expect(IntegrityReport.Check.allCases.allSatisfy { report[$0] == .passed })
             #expect(report.totals == IntegrityReport.Totals(
                 batches: 5, extracted: 14, batchesWithoutExtracted: 0, loaded: 4, duplicates: 1, dropped: 6, quarantined: 3))
+            #expect(try warehouse.batchTotals() == report.totals)
         }
     }
 

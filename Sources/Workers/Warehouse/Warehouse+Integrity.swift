@@ -32,6 +32,13 @@ extension Warehouse {
         }
     }
 
+    /// The sums over `etl_batches` alone, without any check: one pass over a row per batch,
+    /// cheap enough for a job summary (`integrityCheck()` reads the whole file).
+    /// - Throws: `WarehouseError.Code.database`.
+    public func batchTotals() throws(WarehouseError) -> IntegrityReport.Totals {
+        try Self.sqlite(path) { () throws(DatabaseError) in try readLedger().totals }
+    }
+
     /// The sums and counts over `etl_batches` and the checkpoint the reconciliation starts from.
     private struct Ledger {
         var totals = IntegrityReport.Totals(batches: 0, extracted: 0, batchesWithoutExtracted: 0, loaded: 0,
