@@ -138,7 +138,7 @@ extension Warehouse {
                 WHERE b.batch_id >= 1 AND b.batch_id < ?1
                     AND NOT EXISTS (SELECT 1 FROM etl_batches n WHERE n.batch_id = b.batch_id + 1)
                 ORDER BY b.batch_id LIMIT 1)
-            LIMIT 1
+            ORDER BY 1 LIMIT 1
             """)
         try missing.bind(last, at: 1)
         if try missing.step() { return .failed("batch \(missing.int64(at: 0)) is missing \(context)") }
