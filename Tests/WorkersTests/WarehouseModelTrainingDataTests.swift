@@ -26,7 +26,7 @@ import Wire
                     """)
             }
             let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))
-            let applied = "SELECT name || ' ' || applied_at FROM schema_migrations WHERE name >= '004' ORDER BY rowid"
+            let applied = "SELECT name || ' ' || applied_at FROM schema_migrations WHERE name >= '004' AND name < '006' ORDER BY rowid"
             let first = try queryStrings(path, applied)
             #expect(first.map { $0.prefix(while: { $0 != " " }) } == ["004_ml_models", "005_ai_telemetry_predictions"])
             _ = try warehouse.publish(model: WarehouseModelPublishTests.newModel(.rejected))

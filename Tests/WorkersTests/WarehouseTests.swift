@@ -6,7 +6,7 @@ import Workers
 @Suite struct WarehouseTests {
     private let migrationNames = [
         "001_fact_telemetry_features", "002_etl_checkpoint", "003_etl_batches", "004_ml_models",
-        "005_ai_telemetry_predictions",
+        "005_ai_telemetry_predictions", "006_etl_quarantine",
     ]
 
     @Test func createsTheSchemaInWALAndRecordsMigrationsOnce() throws {
@@ -18,8 +18,8 @@ import Workers
             #expect(try queryStrings(path, "PRAGMA journal_mode") == ["wal"])
             let tables = try queryStrings(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             #expect(tables == [
-                "ai_telemetry_predictions", "etl_batches", "etl_checkpoint", "fact_telemetry_features", "ml_models",
-                "schema_migrations", "sqlite_sequence",
+                "ai_telemetry_predictions", "etl_batches", "etl_checkpoint", "etl_quarantine", "fact_telemetry_features",
+                "ml_models", "schema_migrations", "sqlite_sequence",
             ])
 
             // A row written between the two opens must survive the second: nothing is re-created.

@@ -27,6 +27,9 @@ public struct Checkpoint: Equatable, Sendable {
 public enum CommitOutcome: Equatable, Sendable {
     /// Committed: `inserted` new fact rows, `duplicates` records whose (pump, timestamp) was already there.
     case committed(inserted: Int, duplicates: Int)
+    /// Committed as quarantined: no fact row, `records` set aside in `etl_quarantine`, the
+    /// checkpoint past the batch; `action` says whether the chain halts here.
+    case quarantined(records: Int, action: QuarantineAction)
     /// The checkpoint already covers this batch id: nothing was written.
     case alreadyCommitted
 }

@@ -107,15 +107,18 @@ extension Warehouse {
             guard findings == ["ok"] else {
                 throw WarehouseError(.verificationFailed("quick_check: " + findings.joined(separator: "; ")), path: path)
             }
-            try verifyExisting(db)
+            let applied = try verifyExisting(db)
             let tables = try sqlite(path) { () throws(DatabaseError) -> Set<String> in
                 let query = try db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
                 var names: Set<String> = []
                 while try query.step() { names.insert(query.string(at: 0)) }
                 return names
             }
-            for (table, _) in expectedShapes where !tables.contains(table) {
-                throw WarehouseError(.verificationFailed("table '\(table)' is missing"), path: path)
+            // A table added by a later migration is required once that migration is recorded:
+            // a backup taken before it is still a warehouse (opening it migrates).
+            for shape in expectedShapes(applied: applied) where !tables.contains(shape.table) {
+                guard shape.addedBy.map(applied.contains) ?? true else { continue }
+                throw WarehouseError(.verificationFailed("table '\(shape.table)' is missing"), path: path)
             }
             return try corruptionAsFailure(path) { () throws(DatabaseError) -> BackupReport in
                 func integer(_ sql: String) throws(DatabaseError) -> Int64 {

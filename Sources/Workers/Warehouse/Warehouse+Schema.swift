@@ -74,57 +74,101 @@ extension Warehouse {
                 model_version INTEGER NOT NULL,
                 PRIMARY KEY (pump_id, timestamp)) WITHOUT ROWID
             """),
+        // The integrity gates' quarantine, and the counts that let every batch be reconciled
+        // with what the extractor delivered. `ADD COLUMN … DEFAULT 0` keeps the rows of an
+        // older warehouse as they are (their `rows_extracted` reads 0: unknown).
+        Migration(name: quarantineMigration, sql: """
+            CREATE TABLE IF NOT EXISTS etl_quarantine (
+                batch_id INTEGER PRIMARY KEY, gate TEXT NOT NULL,
+                action TEXT NOT NULL CHECK (action IN ('halt', 'quarantine_and_continue')),
+                reason TEXT NOT NULL, evidence TEXT, record_count INTEGER NOT NULL, records TEXT NOT NULL,
+                quarantined_at TEXT NOT NULL, resumed_at TEXT);
+            ALTER TABLE etl_batches ADD COLUMN rows_extracted INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE etl_batches ADD COLUMN rows_quarantined INTEGER NOT NULL DEFAULT 0
+            """),
     ]
+
+    /// The migration that adds `etl_quarantine` and `etl_batches`' two counts.
+    static let quarantineMigration = "006_etl_quarantine"
 
     static let migrationsTableSQL = """
         CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL)
         """
 
-    /// Every table and its expected columns, in declaration order.
-    static let expectedShapes: [(table: String, columns: [Column])] = [
-        ("schema_migrations", [Column("name", "TEXT", primaryKey: 1), Column("applied_at", "TEXT")]),
-        ("fact_telemetry_features", [
-            Column("timestamp", "TEXT", primaryKey: 2), Column("pump_id", "TEXT", primaryKey: 1),
-            Column("flow_rate", "REAL"), Column("pressure", "REAL"), Column("vibration", "REAL"),
-            Column("temperature", "REAL"), Column("failure", "INTEGER"),
-            Column("vibration_rolling_mean", "REAL"), Column("pressure_rolling_mean", "REAL"),
-        ]),
-        ("etl_checkpoint", [
-            // An INTEGER PRIMARY KEY is the rowid: SQLite reports it nullable.
-            Column("id", "INTEGER", notNull: false, primaryKey: 1),
-            Column("last_batch_id", "INTEGER"), Column("cursor", "TEXT"), Column("window_state", "BLOB"),
-            Column("rows_loaded", "INTEGER"), Column("rows_dropped", "INTEGER"), Column("updated_at", "TEXT"),
-        ]),
-        ("etl_batches", [
-            Column("batch_id", "INTEGER", notNull: false, primaryKey: 1), Column("cursor", "TEXT"),
-            Column("rows_inserted", "INTEGER"), Column("rows_duplicate", "INTEGER"), Column("rows_dropped", "INTEGER"),
-            Column("committed_at", "TEXT"),
-        ]),
-        ("ml_models", [
-            Column("version", "INTEGER", notNull: false, primaryKey: 1), Column("created_at", "TEXT"),
-            Column("status", "TEXT"), Column("reason", "TEXT", notNull: false),
-            Column("parameters", "TEXT"), Column("metrics", "TEXT"), Column("row_count", "INTEGER"),
-            Column("data_fingerprint", "TEXT"), Column("watermark_batch", "INTEGER"), Column("model", "BLOB"),
-        ]),
-        ("ai_telemetry_predictions", [
-            Column("timestamp", "TEXT", primaryKey: 2), Column("pump_id", "TEXT", primaryKey: 1),
-            Column("flow_rate", "REAL"), Column("pressure", "REAL"), Column("vibration", "REAL"),
-            Column("temperature", "REAL"), Column("ai_risk_score_percent", "REAL"),
-            Column("ai_predicted_failure", "INTEGER"), Column("model_version", "INTEGER"),
-        ]),
+    /// A warehouse table and its expected columns, in declaration order.
+    struct TableShape {
+        var table: String
+        var columns: [Column]
+        /// The migration that creates the table, when `Warehouse.verify` requires it only once
+        /// that migration is recorded; nil for the tables every warehouse file has.
+        var addedBy: String?
+    }
+
+    /// `etl_batches` as migration 003 creates it; 006 appends `rows_extracted`, `rows_quarantined`.
+    static let etlBatchesColumns003: [Column] = [
+        Column("batch_id", "INTEGER", notNull: false, primaryKey: 1), Column("cursor", "TEXT"),
+        Column("rows_inserted", "INTEGER"), Column("rows_duplicate", "INTEGER"), Column("rows_dropped", "INTEGER"),
+        Column("committed_at", "TEXT"),
     ]
 
-    /// Checks, reading only, that every warehouse table already present has the expected columns,
-    /// that no unknown migration is recorded, and that the checkpoint decodes.
+    /// Every table and its expected columns once `applied` migrations are recorded: `etl_batches`
+    /// has its two 006 columns exactly when 006 is recorded (before, `ADD COLUMN` must still be
+    /// able to add them).
+    static func expectedShapes(applied: Set<String>) -> [TableShape] {
+        let etlBatches = applied.contains(quarantineMigration)
+            ? etlBatchesColumns003 + [Column("rows_extracted", "INTEGER"), Column("rows_quarantined", "INTEGER")]
+            : etlBatchesColumns003
+        return [
+            TableShape(table: "schema_migrations", columns: [
+                Column("name", "TEXT", primaryKey: 1), Column("applied_at", "TEXT"),
+            ]),
+            TableShape(table: "fact_telemetry_features", columns: [
+                Column("timestamp", "TEXT", primaryKey: 2), Column("pump_id", "TEXT", primaryKey: 1),
+                Column("flow_rate", "REAL"), Column("pressure", "REAL"), Column("vibration", "REAL"),
+                Column("temperature", "REAL"), Column("failure", "INTEGER"),
+                Column("vibration_rolling_mean", "REAL"), Column("pressure_rolling_mean", "REAL"),
+            ]),
+            TableShape(table: "etl_checkpoint", columns: [
+                // An INTEGER PRIMARY KEY is the rowid: SQLite reports it nullable.
+                Column("id", "INTEGER", notNull: false, primaryKey: 1),
+                Column("last_batch_id", "INTEGER"), Column("cursor", "TEXT"), Column("window_state", "BLOB"),
+                Column("rows_loaded", "INTEGER"), Column("rows_dropped", "INTEGER"), Column("updated_at", "TEXT"),
+            ]),
+            TableShape(table: "etl_batches", columns: etlBatches),
+            TableShape(table: "ml_models", columns: [
+                Column("version", "INTEGER", notNull: false, primaryKey: 1), Column("created_at", "TEXT"),
+                Column("status", "TEXT"), Column("reason", "TEXT", notNull: false),
+                Column("parameters", "TEXT"), Column("metrics", "TEXT"), Column("row_count", "INTEGER"),
+                Column("data_fingerprint", "TEXT"), Column("watermark_batch", "INTEGER"), Column("model", "BLOB"),
+            ]),
+            TableShape(table: "ai_telemetry_predictions", columns: [
+                Column("timestamp", "TEXT", primaryKey: 2), Column("pump_id", "TEXT", primaryKey: 1),
+                Column("flow_rate", "REAL"), Column("pressure", "REAL"), Column("vibration", "REAL"),
+                Column("temperature", "REAL"), Column("ai_risk_score_percent", "REAL"),
+                Column("ai_predicted_failure", "INTEGER"), Column("model_version", "INTEGER"),
+            ]),
+            TableShape(table: "etl_quarantine", columns: [
+                Column("batch_id", "INTEGER", notNull: false, primaryKey: 1), Column("gate", "TEXT"),
+                Column("action", "TEXT"), Column("reason", "TEXT"), Column("evidence", "TEXT", notNull: false),
+                Column("record_count", "INTEGER"), Column("records", "TEXT"), Column("quarantined_at", "TEXT"),
+                Column("resumed_at", "TEXT", notNull: false),
+            ], addedBy: quarantineMigration),
+        ]
+    }
+
+    /// Checks, reading only, that no unknown migration is recorded, that every warehouse table
+    /// already present has the columns expected with the migrations recorded, and that the
+    /// checkpoint decodes.
+    /// - Returns: the migrations recorded (none without `schema_migrations`).
     /// - Throws: `WarehouseError` (`.notADatabase` on the first read of a foreign file).
-    static func verifyExisting(_ db: Database) throws(WarehouseError) {
+    @discardableResult
+    static func verifyExisting(_ db: Database) throws(WarehouseError) -> Set<String> {
         let path = db.path
         let info = try sqlite(path) { () throws(DatabaseError) in
             try db.prepare("SELECT name, type, \"notnull\", pk FROM pragma_table_info(?) ORDER BY cid")
         }
-        var present: Set<String> = []
-        for (table, expected) in expectedShapes {
-            let found = try sqlite(path) { () throws(DatabaseError) in
+        func columns(of table: String) throws(WarehouseError) -> [Column] {
+            try sqlite(path) { () throws(DatabaseError) in
                 defer { info.reset() }
                 try info.bind(table, at: 1)
                 var found: [Column] = []
@@ -134,24 +178,35 @@ extension Warehouse {
                 }
                 return found
             }
-            guard !found.isEmpty else { continue }
-            present.insert(table)
-            guard found == expected else {
+        }
+        func check(_ shape: TableShape) throws(WarehouseError) -> Bool {
+            let found = try columns(of: shape.table)
+            guard !found.isEmpty else { return false }
+            guard found == shape.columns else {
                 throw WarehouseError(.unexpectedShape(
-                    table: table, expected: expected.map(\.summary).joined(separator: ", "),
+                    table: shape.table, expected: shape.columns.map(\.summary).joined(separator: ", "),
                     found: found.map(\.summary).joined(separator: ", ")), path: path)
             }
+            return true
         }
-        if present.contains("schema_migrations") {
+        // The migrations recorded decide the shapes expected, so they are read first.
+        var applied: Set<String> = []
+        if try check(expectedShapes(applied: [])[0]) {
             let known = Set(migrations.map(\.name))
-            for name in try sqlite(path, { () throws(DatabaseError) in try appliedMigrations(db) }) where !known.contains(name) {
-                throw WarehouseError(.unknownMigration(name), path: path)
+            for name in try sqlite(path, { () throws(DatabaseError) in try appliedMigrations(db) }) {
+                guard known.contains(name) else { throw WarehouseError(.unknownMigration(name), path: path) }
+                applied.insert(name)
             }
+        }
+        var present: Set<String> = []
+        for shape in expectedShapes(applied: applied).dropFirst() {
+            if try check(shape) { present.insert(shape.table) }
         }
         if present.contains("etl_checkpoint") {
             let query = try sqlite(path) { () throws(DatabaseError) in try db.prepare(checkpointQuerySQL) }
             _ = try decodeCheckpoint(query, path: path)
         }
+        return applied
     }
 
     /// Runs SQLite calls, turning their failure into the warehouse's error for `path`.

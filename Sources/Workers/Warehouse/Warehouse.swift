@@ -14,7 +14,9 @@ import Wire
 /// - `etl_checkpoint(id = 1, last_batch_id, cursor, window_state BLOB, rows_loaded,
 ///   rows_dropped, updated_at)`: one row, where the chain resumes.
 /// - `etl_batches(batch_id PRIMARY KEY, cursor, rows_inserted, rows_duplicate, rows_dropped,
-///   committed_at)`: one row per committed batch, for reconciliation.
+///   committed_at, rows_extracted, rows_quarantined)`: one row per committed batch, for reconciliation.
+/// - `etl_quarantine(batch_id PRIMARY KEY, gate, action, reason, evidence, record_count, records,
+///   quarantined_at, resumed_at)`: the batches the integrity gates set aside (`Warehouse+Quarantine.swift`).
 /// - `schema_migrations(name PRIMARY KEY, applied_at)`: the named migrations applied.
 /// - `ml_models` and `ai_telemetry_predictions`: the trainer's model registry and the serving
 ///   model's predictions, written by `publish` (`Warehouse+Models.swift`, `Warehouse+Predictions.swift`).
@@ -31,6 +33,7 @@ public final class Warehouse {
     let db: Database
     private let insertFact: Statement
     private let insertBatch: Statement
+    private let insertQuarantine: Statement
     private let upsertCheckpoint: Statement
     private let selectCheckpoint: Statement
     /// Reused for every row's timestamp text, so inserting allocates nothing per row.
@@ -72,15 +75,22 @@ public final class Warehouse {
         try Self.migrate(db)
         try Self.verifyExisting(db)
         self.db = db
-        (insertFact, insertBatch, upsertCheckpoint, selectCheckpoint) = try Self.sqlite(path) { () throws(DatabaseError) in
+        (insertFact, insertBatch, insertQuarantine, upsertCheckpoint, selectCheckpoint) = try Self.sqlite(path) {
+            () throws(DatabaseError) in
             try (db.prepare("""
                     INSERT INTO fact_telemetry_features (timestamp, pump_id, flow_rate, pressure, vibration,
                         temperature, failure, vibration_rolling_mean, pressure_rolling_mean)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pump_id, timestamp) DO NOTHING
                     """),
                  db.prepare("""
-                    INSERT INTO etl_batches (batch_id, cursor, rows_inserted, rows_duplicate, rows_dropped, committed_at)
-                    VALUES (?, ?, ?, ?, ?, datetime('now'))
+                    INSERT INTO etl_batches (batch_id, cursor, rows_inserted, rows_duplicate, rows_dropped,
+                        rows_extracted, rows_quarantined, committed_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'))
+                    """),
+                 db.prepare("""
+                    INSERT INTO etl_quarantine (batch_id, gate, action, reason, evidence, record_count, records,
+                        quarantined_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'))
                     """),
                  db.prepare("""
                     INSERT INTO etl_checkpoint (id, last_batch_id, cursor, window_state, rows_loaded, rows_dropped, updated_at)
@@ -119,17 +129,29 @@ public final class Warehouse {
         try commit([PendingBatch(batch: batch, dropped: dropped, windowState: windowState)], onBlocked: onBlocked)[0]
     }
 
-    /// A batch waiting for `commit(_:onBlocked:)`: its rows, the records dropped upstream, and
-    /// the transformer's window state after it.
+    /// A batch waiting for `commit(_:onBlocked:)`: its rows, the records dropped upstream, the
+    /// transformer's window state after it, how many records the extractor delivered for it, and
+    /// the integrity gates' quarantine, if they stopped it.
     public struct PendingBatch: Sendable {
         public var batch: RecordBatch
         public var dropped: Int
         public var windowState: [UInt8]
+        /// Records that came in from the extractor for this batch, before any was dropped:
+        /// `etl_batches.rows_extracted`. Reconciled by `integrityCheck()` with what became of them.
+        public var extracted: Int
+        /// When set, the batch is committed as quarantined: `batch.records` are neither
+        /// validated nor inserted; `quarantine.records` are kept in `etl_quarantine`.
+        public var quarantine: Quarantine?
 
-        public init(batch: RecordBatch, dropped: Int, windowState: [UInt8]) {
+        /// A batch; `extracted` defaults to the records accounted for: `dropped` plus the
+        /// quarantined records, or plus `batch.records` when there is no quarantine.
+        public init(batch: RecordBatch, dropped: Int, windowState: [UInt8], extracted: Int? = nil,
+                    quarantine: Quarantine? = nil) {
             self.batch = batch
             self.dropped = dropped
             self.windowState = windowState
+            self.extracted = extracted ?? (quarantine?.records.count ?? batch.records.count) + dropped
+            self.quarantine = quarantine
         }
     }
 
@@ -137,19 +159,30 @@ public final class Warehouse {
     /// applies it (rows, `etl_batches` row, checkpoint), so the checkpoint ends at the last.
     /// One commit for several batches is what lets the loader keep up with the chain: the
     /// transaction's fixed cost is paid once. All or nothing, like a single batch.
+    ///
+    /// A quarantined batch (`quarantine` set) inserts no fact row: its `etl_quarantine` row (the
+    /// records as a JSON array, see `quarantineJSON`), its `etl_batches` row (0 inserted, 0
+    /// duplicates, `rows_quarantined` its record count) and the checkpoint, like any other
+    /// batch; a halt does not stop the batches after it in the same group from committing (the
+    /// caller decides what to send).
     /// - Returns: one outcome per batch, in order.
-    /// - Throws: as `commit(_:dropped:windowState:onBlocked:)`.
+    /// - Throws: as `commit(_:dropped:windowState:onBlocked:)`; `.invalidBatch` also for a
+    ///   negative `extracted`, an `extracted` of 0 for a batch with records (0 means "not
+    ///   recorded" for batches from before migration 006), a quarantine without records or
+    ///   with an empty gate or reason.
     public func commit(
         _ batches: [PendingBatch], onBlocked: (_ waited: Duration) -> Void = { _ in }
     ) throws(WarehouseError) -> [CommitOutcome] {
-        for pending in batches { try validate(pending.batch, dropped: pending.dropped) }
+        for pending in batches { try validate(pending) }
+        // Encoded once, outside the transaction: a retry after a lock does not redo it.
+        let quarantinedJSON = batches.map { $0.quarantine.map { Self.quarantineJSON($0.records) } }
         return try retryingWhileLocked(onBlocked: onBlocked) { () throws(WarehouseError) -> [CommitOutcome] in
             try db.transaction(.immediate, wrapping: { WarehouseError($0, path: path) }) {
                 () throws(WarehouseError) -> [CommitOutcome] in
                 var outcomes: [CommitOutcome] = []
                 outcomes.reserveCapacity(batches.count)
-                for pending in batches {
-                    outcomes.append(try apply(pending.batch, dropped: pending.dropped, windowState: pending.windowState))
+                for (pending, json) in zip(batches, quarantinedJSON) {
+                    outcomes.append(try apply(pending, quarantinedJSON: json))
                 }
                 return outcomes
             }
@@ -157,50 +190,87 @@ public final class Warehouse {
     }
 
     /// The body of `commit`'s transaction.
-    private func apply(_ batch: RecordBatch, dropped: Int, windowState: [UInt8]) throws(WarehouseError) -> CommitOutcome {
+    private func apply(_ pending: PendingBatch, quarantinedJSON: String?) throws(WarehouseError) -> CommitOutcome {
+        let batch = pending.batch
         let previous = try Self.decodeCheckpoint(selectCheckpoint, path: path)
         if let previous, batch.batchID <= previous.batchID { return .alreadyCommitted }
         return try Self.sqlite(path) { () throws(DatabaseError) -> CommitOutcome in
             var inserted = 0
-            for record in batch.records {
-                // `validate` checked the means and the timestamp's range.
-                UTCTimestamp.write(record.timestamp, into: timestampText)
-                try insertFact.bind(utf8: UnsafeBufferPointer(timestampText), at: 1)
-                try insertFact.bind(record.pumpID, at: 2)
-                try insertFact.bind(record.flowRate, at: 3)
-                try insertFact.bind(record.pressure, at: 4)
-                try insertFact.bind(record.vibration, at: 5)
-                try insertFact.bind(record.temperature, at: 6)
-                try insertFact.bind(Int64(record.failure), at: 7)
-                try insertFact.bind(record.vibrationRollingMean!, at: 8)
-                try insertFact.bind(record.pressureRollingMean!, at: 9)
-                try insertFact.execute()
-                inserted += Int(db.changes)
+            let duplicates: Int
+            let outcome: CommitOutcome
+            if let quarantine = pending.quarantine, let quarantinedJSON {
+                try insertQuarantine.bind(Int64(batch.batchID), at: 1)
+                try insertQuarantine.bind(quarantine.gate, at: 2)
+                try insertQuarantine.bind(quarantine.action.rawValue, at: 3)
+                try insertQuarantine.bind(quarantine.reason, at: 4)
+                if let evidence = quarantine.evidence {
+                    try insertQuarantine.bind(evidence, at: 5)
+                } else {
+                    try insertQuarantine.bindNull(at: 5)
+                }
+                try insertQuarantine.bind(Int64(quarantine.records.count), at: 6)
+                try insertQuarantine.bind(quarantinedJSON, at: 7)
+                try insertQuarantine.execute()
+                duplicates = 0
+                outcome = .quarantined(records: quarantine.records.count, action: quarantine.action)
+            } else {
+                for record in batch.records {
+                    // `validate` checked the means and the timestamp's range.
+                    UTCTimestamp.write(record.timestamp, into: timestampText)
+                    try insertFact.bind(utf8: UnsafeBufferPointer(timestampText), at: 1)
+                    try insertFact.bind(record.pumpID, at: 2)
+                    try insertFact.bind(record.flowRate, at: 3)
+                    try insertFact.bind(record.pressure, at: 4)
+                    try insertFact.bind(record.vibration, at: 5)
+                    try insertFact.bind(record.temperature, at: 6)
+                    try insertFact.bind(Int64(record.failure), at: 7)
+                    try insertFact.bind(record.vibrationRollingMean!, at: 8)
+                    try insertFact.bind(record.pressureRollingMean!, at: 9)
+                    try insertFact.execute()
+                    inserted += Int(db.changes)
+                }
+                duplicates = batch.records.count - inserted
+                outcome = .committed(inserted: inserted, duplicates: duplicates)
             }
-            let duplicates = batch.records.count - inserted
             try insertBatch.bind(Int64(batch.batchID), at: 1)
             try insertBatch.bind(batch.cursor, at: 2)
             try insertBatch.bind(Int64(inserted), at: 3)
             try insertBatch.bind(Int64(duplicates), at: 4)
-            try insertBatch.bind(Int64(dropped), at: 5)
+            try insertBatch.bind(Int64(pending.dropped), at: 5)
+            try insertBatch.bind(Int64(pending.extracted), at: 6)
+            try insertBatch.bind(Int64(pending.quarantine?.records.count ?? 0), at: 7)
             try insertBatch.execute()
             try upsertCheckpoint.bind(Int64(batch.batchID), at: 1)
             try upsertCheckpoint.bind(batch.cursor, at: 2)
-            try upsertCheckpoint.bind(blob: windowState, at: 3)
+            try upsertCheckpoint.bind(blob: pending.windowState, at: 3)
             try upsertCheckpoint.bind((previous?.rowsLoaded ?? 0) + Int64(inserted), at: 4)
-            try upsertCheckpoint.bind((previous?.rowsDropped ?? 0) + Int64(dropped), at: 5)
+            try upsertCheckpoint.bind((previous?.rowsDropped ?? 0) + Int64(pending.dropped), at: 5)
             try upsertCheckpoint.execute()
-            return .committed(inserted: inserted, duplicates: duplicates)
+            return outcome
         }
     }
 
     /// Refuses, before any SQL, a batch the warehouse must not store.
-    private func validate(_ batch: RecordBatch, dropped: Int) throws(WarehouseError) {
+    private func validate(_ pending: PendingBatch) throws(WarehouseError) {
+        let batch = pending.batch
         func refuse(_ why: String) -> WarehouseError {
             WarehouseError(.invalidBatch("batch \(batch.batchID): \(why)"), path: path)
         }
         guard batch.batchID <= UInt64(Int64.max) else { throw refuse("id above \(Int64.max)") }
-        guard dropped >= 0 else { throw refuse("negative dropped count \(dropped)") }
+        guard pending.dropped >= 0 else { throw refuse("negative dropped count \(pending.dropped)") }
+        guard pending.extracted >= 0 else { throw refuse("negative extracted count \(pending.extracted)") }
+        // 0 reads as "not recorded" in `integrityCheck()` (batches from before migration 006),
+        // so it must not be stored for a batch with records: it would hide the mismatch.
+        let accounted = (pending.quarantine?.records.count ?? batch.records.count) + pending.dropped
+        guard pending.extracted > 0 || accounted == 0 else {
+            throw refuse("extracted count 0 for \(accounted) records accounted for")
+        }
+        if let quarantine = pending.quarantine {
+            guard !quarantine.records.isEmpty else { throw refuse("quarantine by gate '\(quarantine.gate)' without records") }
+            guard !quarantine.gate.isEmpty, !quarantine.reason.isEmpty else { throw refuse("quarantine without gate or reason") }
+            // The records are kept as they are, whatever is wrong with them: that is the point.
+            return
+        }
         for (index, record) in batch.records.enumerated() {
             guard record.vibrationRollingMean != nil, record.pressureRollingMean != nil else {
                 throw refuse("record \(index) (\(record.pumpID) at \(record.timestamp)) has no rolling means")
