@@ -304,6 +304,8 @@ public final class SupervisorRuntime {
             case .stopRequested:
                 logger.notice("Worker asks the tree to stop", metadata: ["worker.name": "\(tree.name(of: id))"])
                 process(.shutdown(reason: "stop requested by '\(tree.name(of: id))'"))
+            case .halted, .working:
+                break  // Not acted on yet: the engine learns halts and items in the next commits.
             }
         }
         if ended { unregister(fd) }
