@@ -44,22 +44,35 @@ public final class SupervisorRuntime {
     var progressLoggedAt: [ElementID: Duration] = [:]
     var channels: DataChannels?
     var outcome: Outcome?
+    /// The last lines each worker process printed (stdout and stderr), by pid: the evidence of a
+    /// poison pill. A worker's entry is dropped when its next incarnation is spawned.
+    var recentOutput: [Int32: [String]] = [:]
+    /// The pid of each worker's latest incarnation, to find its `recentOutput`.
+    var latestPID: [ElementID: Int32] = [:]
+    /// Lines kept per process in `recentOutput`.
+    static let recentOutputLines = 5
 
     /// - Parameters:
     ///   - policy: the validated tree and settings.
     ///   - runDirectory: where the lock file and control socket live.
     ///   - environment: extra `KEY=VALUE` entries every worker gets (besides the inherited environment).
     ///   - seed: backoff jitter seed.
+    ///   - haltEndsRun: when true (a job), a worker's halt stops the whole tree and `run()` returns
+    ///     exit code 1 with `"<node> halted by <worker>: <reason>"`; when false, the halted node
+    ///     is held down until `cidp resume` while the rest of the tree runs on.
     public init(policy: Policy, runDirectory: RunDirectory, logger: Logger, environment: [String: String] = [:],
-                seed: UInt64 = UInt64(truncatingIfNeeded: Posix.monotonicNow().components.attoseconds)) {
+                seed: UInt64 = UInt64(truncatingIfNeeded: Posix.monotonicNow().components.attoseconds),
+                haltEndsRun: Bool = false) {
         self.policy = policy
         self.runDirectory = runDirectory
         self.logger = logger
-        self.tree = SupervisorTree(root: policy.root, seed: seed)
+        self.tree = SupervisorTree(root: policy.root, seed: seed, haltEndsRun: haltEndsRun)
         // Our own launch variables are set per worker; an inherited copy would shadow them
         // (getenv returns the first match).
         let launchVariables = [WireLayout.workerNameVariable, WireLayout.supervisorPIDVariable,
-                               WireLayout.heartbeatIntervalVariable, WireLayout.memoryLimitVariable]
+                               WireLayout.heartbeatIntervalVariable, WireLayout.memoryLimitVariable,
+                               WireLayout.resumedVariable, WireLayout.poisonItemVariable,
+                               WireLayout.poisonEvidenceVariable]
         let overridden = launchVariables + environment.keys
         var inherited: [String] = []
         var pointer = environ
@@ -196,6 +209,7 @@ public final class SupervisorRuntime {
         // Standard signals coalesce: one SIGCHLD may stand for many exits, so reap them all.
         guard reap else { return }
         for (pid, status) in Posix.reapExited() {
+            readOutput(ofExited: pid)
             process(.exited(pid: pid, status: ExitStatus(waitStatus: status)))
         }
     }
@@ -204,6 +218,13 @@ public final class SupervisorRuntime {
 
     private func spawn(_ id: ElementID) {
         let spec = tree.workerSpec(id)
+        let context = tree.spawnContext(of: id)
+        let previousOutput = latestPID[id].flatMap { recentOutput.removeValue(forKey: $0) } ?? []
+        if context.isResumed || context.poisonPill != nil {
+            var metadata: Logger.Metadata = ["worker.name": "\(spec.name)", "resumed": "\(context.isResumed)"]
+            if let pill = context.poisonPill { metadata["item"] = "\(pill.item)"; metadata["crashes"] = "\(pill.crashes)" }
+            logger.info("Spawning with launch notes", metadata: metadata)
+        }
         do throws(Errno) {
             let (parentEnd, childEnd) = try Posix.seqpacketPair()
             let stdout = try Posix.pipe(nonblockingRead: true)
@@ -213,7 +234,8 @@ public final class SupervisorRuntime {
             defer { childEnds.forEach(Posix.close) }
             let pid: Int32
             do throws(Errno) {
-                pid = try Posix.spawn(argv: spec.command, environment: environment(for: spec),
+                pid = try Posix.spawn(argv: spec.command,
+                                      environment: environment(for: spec, context: context, lastOutput: previousOutput),
                                       descriptors: [(devNullFD, 0), (stdout.write, 1), (stderr.write, 2),
                                                     (childEnd, WireLayout.controlFD)]
                                         + (channels?.descriptors(for: spec) ?? []))
@@ -226,6 +248,7 @@ public final class SupervisorRuntime {
                 // the window between exec and this call; this covers commands that do not.
                 try? Posix.limitAddressSpace(of: pid, bytes: limit)
             }
+            latestPID[id] = pid
             register(parentEnd, as: .control(id, pid: pid))
             controlReaders[parentEnd] = FrameReader(fd: parentEnd, channel: "\(spec.name) control")
             register(stdout.read, as: .output(id, pid: pid))
@@ -239,15 +262,27 @@ public final class SupervisorRuntime {
         }
     }
 
-    private func environment(for spec: ChildSpec) -> [String] {
+    /// - Parameters:
+    ///   - context: what the tree says this start must be told (resumed, a poison pill).
+    ///   - lastOutput: the last lines the previous incarnation printed: the poison pill's evidence.
+    private func environment(for spec: ChildSpec, context: SpawnContext, lastOutput: [String]) -> [String] {
+        let launchVariables = [WireLayout.resumedVariable, WireLayout.poisonItemVariable, WireLayout.poisonEvidenceVariable]
         var entries = baseEnvironment.filter { entry in !spec.environment.keys.contains { entry.hasPrefix($0 + "=") } }
-        entries += spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        entries += spec.environment.filter { !launchVariables.contains($0.key) }
+            .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let heartbeat = spec.watchdog.map { max(5, $0.milliseconds / 3) } ?? 1000
         entries += [
             "\(WireLayout.workerNameVariable)=\(spec.name)",
             "\(WireLayout.supervisorPIDVariable)=\(getpid())",
             "\(WireLayout.heartbeatIntervalVariable)=\(heartbeat)",
         ]
+        if context.isResumed { entries.append("\(WireLayout.resumedVariable)=1") }
+        if let pill = context.poisonPill {
+            // One line each, without NUL (which cannot travel in an environment): control characters become spaces.
+            let item = PoisonPill.withoutControlCharacters(pill.item)
+            entries.append("\(WireLayout.poisonItemVariable)=\(item)")
+            entries.append("\(WireLayout.poisonEvidenceVariable)=\(pill.evidence(lastOutput: lastOutput))")
+        }
         if let limit = spec.memoryLimit {
             entries.append("\(WireLayout.memoryLimitVariable)=\(limit)")
             // RLIMIT_AS counts reserved address space: glibc reserves 64 MiB per malloc arena and
@@ -304,8 +339,11 @@ public final class SupervisorRuntime {
             case .stopRequested:
                 logger.notice("Worker asks the tree to stop", metadata: ["worker.name": "\(tree.name(of: id))"])
                 process(.shutdown(reason: "stop requested by '\(tree.name(of: id))'"))
-            case .halted, .working:
-                break  // Not acted on yet: the engine learns halts and items in the next commits.
+            case .halted(let reason):
+                process(.halted(id, pid: pid, reason: reason))
+            case .working(let item):
+                logger.debug("Worker working", metadata: ["worker.name": "\(tree.name(of: id))", "item": "\(item)"])
+                process(.working(id, pid: pid, item: item))
             }
         }
         if ended { unregister(fd) }
@@ -332,14 +370,31 @@ public final class SupervisorRuntime {
             }
             switch result {
             case .success(let count?) where count > 0:
-                buffer.withUnsafeBytes { forwarders[fd]?.consume(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                let lines = buffer.withUnsafeBytes { forwarders[fd]?.consume(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                remember(lines ?? [], from: fd)
             case .success(0):
                 return
             case .success, .failure:
-                forwarders[fd]?.finish()
+                remember(forwarders[fd]?.finish().map { [$0] } ?? [], from: fd)
                 unregister(fd)
                 return
             }
+        }
+    }
+
+    /// Keeps the last lines of the process writing to `fd`.
+    private func remember(_ lines: [String], from fd: Int32) {
+        guard !lines.isEmpty, case .output(_, let pid)? = sources[fd] else { return }
+        var kept = recentOutput[pid] ?? []
+        kept.append(contentsOf: lines.suffix(Self.recentOutputLines))
+        recentOutput[pid] = Array(kept.suffix(Self.recentOutputLines))
+    }
+
+    /// Reads what an exited worker left in its output pipes, so that its last lines are logged
+    /// (and kept as evidence) before its exit is handled and it is restarted.
+    private func readOutput(ofExited pid: Int32) {
+        for (fd, source) in sources {
+            if case .output(_, pid) = source { readOutput(fd: fd, maxChunks: 64) }
         }
     }
 
