@@ -5,13 +5,14 @@ extension SupervisorTree {
     public enum ResumeRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         case nothingHalted, shuttingDown
         case notHalted(String)
-        case nodeNotRunning(String)
+        /// The halted child's own node is not running (it is stopping, or giving up).
+        case nodeNotRunning(child: String, node: String)
         public var description: String {
             switch self {
             case .nothingHalted: return "nothing is halted"
             case .shuttingDown: return "the tree is shutting down"
             case .notHalted(let name): return "'\(name)' is not halted"
-            case .nodeNotRunning(let node): return "its node '\(node)' is not running"
+            case .nodeNotRunning(let child, let node): return "'\(child)' is in node '\(node)', which is not running"
             }
         }
     }
@@ -188,7 +189,7 @@ extension SupervisorTree {
         if let parentID = parent(of: id) {
             let parentNode = node(parentID)
             guard parentNode.mode == .running || parentNode.mode == .starting else {
-                throw .nodeNotRunning(parentNode.spec.name)
+                throw .nodeNotRunning(child: name(of: id), node: parentNode.spec.name)
             }
         }
         switch elements[id] {

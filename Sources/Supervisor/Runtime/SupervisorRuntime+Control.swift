@@ -92,7 +92,7 @@ extension SupervisorRuntime {
             guard let id = tree.elementID(named: name) else {
                 let halted = tree.haltedElements.map { tree.name(of: $0) }
                 let known = halted.isEmpty ? "nothing is halted" : "halted: " + halted.joined(separator: ", ")
-                finish(fd, ControlReply(ok: false, error: "cannot resume '\(name)': no such node or worker; \(known)"))
+                finish(fd, ControlReply(ok: false, error: "cannot resume: no node or worker '\(name)'; \(known)"))
                 return
             }
             targets = [id]
@@ -103,6 +103,9 @@ extension SupervisorRuntime {
                 return
             }
         }
+        logger.notice("Resume requested through the control socket", metadata: [
+            "node": "\(targets.map { tree.name(of: $0) }.joined(separator: ","))",
+        ])
         var resumed: [ElementID] = []
         var refusals: [String] = []
         for id in targets {
@@ -111,16 +114,13 @@ extension SupervisorRuntime {
                 resumed.append(id)
                 for action in actions { perform(action) }
             } catch {
-                refusals.append("cannot resume '\(tree.name(of: id))': \(error)")
+                refusals.append("\(error)")
             }
         }
         guard !resumed.isEmpty else {
-            finish(fd, ControlReply(ok: false, error: refusals.joined(separator: "; ")))
+            finish(fd, ControlReply(ok: false, error: "cannot resume: " + refusals.joined(separator: "; ")))
             return
         }
-        logger.notice("Resume requested through the control socket", metadata: [
-            "node": "\(resumed.map { tree.name(of: $0) }.joined(separator: ","))",
-        ])
         clients[fd]?.waiting = .resume(ids: resumed)
         drainEvents()
     }

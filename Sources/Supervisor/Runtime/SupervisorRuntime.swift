@@ -209,7 +209,9 @@ public final class SupervisorRuntime {
         // Standard signals coalesce: one SIGCHLD may stand for many exits, so reap them all.
         guard reap else { return }
         for (pid, status) in Posix.reapExited() {
-            readOutput(ofExited: pid)
+            // What the worker sent and printed just before it died is still queued: read it first,
+            // so that its last `working` item and output lines count for this exit.
+            readLeftovers(ofExited: pid)
             process(.exited(pid: pid, status: ExitStatus(waitStatus: status)))
         }
     }
@@ -223,7 +225,7 @@ public final class SupervisorRuntime {
         if context.isResumed || context.poisonPill != nil {
             var metadata: Logger.Metadata = ["worker.name": "\(spec.name)", "resumed": "\(context.isResumed)"]
             if let pill = context.poisonPill { metadata["item"] = "\(pill.item)"; metadata["crashes"] = "\(pill.crashes)" }
-            logger.info("Spawning with launch notes", metadata: metadata)
+            logger.info("Spawning worker with resume or poison-pill variables", metadata: metadata)
         }
         do throws(Errno) {
             let (parentEnd, childEnd) = try Posix.seqpacketPair()
@@ -390,9 +392,13 @@ public final class SupervisorRuntime {
         recentOutput[pid] = Array(kept.suffix(Self.recentOutputLines))
     }
 
-    /// Reads what an exited worker left in its output pipes, so that its last lines are logged
-    /// (and kept as evidence) before its exit is handled and it is restarted.
-    private func readOutput(ofExited pid: Int32) {
+    /// Reads what an exited worker left on its control channel and in its output pipes, so that
+    /// its last messages are applied and its last lines logged (and kept as evidence) before its
+    /// exit is handled and it is restarted.
+    private func readLeftovers(ofExited pid: Int32) {
+        for (fd, source) in sources {
+            if case .control(let id, pid) = source { readControl(fd: fd, worker: id, pid: pid) }
+        }
         for (fd, source) in sources {
             if case .output(_, pid) = source { readOutput(fd: fd, maxChunks: 64) }
         }
