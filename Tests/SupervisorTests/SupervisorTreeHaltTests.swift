@@ -106,6 +106,15 @@ extension SupervisorTreeTests {
             #expect(driver.notices.filter { if case .halted = $0 { true } else { false } }.count == 1)
         }
 
+        @Test func theReasonIsKeptOnOneLineOfBoundedLength() {
+            var driver = Self.design()
+            driver.halt("transformer", "line one\nline two\t" + String(repeating: "x", count: 5000))
+            let reason = driver.entry("etl")?.reason ?? ""
+            #expect(reason.hasPrefix("line one line two xxx"))
+            #expect(reason.count == SupervisorTree.maxReasonLength)
+            #expect(reason.hasSuffix("x…"))
+        }
+
         @Test func aHaltEndsTheRunWhenAskedTo() {
             var driver = Self.design(haltEndsRun: true)
             driver.halt("transformer", Self.reason)

@@ -110,7 +110,7 @@ extension SupervisorTree {
         let parentID = worker.parent
         let parentNode = node(parentID)
         guard parentNode.mode == .running || parentNode.mode == .starting else { return }
-        let halt = Halt(by: worker.spec.name, reason: PoisonPill.withoutControlCharacters(reason))
+        let halt = Halt(by: worker.spec.name, reason: Self.oneLineReason(reason))
         actions.append(.notice(.halted(node: parentNode.spec.name, worker: halt.by, reason: halt.reason)))
         if haltEndsRun {
             // The whole tree stops in order; the halted chain is stopped at once besides (its
@@ -125,6 +125,15 @@ extension SupervisorTree {
             modifyNode(parentID) { $0.mode = .halted(halt); $0.resumesWhenHalted = false }
             beginStop(of: parentID, disposition: .halted)
         }
+    }
+
+    /// The longest halt reason kept, in characters: the reason is one line for the operator.
+    static let maxReasonLength = 1000
+
+    /// `reason` on one line (control characters as spaces), cut to `maxReasonLength` with `…`.
+    static func oneLineReason(_ reason: String) -> String {
+        let line = PoisonPill.withoutControlCharacters(reason)
+        return line.count > maxReasonLength ? line.prefix(maxReasonLength - 1) + "…" : line
     }
 
     /// Halts a worker directly under the root: the root's other children are not its chain.
