@@ -297,7 +297,7 @@ public final class SupervisorRuntime {
 
     // MARK: Worker channels
 
-    private func readControl(fd: Int32, worker id: ElementID, pid: Int32) {
+    func readControl(fd: Int32, worker id: ElementID, pid: Int32) {
         guard var reader = controlReaders[fd] else { return }
         let result: FrameReader.ReadResult
         do throws(WireError) {
@@ -351,9 +351,6 @@ public final class SupervisorRuntime {
         if ended { unregister(fd) }
     }
 
-    /// Forwards what a worker wrote, at most `maxChunks` × 64 KiB per call (one by default): epoll is
-    /// level-triggered, so a worker that writes without pause is read again on the next turn
-    /// of the loop instead of starving every other event.
     /// One log line per worker and second at most, with the stage and its counters.
     private func logProgress(_ progress: ControlMessage.Progress, of id: ElementID) {
         let now = Posix.monotonicNow()
@@ -362,53 +359,6 @@ public final class SupervisorRuntime {
         var metadata: Logger.Metadata = ["worker.name": "\(tree.name(of: id))", "stage": "\(progress.stage)"]
         for (key, value) in progress.counters { metadata[key] = "\(value)" }
         logger.info("Progress", metadata: metadata)
-    }
-
-    private func readOutput(fd: Int32, maxChunks: Int = 1) {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        for _ in 0..<maxChunks {
-            let result = buffer.withUnsafeMutableBytes { bytes in
-                Result { () throws(Errno) in try Posix.readAvailable(fd, into: bytes) }
-            }
-            switch result {
-            case .success(let count?) where count > 0:
-                let lines = buffer.withUnsafeBytes { forwarders[fd]?.consume(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-                remember(lines ?? [], from: fd)
-            case .success(0):
-                return
-            case .success, .failure:
-                remember(forwarders[fd]?.finish().map { [$0] } ?? [], from: fd)
-                unregister(fd)
-                return
-            }
-        }
-    }
-
-    /// Keeps the last lines of the process writing to `fd`.
-    private func remember(_ lines: [String], from fd: Int32) {
-        guard !lines.isEmpty, case .output(_, let pid)? = sources[fd] else { return }
-        var kept = recentOutput[pid] ?? []
-        kept.append(contentsOf: lines.suffix(Self.recentOutputLines))
-        recentOutput[pid] = Array(kept.suffix(Self.recentOutputLines))
-    }
-
-    /// Reads what an exited worker left on its control channel and in its output pipes, so that
-    /// its last messages are applied and its last lines logged (and kept as evidence) before its
-    /// exit is handled and it is restarted.
-    private func readLeftovers(ofExited pid: Int32) {
-        for (fd, source) in sources {
-            if case .control(let id, pid) = source { readControl(fd: fd, worker: id, pid: pid) }
-        }
-        for (fd, source) in sources {
-            if case .output(_, pid) = source { readOutput(fd: fd, maxChunks: 64) }
-        }
-    }
-
-    /// After the last worker exited: read what is left in their output pipes.
-    private func drainOutput() {
-        for (fd, source) in sources {
-            if case .output = source { readOutput(fd: fd, maxChunks: 64) }
-        }
     }
 
     // MARK: Descriptors
