@@ -179,6 +179,16 @@ extension SupervisorTreeTests {
             #expect(throws: SupervisorTree.ResumeRefusal.shuttingDown) { try tree.resume(driver.id("etl"), now: .zero) }
         }
 
+        @Test func resumingAWorkerOfAHaltedNodePointsToTheNode() {
+            let driver = Self.halted()
+            var tree = driver.tree
+            #expect(throws: SupervisorTree.ResumeRefusal.insideHaltedNode(child: "loader", node: "etl")) {
+                try tree.resume(driver.id("loader"), now: .zero)
+            }
+            #expect(SupervisorTree.ResumeRefusal.insideHaltedNode(child: "loader", node: "etl").description
+                == "'loader' is in halted node 'etl'; use 'cidp resume etl'")
+        }
+
         @Test func restartIsRefusedInAHaltedNode() {
             let driver = Self.halted()
             var tree = driver.tree

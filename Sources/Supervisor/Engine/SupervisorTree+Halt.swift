@@ -7,12 +7,15 @@ extension SupervisorTree {
         case notHalted(String)
         /// The halted child's own node is not running (it is stopping, or giving up).
         case nodeNotRunning(child: String, node: String)
+        /// Not halted itself, but held down by this halted node: resume that one.
+        case insideHaltedNode(child: String, node: String)
         public var description: String {
             switch self {
             case .nothingHalted: return "nothing is halted"
             case .shuttingDown: return "the tree is shutting down"
             case .notHalted(let name): return "'\(name)' is not halted"
             case .nodeNotRunning(let child, let node): return "'\(child)' is in node '\(node)', which is not running"
+            case .insideHaltedNode(let child, let node): return "'\(child)' is in halted node '\(node)'; use 'cidp resume \(node)'"
             }
         }
     }
@@ -194,7 +197,10 @@ extension SupervisorTree {
 
     mutating func requestResume(_ id: ElementID) throws(ResumeRefusal) {
         guard !isShuttingDown else { throw .shuttingDown }
-        guard haltedElements.contains(id) else { throw .notHalted(name(of: id)) }
+        guard haltedElements.contains(id) else {
+            if let node = haltedNode(atOrAbove: id) { throw .insideHaltedNode(child: name(of: id), node: name(of: node)) }
+            throw .notHalted(name(of: id))
+        }
         if let parentID = parent(of: id) {
             let parentNode = node(parentID)
             guard parentNode.mode == .running || parentNode.mode == .starting else {
