@@ -1,7 +1,7 @@
-/// A message on a worker's control channel (kinds 1–5), to or from its supervisor.
+/// A message on a worker's control channel (kinds 1–7), to or from its supervisor.
 ///
 /// Payloads are compact binary: little-endian integers, `UInt32`-length-prefixed UTF-8 strings.
-/// `ready`, `heartbeat` and `stopRequested` carry no payload.
+/// `ready`, `heartbeat` and `stopRequested` carry no payload; `halted` and `working` carry one string.
 public enum ControlMessage: Equatable, Sendable {
     /// The worker is set up and serving; until then its child counts as starting.
     case ready
@@ -13,6 +13,12 @@ public enum ControlMessage: Equatable, Sendable {
     case health(Health)
     /// The worker asks to be stopped, or is told to stop.
     case stopRequested
+    /// The worker's integrity gate stopped its chain: the supervisor holds the chain down until an
+    /// operator resumes it. `reason` is one line for the operator.
+    case halted(reason: String)
+    /// The worker starts processing `item` (for example `"batch 17"`); an empty `item` means it
+    /// finished and is idle. The supervisor uses it to recognise a poison pill.
+    case working(item: String)
 
     /// A stage name and counters, for example `("extracting", ["records": 1200, "pages": 12])`.
     public struct Progress: Equatable, Hashable, Sendable {
@@ -44,6 +50,8 @@ public enum ControlMessage: Equatable, Sendable {
         case .progress: .progress
         case .health: .health
         case .stopRequested: .stopRequested
+        case .halted: .halted
+        case .working: .working
         }
     }
 
@@ -65,6 +73,10 @@ public enum ControlMessage: Equatable, Sendable {
         case .health(.degraded(let reason)):
             writer.write(UInt8(1))
             writer.write(reason)
+        case .halted(let reason):
+            writer.write(reason)
+        case .working(let item):
+            writer.write(item)
         }
         return writer.bytes
     }
@@ -113,6 +125,10 @@ public enum ControlMessage: Equatable, Sendable {
             case 1: message = .health(.degraded(reason: try reader.readString("the reason")))
             case let tag: throw reader.failure("unknown health tag \(tag)")
             }
+        case .halted:
+            message = .halted(reason: try reader.readString("the reason"))
+        case .working:
+            message = .working(item: try reader.readString("the item"))
         default:
             throw WireError(.badPayload("\(kind) is not a control message"))
         }

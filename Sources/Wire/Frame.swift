@@ -19,6 +19,10 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let health = FrameKind(rawValue: 4)
     /// Control: the worker asks to be stopped (or is told to stop).
     public static let stopRequested = FrameKind(rawValue: 5)
+    /// Control: the worker's integrity gate stopped its chain, with a reason.
+    public static let halted = FrameKind(rawValue: 6)
+    /// Control: the item the worker is processing, or empty once idle.
+    public static let working = FrameKind(rawValue: 7)
     /// Data: a `RecordBatch`.
     public static let recordBatch = FrameKind(rawValue: 16)
     /// Data: a `BatchAck`, sent upstream once a batch is safe.
@@ -46,6 +50,8 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .progress: "progress"
         case .health: "health"
         case .stopRequested: "stopRequested"
+        case .halted: "halted"
+        case .working: "working"
         case .recordBatch: "recordBatch"
         case .ack: "ack"
         case .resend: "resend"

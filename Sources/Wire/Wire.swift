@@ -17,4 +17,10 @@ public enum WireLayout {
     public static let heartbeatIntervalVariable = "CIDP_HEARTBEAT_MS"
     /// Address-space limit in bytes the worker applies to itself first thing.
     public static let memoryLimitVariable = "CIDP_MEMORY_LIMIT"
+    /// `1` when this start of the worker resumes its halted chain (`cidp resume`); absent otherwise.
+    public static let resumedVariable = "CIDP_RESUMED"
+    /// The item the worker crashed on too many times in a row (a poison pill): skip or quarantine it.
+    public static let poisonItemVariable = "CIDP_POISON_ITEM"
+    /// One line saying why the supervisor thinks the item is poisoned: crashes, how, last output.
+    public static let poisonEvidenceVariable = "CIDP_POISON_EVIDENCE"
 }

@@ -34,6 +34,27 @@ struct Restart: ParsableCommand {
     }
 }
 
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a halted node's workers again, in order; returns once it is running again.",
+        discussion: "Without NODE, every halted node is resumed. Exits 1 when nothing (or not NODE) is halted, or when it halts again.")
+
+    @OptionGroup var control: RunDirectoryOption
+    @Argument(help: "The halted node (or worker), as in 'cidp status'; all halted ones when omitted.") var node: String?
+
+    func run() throws {
+        let reply: ControlReply
+        do {
+            reply = try ControlClient(runDirectory: control.runDirectory).send(.resume(node))
+        } catch {
+            throw CLIExit.usage("\(error)")
+        }
+        // A refusal is not a usage error: the command was right, the tree was not halted.
+        guard reply.ok else { throw CLIExit(code: 1, message: reply.error ?? "resume refused") }
+        print(reply.message ?? "resumed")
+    }
+}
+
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Orderly shutdown: children stop in reverse start order; returns once the supervisor has exited.")

@@ -62,8 +62,10 @@ struct Up: ParsableCommand {
             throw CLIExit.usage("logging.dir '\(loaded.logging.directory)': \(error)")
         }
         defer { logFile.close() }
+        // A job (no --follow) ends when an integrity gate halts a chain: exit 1 naming the node,
+        // the worker and the reason. With --follow the chain is held down until 'cidp resume'.
         let runtime = SupervisorRuntime(policy: loaded, runDirectory: control.runDirectory,
-                                        logger: Logger(label: "cidp.supervisor"))
+                                        logger: Logger(label: "cidp.supervisor"), haltEndsRun: !job.follow)
         let outcome: SupervisorRuntime.Outcome
         do {
             outcome = try runtime.run(signalFD: signalFD)

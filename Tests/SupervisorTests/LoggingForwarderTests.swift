@@ -5,7 +5,17 @@ import Wire
 
 @Suite struct LoggingForwarderTests {
     private func consume(_ forwarder: inout WorkerOutputForwarder, _ text: String) {
-        Array(text.utf8).withUnsafeBytes { forwarder.consume($0) }
+        _ = Array(text.utf8).withUnsafeBytes { forwarder.consume($0) }
+    }
+
+    @Test func returnsTheLinesItLoggedAsText() {
+        let (logger, _) = InMemoryLogHandler.makeLogger()
+        var forwarder = WorkerOutputForwarder(logger: logger, worker: "w", pid: 1, stream: .stdout)
+        let json = LogLine(level: "error", message: "bad batch", metadata: ["item": "batch 17", "a": "1"]).encoded()
+        let lines = Array("plain\n\n\(json)\ntail".utf8).withUnsafeBytes { forwarder.consume($0) }
+        #expect(lines == ["plain", "bad batch a=1 item=batch 17"])
+        #expect(forwarder.finish() == "tail")
+        #expect(forwarder.finish() == nil)
     }
 
     @Test func relogsAWorkerJSONLineAtItsLevelWithWorkerMetadata() {
@@ -56,7 +66,7 @@ import Wire
         var forwarder = WorkerOutputForwarder(logger: logger, worker: "w", pid: 1, stream: .stderr)
         let encoded = LogLine(level: "debug", message: "split 🚂", metadata: ["k": "v"]).encoded()
         let bytes = Array((encoded + "\nno newline at EOF").utf8)
-        for byte in bytes { [byte].withUnsafeBytes { forwarder.consume($0) } }
+        for byte in bytes { _ = [byte].withUnsafeBytes { forwarder.consume($0) } }
         #expect(recorder.entries.map(\.message) == ["split 🚂"])
         forwarder.finish()
         #expect(recorder.entries.map(\.message) == ["split 🚂", "no newline at EOF"])

@@ -24,7 +24,7 @@ extension PolicyTests {
 
                 restat = "permanent"
                 """,
-                expected: #"p.toml:6: workers.a.restat: unknown key "restat"; allowed keys: role, args, env, input, restart, shutdown, readiness_timeout_ms, watchdog_ms, memory_limit_mb, backoff"#),
+                expected: #"p.toml:6: workers.a.restat: unknown key "restat"; allowed keys: role, args, env, input, restart, shutdown, readiness_timeout_ms, watchdog_ms, memory_limit_mb, poison_pill_crashes, backoff"#),
             RejectedPolicy(kind: "unknown key in defaults.backoff", text: PolicyFixture.minimal + """
 
                 [defaults.backoff]
@@ -37,7 +37,7 @@ extension PolicyTests {
                 [defaults]
                 role = "test"
                 """,
-                expected: #"p.toml:7: defaults.role: unknown key "role"; allowed keys: restart, shutdown, readiness_timeout_ms, watchdog_ms, memory_limit_mb, backoff"#),
+                expected: #"p.toml:7: defaults.role: unknown key "role"; allowed keys: restart, shutdown, readiness_timeout_ms, watchdog_ms, memory_limit_mb, poison_pill_crashes, backoff"#),
             RejectedPolicy(kind: "unknown key in logging", text: PolicyFixture.minimal + """
 
                 [logging]

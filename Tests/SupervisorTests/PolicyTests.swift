@@ -23,6 +23,7 @@ import Testing
         #expect(spec.watchdog == nil)
         #expect(spec.memoryLimit == nil)
         #expect(spec.environment == [:])
+        #expect(spec.poisonPillCrashes == 3)
         #expect(spec.backoff == Backoff(initial: .milliseconds(100), maximum: .milliseconds(5000), multiplier: 2,
                                         jitter: 0.2, stablePeriod: .milliseconds(10000)))
     }
@@ -99,7 +100,8 @@ import Testing
         let plain = ChildSpec(name: "plain", command: [exe, "worker", "extractor"], restart: .transient,
                               shutdown: .brutalKill, readinessTimeout: .milliseconds(7000),
                               watchdog: .milliseconds(10), memoryLimit: 128 * 1024 * 1024,
-                              environment: [:], backoff: defaultsBackoff)
+                              environment: [:], backoff: defaultsBackoff,
+                              poisonPillCrashes: 0)   // the built-in 3, capped at the root's intensity 0
         let tuned = ChildSpec(name: "tuned", command: [exe, "worker", "loader", "--batch", "500"],
                               restart: .temporary, shutdown: .grace(.zero), readinessTimeout: .milliseconds(1),
                               watchdog: nil, memoryLimit: nil,

@@ -20,6 +20,9 @@ struct TreeDriver {
     /// When true, `.spawn` is answered with `.spawned` at once; otherwise it waits in `pendingSpawns`.
     var answersSpawns = true
     private(set) var pendingSpawns: [ElementID] = []
+    /// What each spawn was to be told (`SupervisorTree.spawnContext`), by instance (`name#n`).
+    private(set) var contexts: [String: SpawnContext] = [:]
+    private var pendingContexts: [SpawnContext] = []
 
     private var nextPID: Int32 = 100
     private var incarnations: [String: Int] = [:]
@@ -27,8 +30,8 @@ struct TreeDriver {
     /// The last signal sent to each live pid, so `die` can report a matching status.
     private var lastSignal: [Int32: Int32] = [:]
 
-    init(_ root: NodeSpec, seed: UInt64 = 1) {
-        tree = SupervisorTree(root: root, seed: seed)
+    init(_ root: NodeSpec, seed: UInt64 = 1, haltEndsRun: Bool = false) {
+        tree = SupervisorTree(root: root, seed: seed, haltEndsRun: haltEndsRun)
     }
 
     // MARK: Driving
@@ -73,6 +76,22 @@ struct TreeDriver {
         send(.heartbeat(id(name), pid: pid(name)))
     }
 
+    /// The live instance of `name` says its integrity gate halted the chain.
+    mutating func halt(_ name: String, _ reason: String) {
+        send(.halted(id(name), pid: pid(name), reason: reason))
+    }
+
+    /// The live instance of `name` starts on `item` ("" when it is idle again).
+    mutating func working(_ name: String, _ item: String) {
+        send(.working(id(name), pid: pid(name), item: item))
+    }
+
+    /// An operator resumes `name`.
+    mutating func resume(_ name: String) { send(.resume(id(name))) }
+
+    /// What the live instance of `name` was told at its spawn.
+    func context(_ name: String) -> SpawnContext? { instance(name).flatMap { contexts[$0] } }
+
     /// The live instance of `name` exits with `status`.
     mutating func exit(_ name: String, _ status: Supervisor.ExitStatus) {
         send(.exited(pid: pid(name), status: status))
@@ -92,13 +111,14 @@ struct TreeDriver {
     mutating func completeSpawn() {
         guard !pendingSpawns.isEmpty else { Issue.record("no spawn is pending"); return }
         let id = pendingSpawns.removeFirst()
-        send(.spawned(id, pid: newPID(for: id)))
+        send(.spawned(id, pid: newPID(for: id, context: pendingContexts.removeFirst())))
     }
 
     /// Answers the oldest pending `.spawn` with a failure.
     mutating func failSpawn(_ reason: String = "ENOENT") {
         guard !pendingSpawns.isEmpty else { Issue.record("no spawn is pending"); return }
         let id = pendingSpawns.removeFirst()
+        pendingContexts.removeFirst()
         trace.append("spawnFailed \(tree.name(of: id))")
         send(.spawnFailed(id, reason: reason))
     }
@@ -141,12 +161,13 @@ struct TreeDriver {
 
     // MARK: The fake OS
 
-    private mutating func newPID(for id: ElementID) -> Int32 {
+    private mutating func newPID(for id: ElementID, context: SpawnContext) -> Int32 {
         let name = tree.name(of: id)
         let n = (incarnations[name] ?? 0) + 1
         incarnations[name] = n
         nextPID += 1
         labels[nextPID] = "\(name)#\(n)"
+        contexts["\(name)#\(n)"] = context
         trace.append("spawn \(name)#\(n)")
         return nextPID
     }
@@ -155,10 +176,13 @@ struct TreeDriver {
         for action in actions {
             switch action {
             case .spawn(let id):
+                // Asked for now, as the runtime does, before `.spawned` clears the resumed flag.
+                let context = tree.spawnContext(of: id)
                 if answersSpawns {
-                    send(.spawned(id, pid: newPID(for: id)))
+                    send(.spawned(id, pid: newPID(for: id, context: context)))
                 } else {
                     pendingSpawns.append(id)
+                    pendingContexts.append(context)
                 }
             case .signal(let pid, let signal):
                 lastSignal[pid] = signal
@@ -180,9 +204,11 @@ struct TreeDriver {
 func worker(_ name: String, restart: RestartType = .permanent, shutdown: Shutdown = .grace(.seconds(1)),
             readiness: Duration = .seconds(5), watchdog: Duration? = nil,
             backoff: Backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5), multiplier: 2,
-                                       jitter: 0, stablePeriod: .seconds(10))) -> TreeSpec {
+                                       jitter: 0, stablePeriod: .seconds(10)),
+            poisonPillCrashes: Int = 3) -> TreeSpec {
     .worker(ChildSpec(name: name, command: ["/bin/true", name], restart: restart, shutdown: shutdown,
-                      readinessTimeout: readiness, watchdog: watchdog, backoff: backoff))
+                      readinessTimeout: readiness, watchdog: watchdog, backoff: backoff,
+                      poisonPillCrashes: poisonPillCrashes))
 }
 
 func node(_ name: String, _ strategy: Strategy, intensity: Int = 3,

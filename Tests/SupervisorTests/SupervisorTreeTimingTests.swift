@@ -26,7 +26,7 @@ extension SupervisorTreeTests {
             driver.crash("a")
             #expect(driver.takeTrace() == ["spawn a#2"])
             #expect(driver.notices.last(where: Self.isSchedule) ==
-                    .restartScheduled(child: "a", delay: .zero, restarts: 1))
+                    .restartScheduled(child: "a", delay: .zero, restarts: 1, item: nil))
             driver.ready("a")
 
             driver.setClock(.seconds(2))

@@ -10,6 +10,11 @@ import Testing
         .health(.healthy),
         .health(.degraded(reason: "sensor API unreachable: connection refused (retry in 8 s)")),
         .health(.degraded(reason: "")),
+        .halted(reason: "batch 17: checksum mismatch in 3 records (quarantined)"),
+        .halted(reason: ""),
+        .working(item: "batch 17"),
+        .working(item: "lot nº 4 ⛽"),
+        .working(item: ""),
     ]
 
     @Test(arguments: messages)
@@ -46,6 +51,39 @@ import Testing
         #expect(ControlMessage.ready.payload.isEmpty)
         #expect(ControlMessage.heartbeat.payload.isEmpty)
         #expect(ControlMessage.stopRequested.payload.isEmpty)
+    }
+
+    @Test func haltedAndWorkingTravelAsKindsSixAndSeven() {
+        #expect(ControlMessage.halted(reason: "x").kind == FrameKind(rawValue: 6))
+        #expect(ControlMessage.working(item: "x").kind == FrameKind(rawValue: 7))
+        #expect(FrameKind.halted.description == "halted")
+        #expect(FrameKind.working.description == "working")
+        #expect(ControlMessage.working(item: "b7").payload == [2, 0, 0, 0, 0x62, 0x37])
+        #expect(ControlMessage.working(item: "").payload == [0, 0, 0, 0])
+    }
+
+    @Test func rejectsAHaltedMessageWithoutItsReason() {
+        #expect(throws: WireError(.badPayload("halted: 0 bytes left where the length of the reason needs 4"), sequence: 4)) {
+            try ControlMessage(frame: Frame(kind: .halted, sequence: 4))
+        }
+    }
+
+    @Test func rejectsAWorkingItemLongerThanItsPayload() {
+        #expect(throws: WireError(.badPayload("working: the item claims 9 bytes, 2 left"), sequence: 5)) {
+            try ControlMessage(frame: Frame(kind: .working, sequence: 5, payload: [9, 0, 0, 0, 0x62, 0x37]))
+        }
+    }
+
+    @Test func rejectsAWorkingItemThatIsNotUTF8() {
+        #expect(throws: WireError(.badPayload("working: the item is not valid UTF-8"), sequence: 0)) {
+            try ControlMessage(frame: Frame(kind: .working, sequence: 0, payload: [1, 0, 0, 0, 0xC3]))
+        }
+    }
+
+    @Test func rejectsBytesAfterAHaltedReason() {
+        #expect(throws: WireError(.badPayload("halted: 1 unexpected bytes after the end"), sequence: 0)) {
+            try ControlMessage(frame: Frame(kind: .halted, sequence: 0, payload: [1, 0, 0, 0, 0x78, 0]))
+        }
     }
 
     @Test func rejectsADataKindNamingIt() {

@@ -6,6 +6,8 @@ import Foundation
 public enum ControlRequest: Equatable, Sendable {
     case status
     case restart(String)
+    /// Resume a halted node (or a worker halted on its own); nil: everything halted.
+    case resume(String?)
     case stop
 
     /// Parses one request line; nil for anything else.
@@ -15,6 +17,8 @@ public enum ControlRequest: Equatable, Sendable {
         case ("status", 1): self = .status
         case ("stop", 1): self = .stop
         case ("restart", 2): self = .restart(String(words[1]))
+        case ("resume", 1): self = .resume(nil)
+        case ("resume", 2): self = .resume(String(words[1]))
         default: return nil
         }
     }
@@ -24,13 +28,16 @@ public enum ControlRequest: Equatable, Sendable {
         case .status: return "status"
         case .stop: return "stop"
         case .restart(let name): return "restart \(name)"
+        case .resume(nil): return "resume"
+        case .resume(let name?): return "resume \(name)"
         }
     }
 }
 
 /// The JSON form of the tree in `cidp status --json`: every node `{"name", "kind": "node",
 /// "state", "strategy", "restarts", "children": [...]}`, every worker `{"name", "kind": "worker",
-/// "pid", "state", "restarts", "uptime_ms", "restart", "reason"}`.
+/// "pid", "state", "restarts", "uptime_ms", "restart", "reason"}`. A halted node or worker has
+/// state `"halted"`, the gate's one-line `"reason"` and the worker that halted it, `"halted_by"`.
 public struct StatusTree: Codable, Equatable, Sendable {
     public var name: String
     public var kind: String
@@ -39,6 +46,7 @@ public struct StatusTree: Codable, Equatable, Sendable {
     public var restarts: Int
     public var uptimeMs: Int64?
     public var reason: String?
+    public var haltedBy: String?
     public var strategy: String?
     public var restart: String?
     public var children: [StatusTree]?
@@ -46,6 +54,7 @@ public struct StatusTree: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case name, kind, state, pid, restarts, reason, strategy, restart, children
         case uptimeMs = "uptime_ms"
+        case haltedBy = "halted_by"
     }
 
     public init(_ entry: StatusEntry) {
@@ -56,6 +65,7 @@ public struct StatusTree: Codable, Equatable, Sendable {
         restarts = entry.restarts
         uptimeMs = entry.uptime.map { $0.milliseconds }
         reason = entry.reason
+        haltedBy = entry.haltedBy
         switch entry.kind {
         case .node:
             strategy = entry.detail
@@ -102,12 +112,14 @@ public struct ControlReply: Codable, Equatable, Sendable {
 }
 
 extension StatusTree {
-    /// The tree as aligned text lines: name (indented by depth), state, pid, restarts, uptime.
+    /// The tree as aligned text lines: name (indented by depth), state, pid, restarts, uptime, and
+    /// info: strategy or restart type, then why (`halted by transformer: <reason>` when halted).
     public func renderTable() -> String {
         var rows: [[String]] = [["NAME", "STATE", "PID", "RESTARTS", "UPTIME", "INFO"]]
         func walk(_ tree: StatusTree, depth: Int) {
             let indent = String(repeating: "  ", count: depth)
-            let info = [tree.strategy ?? tree.restart, tree.reason].compactMap { $0 }.joined(separator: "; ")
+            let why = tree.haltedBy.map { "halted by \($0): \(tree.reason ?? "")" } ?? tree.reason
+            let info = [tree.strategy ?? tree.restart, why].compactMap { $0 }.joined(separator: "; ")
             rows.append([indent + tree.name, tree.state, tree.pid.map(String.init) ?? "-", "\(tree.restarts)",
                          tree.uptimeMs.map(Self.formatUptime) ?? "-", info])
             for child in tree.children ?? [] { walk(child, depth: depth + 1) }

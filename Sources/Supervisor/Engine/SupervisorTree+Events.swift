@@ -7,11 +7,17 @@ extension SupervisorTree {
     /// Why an operator restart was refused.
     public enum RestartRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         case isRoot, shuttingDown, nodeNotRunning(String)
+        /// The child is, or is inside, this halted node: only a resume starts it again.
+        case nodeHalted(String)
+        /// The worker itself is halted (a halted worker directly under the root).
+        case halted(String)
         public var description: String {
             switch self {
             case .isRoot: return "the root cannot be restarted; use 'cidp stop' and 'cidp up'"
             case .shuttingDown: return "the tree is shutting down"
             case .nodeNotRunning(let node): return "its node '\(node)' is not running"
+            case .nodeHalted(let node): return "node \(node) is halted; use 'cidp resume \(node)'"
+            case .halted(let worker): return "\(worker) is halted; use 'cidp resume \(worker)'"
             }
         }
     }
@@ -36,12 +42,18 @@ extension SupervisorTree {
             if self.worker(id).pid == pid { modifyWorker(id) { $0.lastHeartbeat = now } }
         case .health(let id, let pid, let degraded):
             health(id, pid: pid, degraded: degraded)
+        case .halted(let id, let pid, let reason):
+            halted(id, pid: pid, reason: reason)
+        case .working(let id, let pid, let item):
+            working(id, pid: pid, item: item)
         case .exited(let pid, let status):
             exited(pid: pid, status: status)
         case .tick:
             checkDeadlines()
         case .restart(let id):
             _ = try? requestRestart(id)
+        case .resume(let id):
+            _ = try? requestResume(id)
         case .shutdown(let reason):
             shutdown(reason: reason)
         }
@@ -62,6 +74,8 @@ extension SupervisorTree {
     private mutating func requestRestart(_ id: ElementID) throws(RestartRefusal) {
         guard let parentID = parent(of: id) else { throw .isRoot }
         guard !isShuttingDown else { throw .shuttingDown }
+        if let halted = haltedNode(atOrAbove: id) { throw .nodeHalted(name(of: halted)) }
+        if isWorker(id), worker(id).halt != nil { throw .halted(name(of: id)) }
         let parentNode = node(parentID)
         guard parentNode.mode == .running || parentNode.mode == .starting else {
             throw .nodeNotRunning(parentNode.spec.name)
@@ -96,6 +110,9 @@ extension SupervisorTree {
             $0.readyAt = nil
             $0.starts += 1
             $0.phase = .starting(pid: pid, deadline: now + spec.readinessTimeout)
+            // The resumed flag was for this start only; a new incarnation has no item yet.
+            $0.isResumedStart = false
+            $0.item = nil
         }
         actions.append(.notice(.spawned(worker: spec.name, pid: pid, attempt: worker(id).starts)))
         if stopWhenSpawned { signalStop(id) }
@@ -151,23 +168,30 @@ extension SupervisorTree {
             let resting = restingPhase(of: id, disposition: node(parentID).disposition)
             modifyWorker(id) { $0.phase = resting }
             completeStep(in: parentID, ifCurrentIs: .stop(id))
+        case .stopping(_, _, .halt):
+            actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))
+            heldDown(id)
         case .stopping(_, _, .readinessTimeout):
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))
+            countCrash(of: id, cause: "not ready in time (killed)")
             modifyWorker(id) { $0.phase = .restarting }
             startFailed(id, reason: "not ready within \(worker(id).spec.readinessTimeout)", status: status)
         case .starting:
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: false)))
+            countCrash(of: id, cause: PoisonPill.cause(of: status))
             modifyWorker(id) { $0.phase = .restarting }
             startFailed(id, reason: "exited before it was ready (\(status))", status: status)
         case .stopping(_, _, .watchdog):
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))
+            countCrash(of: id, cause: "hung (killed by the watchdog)")
             modifyWorker(id) { $0.phase = .restarting }
             childFailed(id, in: parentID, reason: "'\(name(of: id))' stopped heartbeating", abnormal: true)
         case .running:
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: false)))
+            if !status.isNormal { countCrash(of: id, cause: PoisonPill.cause(of: status)) }
             modifyWorker(id) { $0.phase = .restarting }
             childFailed(id, in: parentID, reason: "'\(name(of: id))' exited (\(status))", abnormal: !status.isNormal)
-        case .idle, .spawning, .restarting, .stopped, .failed:
+        case .idle, .spawning, .restarting, .stopped, .failed, .halted:
             preconditionFailure("pid \(pid) of '\(name(of: id))' exited in phase \(phase)")
         }
     }
@@ -177,6 +201,7 @@ extension SupervisorTree {
         case .restarting: return .restarting
         case .stopped: return .stopped
         case .failed: return .failed
+        case .halted: return .halted
         }
     }
 
@@ -210,7 +235,7 @@ extension SupervisorTree {
         }
     }
 
-    private mutating func shutdown(reason: String) {
+    mutating func shutdown(reason: String) {
         guard !isShuttingDown else { return }
         isShuttingDown = true
         if exitMessage.isEmpty { exitMessage = reason }

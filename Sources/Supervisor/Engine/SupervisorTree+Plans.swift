@@ -29,7 +29,10 @@ extension SupervisorTree {
     /// Gives `id` (a node) a plan that stops its children in reverse start order.
     mutating func beginStop(of id: ElementID, disposition: Disposition) {
         modifyNode(id) { node in
-            if case .givingUp = node.mode {} else { node.mode = .stopping }
+            switch node.mode {
+            case .givingUp, .halted: break   // they say why the node is stopping
+            default: node.mode = .stopping
+            }
             node.disposition = disposition
             node.plan = node.children.reversed().map { .stop($0) }
             node.current = nil
@@ -75,10 +78,13 @@ extension SupervisorTree {
             case .starting, .running:
                 signalStop(id)
                 return false
-            case .stopping(let pid, let killAt, _):
+            case .stopping(let pid, let killAt, let cause):
                 // Already going down (watchdog, readiness timeout): wait for that exit as ours.
-                modifyWorker(id) { $0.phase = .stopping(pid: pid, killAt: killAt, cause: .plan) }
+                // A halted worker stays halted when it is down (its exit completes this step).
+                modifyWorker(id) { $0.phase = .stopping(pid: pid, killAt: killAt, cause: cause == .halt ? .halt : .plan) }
                 return false
+            case .halted:
+                return true
             case .idle, .restarting, .stopped, .failed:
                 let disposition = node(nodeID).disposition
                 if worker.phase != .idle || disposition != .restarting {
@@ -91,32 +97,40 @@ extension SupervisorTree {
             switch child.mode {
             case .idle, .stopped, .failed:
                 return true
+            case .halted:
+                // Its children may still be going down from the halt: wait for them, and keep
+                // them halted.
+                beginStop(of: id, disposition: .halted)
+                return false
             default:
                 beginStop(of: id, disposition: node(nodeID).disposition)
                 return false
             }
-        case (.start(let id, _), .worker):
+        case (.start(let id, _), .worker(let worker)):
+            // Held down by a halt: no strategy starts it again, only a resume.
+            if worker.phase == .halted || worker.halt != nil { return true }
             modifyWorker(id) { $0.phase = .spawning(stopWhenSpawned: false) }
             actions.append(.spawn(id))
             return false
-        case (.start(let id, _), .node):
+        case (.start(let id, _), .node(let child)):
+            if child.halt != nil { return true }
             beginStart(of: id)
             return false
         }
     }
 
     /// Sends the stop signal of a live worker's shutdown spec and arms its kill deadline.
-    mutating func signalStop(_ id: ElementID) {
+    mutating func signalStop(_ id: ElementID, cause: StopCause = .plan) {
         let now = self.now
         let worker = self.worker(id)
         guard let pid = worker.pid else { return }
         switch worker.spec.shutdown {
         case .brutalKill:
-            modifyWorker(id) { $0.phase = .stopping(pid: pid, killAt: nil, cause: .plan) }
+            modifyWorker(id) { $0.phase = .stopping(pid: pid, killAt: nil, cause: cause) }
             actions.append(.notice(.stopping(worker: worker.spec.name, pid: pid, signal: SIGKILL)))
             actions.append(.signal(pid: pid, signal: SIGKILL))
         case .grace(let grace):
-            modifyWorker(id) { $0.phase = .stopping(pid: pid, killAt: now + grace, cause: .plan) }
+            modifyWorker(id) { $0.phase = .stopping(pid: pid, killAt: now + grace, cause: cause) }
             actions.append(.notice(.stopping(worker: worker.spec.name, pid: pid, signal: SIGTERM)))
             actions.append(.signal(pid: pid, signal: SIGTERM))
         }
@@ -152,6 +166,14 @@ extension SupervisorTree {
             } else {
                 finish()
             }
+        case .halted:
+            // Halted nodes count as done for whatever their parent was doing (starting them
+            // during boot, stopping them for a shutdown): the rest of the tree goes on.
+            if let parentID = node.parent {
+                completeStep(in: parentID, ifCurrentIs: .start(id, notBefore: .zero))
+                completeStep(in: parentID, ifCurrentIs: .stop(id))
+            }
+            if node.resumesWhenHalted, !isShuttingDown { resumeHalted(id) }
         case .givingUp(let reason):
             modifyNode(id) { $0.mode = .failed(reason) }
             guard let parentID = node.parent else {
@@ -203,7 +225,8 @@ extension SupervisorTree {
     mutating func childFailed(_ id: ElementID, in nodeID: ElementID, reason: String, abnormal: Bool) {
         let parentNode = node(nodeID)
         guard !isShuttingDown, parentNode.mode == .running || parentNode.mode == .starting else {
-            settleDown(id, as: parentNode.disposition == .failed ? .failed : .stopped)
+            // Down with its node: failed, halted or stopped like it, never restarted.
+            settleDown(id, as: parentNode.disposition == .restarting ? .stopped : parentNode.disposition)
             return
         }
         if case .worker(let worker) = elements[id] {
@@ -232,7 +255,9 @@ extension SupervisorTree {
         let delay = backoffDelay(for: id)
         let affected = affectedSiblings(of: id, in: parentNode)
         let affectedSet = Set(affected)
-        actions.append(.notice(.restartScheduled(child: name(of: id), delay: delay, restarts: intensity.count)))
+        // The item is the dead incarnation's: it is cleared only when the next one is spawned.
+        let item = isWorker(id) ? worker(id).item : nil
+        actions.append(.notice(.restartScheduled(child: name(of: id), delay: delay, restarts: intensity.count, item: item)))
         settleDown(id, as: .restarting)
 
         var steps = affected.reversed().filter { $0 != id }.map { Step.stop($0) }

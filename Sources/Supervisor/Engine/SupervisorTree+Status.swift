@@ -9,8 +9,10 @@ public struct StatusEntry: Sendable, Equatable {
     public var pid: Int32?
     public var restarts: Int
     public var uptime: Duration?
-    /// Why the element is degraded or failed, when it is.
+    /// Why the element is degraded, failed or halted, when it is.
     public var reason: String?
+    /// For a halted element: the worker whose integrity gate halted it.
+    public var haltedBy: String?
     /// For nodes: the strategy; for workers: the restart type.
     public var detail: String
     public var children: [StatusEntry]
@@ -38,25 +40,39 @@ extension SupervisorTree {
             case .stopping: state = "stopping"
             case .restarting: state = "restarting"
             case .failed: state = "failed"
+            case .halted: state = "halted"
+            }
+            var haltedBy: String?
+            if state == "halted", let halt = haltHolding(id) {
+                reason = halt.reason
+                haltedBy = halt.by
             }
             if reason == nil, state != "running", let exit = worker.lastExit { reason = "last \(exit)" }
             return StatusEntry(name: worker.spec.name, kind: .worker, state: state, pid: worker.pid,
                                restarts: max(0, worker.starts - 1), uptime: uptime, reason: reason,
-                               detail: worker.spec.restart.rawValue, children: [])
+                               haltedBy: haltedBy, detail: worker.spec.restart.rawValue, children: [])
         case .node(let node):
             var reason: String?
-            let state: String
+            var haltedBy: String?
+            var state: String
             switch node.mode {
             case .idle, .stopped: state = "stopped"
             case .starting: state = "starting"
             case .running: state = "running"
             case .stopping, .givingUp: state = "stopping"
             case .failed(let why): state = "failed"; reason = why
+            case .halted: state = "halted"
+            }
+            // A node inside a halted node is held down with it.
+            if state == "halted" || state == "stopped", let halt = haltHolding(id) {
+                state = "halted"
+                reason = halt.reason
+                haltedBy = halt.by
             }
             return StatusEntry(name: node.spec.name, kind: .node, state: state, pid: nil,
                                restarts: max(0, node.starts - 1),
                                uptime: node.mode == .running ? node.startedAt.map { now - $0 } : nil,
-                               reason: reason, detail: node.spec.strategy.rawValue,
+                               reason: reason, haltedBy: haltedBy, detail: node.spec.strategy.rawValue,
                                children: node.children.map { entry(for: $0, now: now) })
         }
     }

@@ -8,7 +8,9 @@ import PortableRandom
 /// executed one at a time, as an OTP supervisor terminates and starts its children
 /// synchronously. A step on a nested node hands that node a plan of its own and waits for it.
 public struct SupervisorTree: Sendable {
-    enum StopCause: Sendable, Equatable { case plan, watchdog, readinessTimeout }
+    /// Why a worker is being stopped: its node's plan, the watchdog, a readiness timeout, or a
+    /// halt of that worker alone (a worker directly under the root).
+    enum StopCause: Sendable, Equatable { case plan, watchdog, readinessTimeout, halt }
 
     enum WorkerPhase: Sendable, Equatable {
         case idle
@@ -21,6 +23,22 @@ public struct SupervisorTree: Sendable {
         case restarting
         case stopped
         case failed
+        /// Held down by a halt until an operator resumes it: no strategy starts it again.
+        case halted
+    }
+
+    /// Who halted a node (or a worker alone) and why.
+    struct Halt: Sendable, Equatable {
+        var by: String
+        var reason: String
+    }
+
+    /// Consecutive abnormal exits of a worker while it was working on the same item.
+    struct CrashCount: Sendable, Equatable {
+        var item: String
+        var crashes: Int
+        /// How those exits ended, each description once, in order of first occurrence.
+        var causes: [String]
     }
 
     struct Worker: Sendable {
@@ -33,6 +51,15 @@ public struct SupervisorTree: Sendable {
         var readyAt: Duration?
         var lastHeartbeat: Duration = .zero
         var lastExit: ExitStatus?
+        /// Set when this worker alone was halted (its node is the root); nodes keep their own.
+        var halt: Halt?
+        /// Resume once the halt's stop has brought the worker down (`cidp resume` came early).
+        var resumesWhenDown = false
+        /// The next spawn resumes a halted chain (`WireLayout.resumedVariable`).
+        var isResumedStart = false
+        /// What the live incarnation last said it was working on; nil when idle or not told.
+        var item: String?
+        var crashCount: CrashCount?
 
         var pid: Int32? {
             switch phase {
@@ -55,10 +82,13 @@ public struct SupervisorTree: Sendable {
         case idle, starting, running, stopping, stopped
         case givingUp(String)
         case failed(String)
+        /// A child's integrity gate stopped the node: its children are stopped and held down
+        /// until an operator resumes it.
+        case halted(Halt)
     }
 
     /// What a worker becomes once a stop step has brought it down.
-    enum Disposition: Sendable, Equatable { case restarting, stopped, failed }
+    enum Disposition: Sendable, Equatable { case restarting, stopped, failed, halted }
 
     struct Node: Sendable {
         let spec: NodeSpec
@@ -73,6 +103,13 @@ public struct SupervisorTree: Sendable {
         var disposition: Disposition = .restarting
         var starts = 0
         var startedAt: Duration?
+        /// Resume once the halt's stop plan is done (`cidp resume` came while it was under way).
+        var resumesWhenHalted = false
+
+        var halt: Halt? {
+            if case .halted(let halt) = mode { return halt }
+            return nil
+        }
     }
 
     enum Element: Sendable {
@@ -90,10 +127,16 @@ public struct SupervisorTree: Sendable {
     var now: Duration = .zero
     var actions: [TreeAction] = []
     var pendingNodes: [ElementID] = []
+    /// Whether a halt ends the run: the root stops the whole tree and finishes with exit code 1.
+    let haltEndsRun: Bool
 
     /// Builds the tree from a validated root spec. `seed` drives backoff jitter.
-    public init(root: NodeSpec, seed: UInt64 = 0x5EED) {
+    /// - Parameter haltEndsRun: true for a job that must end when an integrity gate halts its
+    ///   chain (exit code 1, `"<node> halted by <worker>: <reason>"`); false to hold the chain
+    ///   down until an operator resumes it while the rest of the tree runs on.
+    public init(root: NodeSpec, seed: UInt64 = 0x5EED, haltEndsRun: Bool = false) {
         rng = SplitMix64(state: seed)
+        self.haltEndsRun = haltEndsRun
         _ = add(.node(root), parent: nil)
     }
 

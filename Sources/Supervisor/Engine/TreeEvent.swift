@@ -14,12 +14,19 @@ public enum TreeEvent: Sendable, Equatable {
     case heartbeat(ElementID, pid: Int32)
     /// The worker reports it is alive but in trouble (nil: healthy again).
     case health(ElementID, pid: Int32, degraded: String?)
+    /// The worker's integrity gate stopped its chain: its node is halted (the worker alone when
+    /// its node is the root).
+    case halted(ElementID, pid: Int32, reason: String)
+    /// The worker starts on `item`; empty when it is done and idle.
+    case working(ElementID, pid: Int32, item: String)
     /// `waitpid` reaped a process.
     case exited(pid: Int32, status: ExitStatus)
     /// Time passed: deadlines are checked.
     case tick
     /// An operator asked to restart this child (`cidp restart NAME`).
     case restart(ElementID)
+    /// An operator asked to resume this halted node or worker (`cidp resume NAME`).
+    case resume(ElementID)
     /// Orderly shutdown of the whole tree (SIGTERM, SIGINT, `cidp stop`).
     case shutdown(reason: String)
 }
@@ -42,7 +49,8 @@ public enum TreeNotice: Sendable, Equatable {
     case ready(worker: String, pid: Int32, after: Duration)
     case exited(worker: String, pid: Int32, status: ExitStatus, expected: Bool)
     case startFailed(worker: String, reason: String)
-    case restartScheduled(child: String, delay: Duration, restarts: Int)
+    /// `item`: what the worker was working on when it went down, if it had said.
+    case restartScheduled(child: String, delay: Duration, restarts: Int, item: String?)
     case stopping(worker: String, pid: Int32, signal: Int32)
     case shutdownTimeout(worker: String, pid: Int32)
     case watchdogExpired(worker: String, pid: Int32, silentFor: Duration)
@@ -50,6 +58,12 @@ public enum TreeNotice: Sendable, Equatable {
     case healthChanged(worker: String, pid: Int32, degraded: String?)
     case notRestarted(child: String, why: String)
     case gaveUp(node: String, reason: String)
+    /// `node` (or `worker` alone, when `node` is the root) is halted by `worker`'s integrity gate.
+    case halted(node: String, worker: String, reason: String)
+    /// An operator resumed a halted node or worker: it starts again.
+    case resumed(node: String)
+    /// `worker` crashed `crashes` times in a row on `item`: its next start gets it as a poison pill.
+    case poisonPill(worker: String, item: String, crashes: Int)
     case treeReady(after: Duration)
     case strayProcessReaped(pid: Int32, status: ExitStatus)
 }

@@ -33,21 +33,21 @@ public struct WorkerOutputForwarder {
     }
 
     /// Logs every line these bytes complete; a partial last line waits for the next call.
-    public mutating func consume(_ bytes: UnsafeRawBufferPointer) {
-        for line in splitter.append(bytes) {
-            forward(line)
-        }
+    /// - Returns: the lines logged, as text (a `LogLine` as its message and `key=value` metadata).
+    @discardableResult
+    public mutating func consume(_ bytes: UnsafeRawBufferPointer) -> [String] {
+        splitter.append(bytes).compactMap(forward)
     }
 
     /// At end of stream (the pipe reached EOF): logs the unterminated last line, if any.
-    public mutating func finish() {
-        if let line = splitter.finish() {
-            forward(line)
-        }
+    /// - Returns: that line as text, as `consume` does.
+    @discardableResult
+    public mutating func finish() -> String? {
+        splitter.finish().flatMap(forward)
     }
 
-    private func forward(_ line: String) {
-        guard !line.isEmpty else { return }
+    private func forward(_ line: String) -> String? {
+        guard !line.isEmpty else { return nil }
         if let entry = LogLine.decode(line), let level = Logger.Level(rawValue: entry.level) {
             var metadata = Logger.Metadata(minimumCapacity: entry.metadata.count + 4)
             for (key, value) in entry.metadata {
@@ -58,10 +58,13 @@ public struct WorkerOutputForwarder {
             }
             addWorkerKeys(to: &metadata)
             logger.log(level: level, "\(entry.message)", metadata: metadata)
+            return ([entry.message] + entry.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+                .joined(separator: " ")
         } else {
             var metadata = Logger.Metadata(minimumCapacity: 3)
             addWorkerKeys(to: &metadata)
             logger.log(level: stream == .stdout ? .info : .warning, "\(line)", metadata: metadata)
+            return line
         }
     }
 

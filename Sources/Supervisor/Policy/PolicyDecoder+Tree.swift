@@ -43,6 +43,7 @@ extension PolicyDecoder {
         }
 
         try checkChannels(workers: workers, workersByName: workersByName)
+        try checkPoisonPills(workers: workers, parentOf: parentOf)
 
         func build(_ node: NodeDefinition) -> NodeSpec {
             NodeSpec(name: node.name, strategy: node.strategy, intensity: node.intensity,
@@ -50,7 +51,7 @@ extension PolicyDecoder {
                      children: node.children.map { name in
                          if let child = nodesByName[name] { return .node(build(child)) }
                          // Checked above: every child is a node or a worker.
-                         return .worker(childSpec(workersByName[name]!))
+                         return .worker(childSpec(workersByName[name]!, nodeIntensity: node.intensity))
                      })
         }
         return build(root)
@@ -108,8 +109,25 @@ extension PolicyDecoder {
         }
     }
 
+    /// Every crash on the way to a poison pill is a restart its node counts: a node whose
+    /// intensity is below `poison_pill_crashes` gives up before the worker is ever restarted with
+    /// the poison pill, so such a setting is an error (blamed on the table that set it). The
+    /// built-in default is capped at the node's intensity instead, so that a policy that does not
+    /// mention the key is never rejected for it.
+    private func checkPoisonPills(workers: [WorkerDefinition], parentOf: [String: NodeDefinition]) throws(PolicyError) {
+        for worker in workers {
+            guard let crashes = worker.settings.poisonPillCrashes, let node = parentOf[worker.name],
+                  crashes.value > node.intensity else { continue }
+            throw source.error(at: crashes.path, "expected 0 (off) or at most \(node.intensity), the intensity of "
+                + "node \(node.name.quotedForMessage) that restarts worker \(worker.name.quotedForMessage) (each crash "
+                + "counts towards it: the node would give up before the poison pill is handed over), got \(crashes.value)")
+        }
+    }
+
     /// The worker's spec: its own keys, then `[defaults]`, then the built-in defaults.
-    func childSpec(_ worker: WorkerDefinition) -> ChildSpec {
+    /// - Parameter nodeIntensity: the intensity of the worker's node, which caps the built-in
+    ///   `poison_pill_crashes`.
+    func childSpec(_ worker: WorkerDefinition, nodeIntensity: Int) -> ChildSpec {
         let settings = worker.settings
         let watchdog = settings.watchdogMilliseconds ?? 0
         let memoryLimit = settings.memoryLimitBytes ?? 0
@@ -122,6 +140,8 @@ extension PolicyDecoder {
                          memoryLimit: memoryLimit == 0 ? nil : memoryLimit,
                          environment: worker.environment,
                          backoff: settings.backoff.backoff,
-                         input: worker.input)
+                         input: worker.input,
+                         poisonPillCrashes: settings.poisonPillCrashes?.value
+                            ?? min(PolicySchema.defaultPoisonPillCrashes, nodeIntensity))
     }
 }

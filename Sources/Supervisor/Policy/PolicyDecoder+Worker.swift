@@ -87,6 +87,13 @@ extension PolicyDecoder {
             }
             settings.memoryLimitBytes = bytes
         }
+        if let crashes = try table.integer("poison_pill_crashes", expected: "an integer number of crashes") {
+            guard crashes >= 0 else {
+                throw table.error("poison_pill_crashes",
+                                  "expected 0 (off) or a number of consecutive crashes on one item >= 1, got \(crashes)")
+            }
+            settings.poisonPillCrashes = Sourced(value: crashes, path: table.path("poison_pill_crashes"))
+        }
         if let backoff = try table.subtable("backoff") {
             settings.backoff = try decodeBackoff(backoff)
         }

@@ -45,6 +45,9 @@ struct WorkerSettings {
     var watchdogMilliseconds: Int?
     /// In bytes; 0 means no limit.
     var memoryLimitBytes: UInt64?
+    /// 0 turns poison-pill detection off; sourced so that a value too high for the worker's node
+    /// can be blamed on the table that set it.
+    var poisonPillCrashes: Sourced<Int>?
     var backoff = BackoffSettings()
 
     /// Each key of `self`, or of `base` where `self` does not set it; the backoff merges key by key.
@@ -54,6 +57,7 @@ struct WorkerSettings {
                        readinessTimeoutMilliseconds: readinessTimeoutMilliseconds ?? base.readinessTimeoutMilliseconds,
                        watchdogMilliseconds: watchdogMilliseconds ?? base.watchdogMilliseconds,
                        memoryLimitBytes: memoryLimitBytes ?? base.memoryLimitBytes,
+                       poisonPillCrashes: poisonPillCrashes ?? base.poisonPillCrashes,
                        backoff: backoff.overriding(base.backoff))
     }
 }
@@ -89,11 +93,14 @@ enum PolicySchema {
     static let supervisor = ["name", "strategy", "intensity", "period_ms", "children"]
     static let node = ["strategy", "intensity", "period_ms", "children"]
     static let logging = ["dir", "max_bytes", "keep", "console_level"]
-    static let defaults = ["restart", "shutdown", "readiness_timeout_ms", "watchdog_ms", "memory_limit_mb", "backoff"]
+    static let defaults = ["restart", "shutdown", "readiness_timeout_ms", "watchdog_ms", "memory_limit_mb",
+                           "poison_pill_crashes", "backoff"]
     static let worker = ["role", "args", "env", "input"] + defaults
     static let backoff = ["initial_ms", "max_ms", "multiplier", "jitter", "stable_ms"]
     static let consoleLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     static let defaultRootName = "cidp"
+    /// `poison_pill_crashes` when neither the worker nor `[defaults]` sets it (capped at the intensity of the worker's node).
+    static let defaultPoisonPillCrashes = 3
 
     /// `^[a-z0-9][a-z0-9_-]{0,31}$`
     static func isValidName(_ name: String) -> Bool {

@@ -51,7 +51,7 @@ extension SupervisorRuntime {
 
     private func handle(line: String, from fd: Int32) {
         guard let request = ControlRequest(line: line) else {
-            finish(fd, ControlReply(ok: false, error: "unknown request '\(line.prefix(80))'; expected status, restart NAME or stop"))
+            finish(fd, ControlReply(ok: false, error: "unknown request '\(line.prefix(80))'; expected status, restart NAME, resume [NODE] or stop"))
             return
         }
         switch request {
@@ -79,12 +79,60 @@ extension SupervisorRuntime {
             clients[fd]?.waiting = .restart(name: name, node: tree.parentID(of: id)!)
             for action in actions { perform(action) }
             drainEvents()
+        case .resume(let name):
+            resume(name, from: fd)
         }
     }
 
-    /// Replies to the clients whose restart has completed (their node has nothing left to do).
+    /// `resume [NAME]`: lifts the halt of one node (or worker), or of every halted one, and answers
+    /// once they run again. Refused, changing nothing, when nothing (or not that one) is halted.
+    private func resume(_ name: String?, from fd: Int32) {
+        let targets: [ElementID]
+        if let name {
+            guard let id = tree.elementID(named: name) else {
+                let halted = tree.haltedElements.map { tree.name(of: $0) }
+                let known = halted.isEmpty ? "nothing is halted" : "halted: " + halted.joined(separator: ", ")
+                finish(fd, ControlReply(ok: false, error: "cannot resume: no node or worker '\(name)'; \(known)"))
+                return
+            }
+            targets = [id]
+        } else {
+            targets = tree.haltedElements
+            guard !targets.isEmpty else {
+                finish(fd, ControlReply(ok: false, error: "cannot resume: \(SupervisorTree.ResumeRefusal.nothingHalted)"))
+                return
+            }
+        }
+        logger.notice("Resume requested through the control socket", metadata: [
+            "node": "\(targets.map { tree.name(of: $0) }.joined(separator: ","))",
+        ])
+        var resumed: [ElementID] = []
+        var refusals: [String] = []
+        for id in targets {
+            do throws(SupervisorTree.ResumeRefusal) {
+                let actions = try tree.resume(id, now: Posix.monotonicNow())
+                resumed.append(id)
+                for action in actions { perform(action) }
+            } catch {
+                refusals.append("\(error)")
+            }
+        }
+        guard !resumed.isEmpty else {
+            finish(fd, ControlReply(ok: false, error: "cannot resume: " + refusals.joined(separator: "; ")))
+            return
+        }
+        clients[fd]?.waiting = .resume(ids: resumed)
+        drainEvents()
+    }
+
+    /// Replies to the clients whose restart has completed (their node has nothing left to do),
+    /// or whose resume has (the nodes run again, or are down again).
     func answerRestartWaiters() {
         for (fd, connection) in clients {
+            if case .resume(let ids) = connection.waiting {
+                answerResume(fd, ids: ids)
+                continue
+            }
             guard case .restart(let name, let node) = connection.waiting else { continue }
             if outcome != nil || tree.isShuttingDownNow {
                 finish(fd, ControlReply(ok: false, error: "the supervisor is shutting down; '\(name)' was not restarted"))
@@ -94,6 +142,30 @@ extension SupervisorRuntime {
                 finish(fd, ControlReply(ok: true, message: "restarted '\(name)' (\(detail))"))
             }
         }
+    }
+
+    private func answerResume(_ fd: Int32, ids: [ElementID]) {
+        let names = ids.map { tree.name(of: $0) }
+        if outcome != nil {
+            finish(fd, ControlReply(ok: false, error: "the supervisor is shutting down; \(names.joined(separator: ", ")) not resumed"))
+            return
+        }
+        var running: [String] = []
+        for id in ids {
+            switch tree.resumeProgress(of: id) {
+            case .underWay:
+                return
+            case .running:
+                running.append(tree.name(of: id))
+            case .halted(let reason):
+                finish(fd, ControlReply(ok: false, error: "'\(tree.name(of: id))' halted again: \(reason)"))
+                return
+            case .failed(let reason):
+                finish(fd, ControlReply(ok: false, error: "'\(tree.name(of: id))' did not come back: \(reason)"))
+                return
+            }
+        }
+        finish(fd, ControlReply(ok: true, message: "resumed \(running.joined(separator: ", ")) (running)"))
     }
 
     private func finish(_ fd: Int32, _ reply: ControlReply) {

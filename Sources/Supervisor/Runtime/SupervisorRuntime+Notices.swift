@@ -13,8 +13,11 @@ extension SupervisorRuntime {
                        metadata: ["worker.name": "\(worker)", "worker.pid": "\(pid)", "exit.status": "\(status)"])
         case .startFailed(let worker, let reason):
             logger.error("Worker failed to start", metadata: ["worker.name": "\(worker)", "reason": "\(reason)"])
-        case .restartScheduled(let child, let delay, let restarts):
-            logger.notice("Child restarting", metadata: ["child.id": "\(child)", "backoff.ms": "\(delay.milliseconds)", "restarts.in_period": "\(restarts)"])
+        case .restartScheduled(let child, let delay, let restarts, let item):
+            var metadata: Logger.Metadata = ["child.id": "\(child)", "backoff.ms": "\(delay.milliseconds)", "restarts.in_period": "\(restarts)"]
+            // What the worker was working on when it went down: an operator can follow a batch through the logs.
+            if let item { metadata["item"] = "\(item)" }
+            logger.notice("Child restarting", metadata: metadata)
         case .stopping(let worker, let pid, let signal):
             logger.info("Stopping worker", metadata: ["worker.name": "\(worker)", "worker.pid": "\(pid)", "signal": "\(ExitStatus.signalName(signal))"])
         case .shutdownTimeout(let worker, let pid):
@@ -33,6 +36,16 @@ extension SupervisorRuntime {
             logger.notice("Child not restarted", metadata: ["child.id": "\(child)", "reason": "\(why)"])
         case .gaveUp(let node, let reason):
             logger.critical("Restart intensity reached; node gives up", metadata: ["node.name": "\(node)", "reason": "\(reason)"])
+        case .halted(let node, let worker, let reason):
+            logger.warning("Chain halted by an integrity gate", metadata: [
+                "event": "halted", "node": "\(node)", "worker": "\(worker)", "reason": "\(reason)",
+            ])
+        case .resumed(let node):
+            logger.notice("Halted chain resumed", metadata: ["event": "resumed", "node": "\(node)"])
+        case .poisonPill(let worker, let item, let crashes):
+            logger.warning("Poison pill: the worker keeps crashing on one item; its next start is told", metadata: [
+                "event": "poison_pill", "worker": "\(worker)", "item": "\(item)", "crashes": "\(crashes)",
+            ])
         case .treeReady(let after):
             logger.notice("Supervision tree ready", metadata: ["ready.ms": "\(after.milliseconds)"])
         case .strayProcessReaped(let pid, let status):

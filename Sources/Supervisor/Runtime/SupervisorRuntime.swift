@@ -44,22 +44,35 @@ public final class SupervisorRuntime {
     var progressLoggedAt: [ElementID: Duration] = [:]
     var channels: DataChannels?
     var outcome: Outcome?
+    /// The last lines each worker process printed (stdout and stderr), by pid: the evidence of a
+    /// poison pill. A worker's entry is dropped when its next incarnation is spawned.
+    var recentOutput: [Int32: [String]] = [:]
+    /// The pid of each worker's latest incarnation, to find its `recentOutput`.
+    var latestPID: [ElementID: Int32] = [:]
+    /// Lines kept per process in `recentOutput`.
+    static let recentOutputLines = 5
 
     /// - Parameters:
     ///   - policy: the validated tree and settings.
     ///   - runDirectory: where the lock file and control socket live.
     ///   - environment: extra `KEY=VALUE` entries every worker gets (besides the inherited environment).
     ///   - seed: backoff jitter seed.
+    ///   - haltEndsRun: when true (a job), a worker's halt stops the whole tree and `run()` returns
+    ///     exit code 1 with `"<node> halted by <worker>: <reason>"`; when false, the halted node
+    ///     is held down until `cidp resume` while the rest of the tree runs on.
     public init(policy: Policy, runDirectory: RunDirectory, logger: Logger, environment: [String: String] = [:],
-                seed: UInt64 = UInt64(truncatingIfNeeded: Posix.monotonicNow().components.attoseconds)) {
+                seed: UInt64 = UInt64(truncatingIfNeeded: Posix.monotonicNow().components.attoseconds),
+                haltEndsRun: Bool = false) {
         self.policy = policy
         self.runDirectory = runDirectory
         self.logger = logger
-        self.tree = SupervisorTree(root: policy.root, seed: seed)
+        self.tree = SupervisorTree(root: policy.root, seed: seed, haltEndsRun: haltEndsRun)
         // Our own launch variables are set per worker; an inherited copy would shadow them
         // (getenv returns the first match).
         let launchVariables = [WireLayout.workerNameVariable, WireLayout.supervisorPIDVariable,
-                               WireLayout.heartbeatIntervalVariable, WireLayout.memoryLimitVariable]
+                               WireLayout.heartbeatIntervalVariable, WireLayout.memoryLimitVariable,
+                               WireLayout.resumedVariable, WireLayout.poisonItemVariable,
+                               WireLayout.poisonEvidenceVariable]
         let overridden = launchVariables + environment.keys
         var inherited: [String] = []
         var pointer = environ
@@ -196,6 +209,9 @@ public final class SupervisorRuntime {
         // Standard signals coalesce: one SIGCHLD may stand for many exits, so reap them all.
         guard reap else { return }
         for (pid, status) in Posix.reapExited() {
+            // What the worker sent and printed just before it died is still queued: read it first,
+            // so that its last `working` item and output lines count for this exit.
+            readLeftovers(ofExited: pid)
             process(.exited(pid: pid, status: ExitStatus(waitStatus: status)))
         }
     }
@@ -204,6 +220,13 @@ public final class SupervisorRuntime {
 
     private func spawn(_ id: ElementID) {
         let spec = tree.workerSpec(id)
+        let context = tree.spawnContext(of: id)
+        let previousOutput = latestPID[id].flatMap { recentOutput.removeValue(forKey: $0) } ?? []
+        if context.isResumed || context.poisonPill != nil {
+            var metadata: Logger.Metadata = ["worker.name": "\(spec.name)", "resumed": "\(context.isResumed)"]
+            if let pill = context.poisonPill { metadata["item"] = "\(pill.item)"; metadata["crashes"] = "\(pill.crashes)" }
+            logger.info("Spawning worker with resume or poison-pill variables", metadata: metadata)
+        }
         do throws(Errno) {
             let (parentEnd, childEnd) = try Posix.seqpacketPair()
             let stdout = try Posix.pipe(nonblockingRead: true)
@@ -213,7 +236,8 @@ public final class SupervisorRuntime {
             defer { childEnds.forEach(Posix.close) }
             let pid: Int32
             do throws(Errno) {
-                pid = try Posix.spawn(argv: spec.command, environment: environment(for: spec),
+                pid = try Posix.spawn(argv: spec.command,
+                                      environment: environment(for: spec, context: context, lastOutput: previousOutput),
                                       descriptors: [(devNullFD, 0), (stdout.write, 1), (stderr.write, 2),
                                                     (childEnd, WireLayout.controlFD)]
                                         + (channels?.descriptors(for: spec) ?? []))
@@ -226,6 +250,7 @@ public final class SupervisorRuntime {
                 // the window between exec and this call; this covers commands that do not.
                 try? Posix.limitAddressSpace(of: pid, bytes: limit)
             }
+            latestPID[id] = pid
             register(parentEnd, as: .control(id, pid: pid))
             controlReaders[parentEnd] = FrameReader(fd: parentEnd, channel: "\(spec.name) control")
             register(stdout.read, as: .output(id, pid: pid))
@@ -239,15 +264,27 @@ public final class SupervisorRuntime {
         }
     }
 
-    private func environment(for spec: ChildSpec) -> [String] {
+    /// - Parameters:
+    ///   - context: what the tree says this start must be told (resumed, a poison pill).
+    ///   - lastOutput: the last lines the previous incarnation printed: the poison pill's evidence.
+    private func environment(for spec: ChildSpec, context: SpawnContext, lastOutput: [String]) -> [String] {
+        let launchVariables = [WireLayout.resumedVariable, WireLayout.poisonItemVariable, WireLayout.poisonEvidenceVariable]
         var entries = baseEnvironment.filter { entry in !spec.environment.keys.contains { entry.hasPrefix($0 + "=") } }
-        entries += spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        entries += spec.environment.filter { !launchVariables.contains($0.key) }
+            .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let heartbeat = spec.watchdog.map { max(5, $0.milliseconds / 3) } ?? 1000
         entries += [
             "\(WireLayout.workerNameVariable)=\(spec.name)",
             "\(WireLayout.supervisorPIDVariable)=\(getpid())",
             "\(WireLayout.heartbeatIntervalVariable)=\(heartbeat)",
         ]
+        if context.isResumed { entries.append("\(WireLayout.resumedVariable)=1") }
+        if let pill = context.poisonPill {
+            // One line each, without NUL (which cannot travel in an environment): control characters become spaces.
+            let item = PoisonPill.withoutControlCharacters(pill.item)
+            entries.append("\(WireLayout.poisonItemVariable)=\(item)")
+            entries.append("\(WireLayout.poisonEvidenceVariable)=\(pill.evidence(lastOutput: lastOutput))")
+        }
         if let limit = spec.memoryLimit {
             entries.append("\(WireLayout.memoryLimitVariable)=\(limit)")
             // RLIMIT_AS counts reserved address space: glibc reserves 64 MiB per malloc arena and
@@ -260,7 +297,7 @@ public final class SupervisorRuntime {
 
     // MARK: Worker channels
 
-    private func readControl(fd: Int32, worker id: ElementID, pid: Int32) {
+    func readControl(fd: Int32, worker id: ElementID, pid: Int32) {
         guard var reader = controlReaders[fd] else { return }
         let result: FrameReader.ReadResult
         do throws(WireError) {
@@ -304,14 +341,16 @@ public final class SupervisorRuntime {
             case .stopRequested:
                 logger.notice("Worker asks the tree to stop", metadata: ["worker.name": "\(tree.name(of: id))"])
                 process(.shutdown(reason: "stop requested by '\(tree.name(of: id))'"))
+            case .halted(let reason):
+                process(.halted(id, pid: pid, reason: reason))
+            case .working(let item):
+                logger.debug("Worker working", metadata: ["worker.name": "\(tree.name(of: id))", "item": "\(item)"])
+                process(.working(id, pid: pid, item: item))
             }
         }
         if ended { unregister(fd) }
     }
 
-    /// Forwards what a worker wrote, at most `maxChunks` × 64 KiB per call (one by default): epoll is
-    /// level-triggered, so a worker that writes without pause is read again on the next turn
-    /// of the loop instead of starving every other event.
     /// One log line per worker and second at most, with the stage and its counters.
     private func logProgress(_ progress: ControlMessage.Progress, of id: ElementID) {
         let now = Posix.monotonicNow()
@@ -320,32 +359,6 @@ public final class SupervisorRuntime {
         var metadata: Logger.Metadata = ["worker.name": "\(tree.name(of: id))", "stage": "\(progress.stage)"]
         for (key, value) in progress.counters { metadata[key] = "\(value)" }
         logger.info("Progress", metadata: metadata)
-    }
-
-    private func readOutput(fd: Int32, maxChunks: Int = 1) {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        for _ in 0..<maxChunks {
-            let result = buffer.withUnsafeMutableBytes { bytes in
-                Result { () throws(Errno) in try Posix.readAvailable(fd, into: bytes) }
-            }
-            switch result {
-            case .success(let count?) where count > 0:
-                buffer.withUnsafeBytes { forwarders[fd]?.consume(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-            case .success(0):
-                return
-            case .success, .failure:
-                forwarders[fd]?.finish()
-                unregister(fd)
-                return
-            }
-        }
-    }
-
-    /// After the last worker exited: read what is left in their output pipes.
-    private func drainOutput() {
-        for (fd, source) in sources {
-            if case .output = source { readOutput(fd: fd, maxChunks: 64) }
-        }
     }
 
     // MARK: Descriptors

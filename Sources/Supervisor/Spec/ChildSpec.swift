@@ -74,11 +74,15 @@ public struct ChildSpec: Sendable, Equatable {
     public var backoff: Backoff
     /// The worker whose output channel is this worker's input (`WireLayout.inputFD`), if any.
     public var input: String?
+    /// After this many consecutive abnormal exits while working on the same item, the worker is
+    /// restarted with that item as a poison pill (`WireLayout.poisonItemVariable`); 0 turns it off.
+    public var poisonPillCrashes: Int
 
     public init(name: String, command: [String], restart: RestartType = .permanent,
                 shutdown: Shutdown = .grace(.seconds(5)), readinessTimeout: Duration = .seconds(5),
                 watchdog: Duration? = nil, memoryLimit: UInt64? = nil,
-                environment: [String: String] = [:], backoff: Backoff = Backoff(), input: String? = nil) {
+                environment: [String: String] = [:], backoff: Backoff = Backoff(), input: String? = nil,
+                poisonPillCrashes: Int = 3) {
         self.name = name
         self.command = command
         self.restart = restart
@@ -89,6 +93,7 @@ public struct ChildSpec: Sendable, Equatable {
         self.environment = environment
         self.backoff = backoff
         self.input = input
+        self.poisonPillCrashes = poisonPillCrashes
     }
 }
 

@@ -15,7 +15,14 @@ import Glibc
 /// CLOCK_MONOTONIC time in nanoseconds, for benchmarks), `--crash-if-exists FILE` (exit 3 once
 /// ready while FILE exists), `--flood-output` (writes to stdout without pause once ready),
 /// `--produce N` (writes frames numbered 0..<N to its output channel, five per tick),
-/// `--consume FILE` (reads its input channel and appends `got VALUE PID` per frame).
+/// `--consume FILE` (reads its input channel and appends `got VALUE PID` per frame),
+/// `--halt-after MS REASON` (once ready, sends `halted(REASON)` once, as an integrity gate would,
+/// then keeps heartbeating until SIGTERM; not in a resumed start, `CIDP_RESUMED=1`: the operator
+/// has dealt with it), `--working ITEM` (once ready, reports `working(ITEM)`),
+/// `--crash-on-item` (with `--working`: right after reporting the item, prints
+/// `test worker NAME: crashing on ITEM` on stderr and aborts, unless `CIDP_POISON_ITEM` is that
+/// item: then appends `poison ITEM EVIDENCE` to the record file and runs on normally),
+/// `--record-resumed` (appends `resumed NAME PID` to the record file at start when `CIDP_RESUMED=1`).
 public struct TestWorker {
     public struct Options: Equatable {
         var readyAfter: Int64 = 0
@@ -36,6 +43,12 @@ public struct TestWorker {
         var produceCount = 0
         /// Where to append `got VALUE PID` for each frame read from the input channel.
         var consumeRecord: String?
+        var haltAfter: Int64?
+        var haltReason = ""
+        /// The item reported with `working` once ready.
+        var workingItem: String?
+        var crashesOnItem = false
+        var recordsResumed = false
     }
 
 
@@ -89,8 +102,17 @@ public struct TestWorker {
                 }
                 options.produceCount = count
             case "--consume": options.consumeRecord = try value(flag)
+            case "--halt-after":
+                options.haltAfter = try milliseconds(flag)
+                options.haltReason = try value(flag)
+            case "--working": options.workingItem = try value(flag)
+            case "--crash-on-item": options.crashesOnItem = true
+            case "--record-resumed": options.recordsResumed = true
             default: throw WorkerUsageError(description: "unknown option '\(flag)' for role test")
             }
+        }
+        if options.crashesOnItem, options.workingItem == nil {
+            throw WorkerUsageError(description: "--crash-on-item needs --working ITEM")
         }
         self.options = options
     }
@@ -105,9 +127,12 @@ public struct TestWorker {
             signal(SIGTERM) { _ in TestWorker.terminationRequested = 1 }
         }
         record("start", context)
+        if options.recordsResumed, context.isResumed { record("resumed", context) }
         let started = WorkerContext.monotonicNow()
         var isReady = false
         var isDegraded = false
+        var hasHalted = false
+        var hasReportedItem = false
         var hoard: [UnsafeMutableRawPointer] = []
         var produced = 0
         var output = FrameWriter(fd: WireLayout.outputFD, channel: "\(context.name) output")
@@ -136,6 +161,15 @@ public struct TestWorker {
             if isReady, !isDegraded, let after = options.degradedAfter, elapsed >= after {
                 isDegraded = true
                 context.reportHealth(degraded: options.degradedReason)
+            }
+            if isReady, !hasReportedItem, let item = options.workingItem {
+                hasReportedItem = true
+                context.reportWorking(on: item)
+                if options.crashesOnItem { crashUnlessPoisoned(item, context) }
+            }
+            if isReady, !hasHalted, !context.isResumed, let after = options.haltAfter, elapsed >= after {
+                hasHalted = true
+                context.reportHalted(options.haltReason)
             }
             if isReady, options.allocateMegabytesPerTick > 0 {
                 let size = options.allocateMegabytesPerTick << 20
@@ -191,13 +225,30 @@ public struct TestWorker {
         close(fd)
     }
 
+    /// Crashes on `item` (a line on stderr first, for the supervisor's evidence) unless the
+    /// supervisor said it is a poison pill: then records it and carries on.
+    private func crashUnlessPoisoned(_ item: String, _ context: WorkerContext) {
+        if let pill = context.poisonPill, pill.item == item {
+            append("poison \(item) \(pill.evidence)\n")
+            return
+        }
+        let line = Array("test worker \(context.name): crashing on \(item)\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        abort()
+    }
+
     private func record(_ event: String, _ context: WorkerContext) {
+        let stamp = options.recordsTimestamps ? " \(WorkerContext.monotonicNow().nanoseconds)" : ""
+        append("\(event) \(context.name) \(getpid())\(stamp)\n")
+    }
+
+    /// Appends `text` to the record file, if there is one, in one write.
+    private func append(_ text: String) {
         guard let path = options.recordFile else { return }
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }
-        let stamp = options.recordsTimestamps ? " \(WorkerContext.monotonicNow().nanoseconds)" : ""
-        let line = Array("\(event) \(context.name) \(getpid())\(stamp)\n".utf8)
-        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
     }
 }

@@ -13,6 +13,13 @@ public final class WorkerContext: @unchecked Sendable {
     public let name: String
     /// How often the supervisor expects a heartbeat.
     public let heartbeatInterval: Duration
+    /// Whether this start resumes a chain an operator had halted (`cidp resume`): the worker may
+    /// want to re-check what its gate stopped on. From `CIDP_RESUMED=1`.
+    public let isResumed: Bool
+    /// The item this worker crashed on too many times in a row, and the supervisor's one-line
+    /// evidence, when the supervisor says so (`CIDP_POISON_ITEM`, `CIDP_POISON_EVIDENCE`): the
+    /// worker should set the item aside (quarantine it) instead of processing it again.
+    public let poisonPill: (item: String, evidence: String)?
     private var writer: FrameWriter
     /// Whether fd 3 is open: false when run by hand, outside a supervisor.
     private let isAttached: Bool
@@ -29,6 +36,12 @@ public final class WorkerContext: @unchecked Sendable {
         let environment = WorkerContext.environment
         name = environment[WireLayout.workerNameVariable] ?? "worker"
         heartbeatInterval = .milliseconds(Int64(environment[WireLayout.heartbeatIntervalVariable] ?? "") ?? 1000)
+        isResumed = environment[WireLayout.resumedVariable] == "1"
+        if let item = environment[WireLayout.poisonItemVariable], !item.isEmpty {
+            poisonPill = (item, environment[WireLayout.poisonEvidenceVariable] ?? "")
+        } else {
+            poisonPill = nil
+        }
         if let supervisor = environment[WireLayout.supervisorPIDVariable].flatMap(Int32.init) {
             _ = cshims_set_parent_death_signal(SIGKILL)
             if getppid() != supervisor { exit(Self.orphanedExitCode) }
@@ -68,6 +81,16 @@ public final class WorkerContext: @unchecked Sendable {
     public func reportProgress(stage: String, counters: [String: Int64]) {
         send(.progress(ControlMessage.Progress(stage: stage, counters: counters)))
     }
+
+    /// Tells the supervisor the worker's integrity gate stopped its chain: the supervisor stops
+    /// the chain's workers and holds them down until an operator runs `cidp resume`. The worker
+    /// keeps running (heartbeating) until it is told to stop. `reason` is one line for the operator.
+    public func reportHalted(_ reason: String) { send(.halted(reason: reason)) }
+
+    /// Tells the supervisor which item the worker starts processing (`"batch 17"`), or nil once it
+    /// is done and idle. A worker that keeps crashing on the same item is restarted with it in
+    /// `poisonPill`.
+    public func reportWorking(on item: String?) { send(.working(item: item ?? "")) }
 
     private func send(_ message: ControlMessage) {
         guard isAttached else { return }
