@@ -27,6 +27,9 @@ struct JobOptions: ParsableArguments {
     @Option(help: "With --follow and the simulator: records it adds each second after the first --records.")
     var simRate: Double = 10
 
+    @Flag(help: "Lift the halts an integrity gate left in the warehouse (after reading the quarantine) before starting; without it a halted chain stays down.")
+    var resume = false
+
     var usesSimulator: Bool { source == "sim" }
 
     func validate() throws {

@@ -45,8 +45,20 @@ struct Up: ParsableCommand {
             // The warehouse is checked (created and migrated if new) before any process starts: an
             // unwritable path or a file that is not a CIDP warehouse is a one-line error, exit 2,
             // rather than a loader crash-looping until the tree gives up.
-            do { _ = try Warehouse(path: job.db, busyTimeout: .seconds(5)) } catch {
+            let warehouse: Warehouse
+            do { warehouse = try Warehouse(path: job.db, busyTimeout: .seconds(5)) } catch {
                 throw CLIExit.usage("--db: \(error)")
+            }
+            if job.resume {
+                do {
+                    let halts = try warehouse.openHalts()
+                    _ = try warehouse.resumeHalts()
+                    for halt in halts {
+                        print("resumed: batch \(halt.batchID) stays in quarantine (gate '\(halt.gate)': \(halt.reason))")
+                    }
+                } catch {
+                    throw CLIExit(code: 1, message: "--resume: \(error)")
+                }
             }
         }
         var consoleLevel: Logger.Level?

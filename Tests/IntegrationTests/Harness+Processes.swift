@@ -32,10 +32,14 @@ extension Sandbox {
 
     /// Runs any program to completion (with a deadline), in the sandbox, and returns its exit
     /// code (-1 on timeout) and output.
-    func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(30)) throws -> (code: Int32, stdout: String, stderr: String) {
+    func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(30),
+             environment: [String: String] = [:]) throws -> (code: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: path)
         let out = path + "/run.\(UUID().uuidString).out"
         let err = path + "/run.\(UUID().uuidString).err"

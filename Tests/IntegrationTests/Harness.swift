@@ -83,8 +83,9 @@ final class Sandbox {
     }
 
     /// Runs `cidp ARGS` to completion (with a deadline) and returns its exit code and output.
-    func cidp(_ arguments: [String], timeout: Duration = .seconds(30)) throws -> (code: Int32, stdout: String, stderr: String) {
-        try run(cidpBinary, arguments, timeout: timeout)
+    func cidp(_ arguments: [String], timeout: Duration = .seconds(30),
+              environment: [String: String] = [:]) throws -> (code: Int32, stdout: String, stderr: String) {
+        try run(cidpBinary, arguments, timeout: timeout, environment: environment)
     }
 
     /// The lines of the record file the test workers append to (`start|ready|term NAME PID`).

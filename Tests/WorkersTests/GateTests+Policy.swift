@@ -9,7 +9,7 @@ extension GateTests {
         #expect(policy == .default)
         #expect(policy.record == GatePolicy.RecordGate(onViolation: .halt, maxFutureSeconds: 3600))
         #expect(policy.batch == GatePolicy.BatchGate(onViolation: .halt, maxDropRate: 0.10, labelRateMin: 0, labelRateMax: 0.20,
-                                                     minRecords: 100, maxPSI: 0.25, psiBins: 10, referenceRecords: 5000))
+                                                     minRecords: 500, maxPSI: 0.25, psiBins: 10, referenceRecords: 5000))
         #expect(GateName.allCases.allSatisfy { policy.action(for: $0) == .halt })
     }
 
@@ -18,13 +18,13 @@ extension GateTests {
             "record.on_violation=quarantine_and_continue", "record.max_future_s=60",
             "batch.on_violation=quarantine_and_continue", "batch.max_drop_rate=0.2", "batch.label_rate_min=0.01",
             "batch.label_rate_max=0.5", "batch.min_records=50", "batch.max_psi=0.1", "batch.psi_bins=20",
-            "batch.reference_records=2000", "transport.on_violation=quarantine_and_continue",
+            "batch.reference_records=2000",
             "poison_pill.on_violation=quarantine_and_continue", "warehouse.on_violation=halt",
         ])
         #expect(policy.record == GatePolicy.RecordGate(onViolation: .quarantineAndContinue, maxFutureSeconds: 60))
         #expect(policy.batch == GatePolicy.BatchGate(onViolation: .quarantineAndContinue, maxDropRate: 0.2, labelRateMin: 0.01,
                                                      labelRateMax: 0.5, minRecords: 50, maxPSI: 0.1, psiBins: 20, referenceRecords: 2000))
-        #expect(policy.action(for: .transport) == .quarantineAndContinue && policy.action(for: .poisonPill) == .quarantineAndContinue)
+        #expect(policy.action(for: .transport) == .halt && policy.action(for: .poisonPill) == .quarantineAndContinue)
         #expect(policy.action(for: .warehouse) == .halt)
     }
 
@@ -33,7 +33,7 @@ extension GateTests {
          "--gate 'pipeline.on_violation=halt': unknown gate 'pipeline' (expected one of transport, record, batch, warehouse, poison_pill)"),
         ("batch.max_psy=0.3",
          "--gate 'batch.max_psy=0.3': unknown key 'max_psy' for gate batch (expected on_violation, max_drop_rate, label_rate_min, label_rate_max, min_records, max_psi, psi_bins, reference_records)"),
-        ("transport.max_psi=0.3", "--gate 'transport.max_psi=0.3': unknown key 'max_psi' for gate transport (expected on_violation)"),
+        ("transport.on_violation=halt", "--gate 'transport.on_violation=halt': gate transport has no settings: every frame's checksum and sequence are always checked, a bad frame is never applied and is sent again"),
         ("batch.max_psi=abc", "--gate 'batch.max_psi=abc': batch.max_psi expects a finite number > 0, got 'abc'"),
         ("batch.max_psi=0", "--gate 'batch.max_psi=0': batch.max_psi expects a finite number > 0, got '0'"),
         ("batch.max_drop_rate=1.5", "--gate 'batch.max_drop_rate=1.5': batch.max_drop_rate expects a rate in 0...1, got '1.5'"),

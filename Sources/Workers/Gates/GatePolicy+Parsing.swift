@@ -4,7 +4,7 @@ extension GatePolicy {
         .record: ["on_violation", "max_future_s"],
         .batch: ["on_violation", "max_drop_rate", "label_rate_min", "label_rate_max", "min_records",
                  "max_psi", "psi_bins", "reference_records"],
-        .transport: ["on_violation"],
+        .transport: [],
         .warehouse: ["on_violation"],
         .poisonPill: ["on_violation"],
     ]
@@ -35,6 +35,10 @@ extension GatePolicy {
                     + GateName.allCases.map(\.rawValue).joined(separator: ", ") + ")")
             }
             let allowed = keys[gate] ?? []
+            guard !allowed.isEmpty else {
+                throw fail("gate \(gate) has no settings: every frame's checksum and sequence are always checked, "
+                    + "a bad frame is never applied and is sent again")
+            }
             guard allowed.contains(key) else {
                 throw fail("unknown key '\(key)' for gate \(gate) (expected " + allowed.joined(separator: ", ") + ")")
             }
@@ -78,7 +82,6 @@ extension GatePolicy {
                 policy.batch.maxPSI = psi
             case (.batch, "psi_bins"): policy.batch.psiBins = try integer(psiBinsRange)
             case (.batch, "reference_records"): policy.batch.referenceRecords = try integer(referenceRecordsRange)
-            case (.transport, _): policy.transport = try action()
             case (.warehouse, _): policy.warehouse = try action()
             case (.poisonPill, _): policy.poisonPill = try action()
             default: preconditionFailure("key \(name) is listed in GatePolicy.keys but not parsed")

@@ -46,7 +46,7 @@ public struct LoaderWorker {
         context.ready()
         logger.info("Loader ready", metadata: ["db": "\(databasePath)", "committed.batch": "\(committed)"])
 
-        var counters: [String: Int64] = ["rows_loaded": 0, "duplicates": 0, "dropped": 0, "rejected": 0, "batches": 0]
+        var counters: [String: Int64] = ["rows_loaded": 0, "duplicates": 0, "dropped": 0, "quarantined": 0, "batches": 0]
         var progress = ProgressReporter(stage: "load", counter: "rows_loaded")
         var end: EndOfStream?
         var finished = false
@@ -60,7 +60,6 @@ public struct LoaderWorker {
             // The next batches in order, committed together: one transaction for all that wait.
             var group: [Warehouse.PendingBatch] = []
             var groupDropped = 0
-            var groupRejected = 0
             for frame in frames {
                 switch frame.kind {
                 case .transformedBatch:
@@ -89,7 +88,34 @@ public struct LoaderWorker {
                                                         dropped: transformed.dropped + transformed.rejected,
                                                         windowState: transformed.windowState))
                     groupDropped += transformed.dropped
-                    groupRejected += transformed.rejected
+                case .quarantinedBatch:
+                    let quarantined: QuarantinedBatch
+                    do { quarantined = try QuarantinedBatch(decoding: frame.payload) } catch {
+                        workerFail("loader: quarantined batch frame \(frame.sequence): \(error)")
+                    }
+                    let id = quarantined.batch.batchID
+                    let next = committed + UInt64(group.count) + 1
+                    if id < next {
+                        if id <= committed { try? input.send(.ack, BatchAck(batchID: id).encoded()) }
+                        continue
+                    }
+                    guard id == next else {
+                        if !askedForResend {
+                            askedForResend = true
+                            try? input.send(.resend)
+                        }
+                        continue
+                    }
+                    guard let action = QuarantineAction(rawValue: quarantined.action) else {
+                        workerFail("loader: quarantined batch \(id) (frame \(frame.sequence)): unknown action '\(quarantined.action)'")
+                    }
+                    // Every record of the batch goes to quarantine, the dropped ones included.
+                    group.append(Warehouse.PendingBatch(
+                        batch: RecordBatch(batchID: id, cursor: quarantined.batch.cursor, records: []),
+                        dropped: 0, windowState: quarantined.windowState, extracted: quarantined.batch.records.count,
+                        quarantine: Quarantine(gate: quarantined.gate, action: action, reason: quarantined.reason,
+                                               evidence: quarantined.evidence.isEmpty ? nil : quarantined.evidence,
+                                               records: quarantined.batch.records)))
                 case .endOfStream:
                     do { end = try EndOfStream(decoding: frame.payload) } catch {
                         workerFail("loader: end-of-stream frame \(frame.sequence): \(error)")
@@ -113,9 +139,22 @@ public struct LoaderWorker {
                         isBlocked = false
                         context.reportHealth(degraded: nil)
                     }
-                    for case .committed(let inserted, let duplicates) in outcomes {
-                        counters["rows_loaded", default: 0] += Int64(inserted)
-                        counters["duplicates", default: 0] += Int64(duplicates)
+                    for (pending, outcome) in zip(group, outcomes) {
+                        switch outcome {
+                        case .committed(let inserted, let duplicates):
+                            counters["rows_loaded", default: 0] += Int64(inserted)
+                            counters["duplicates", default: 0] += Int64(duplicates)
+                        case .quarantined(let records, let action):
+                            counters["quarantined", default: 0] += Int64(records)
+                            logger.warning("Batch quarantined", metadata: [
+                                "event": "quarantined", "batch": "\(pending.batch.batchID)",
+                                "gate": "\(pending.quarantine?.gate ?? "")", "action": "\(action.rawValue)",
+                                "records": "\(records)", "reason": "\(pending.quarantine?.reason ?? "")",
+                                "watermark.batch": "\(pending.batch.batchID)",
+                            ])
+                        case .alreadyCommitted:
+                            break
+                        }
                     }
                 } catch {
                     workerFail("loader: batches \(group[0].batch.batchID)...\(last): \(error)")
@@ -124,7 +163,6 @@ public struct LoaderWorker {
                 askedForResend = false
                 counters["batches", default: 0] += Int64(group.count)
                 counters["dropped", default: 0] += Int64(groupDropped)
-                counters["rejected", default: 0] += Int64(groupRejected)
                 // Acknowledgements are cumulative: the last id stands for the whole group.
                 do { try input.send(.ack, BatchAck(batchID: last).encoded()) } catch {
                     workerFail("loader: cannot acknowledge batch \(last): \(error)")

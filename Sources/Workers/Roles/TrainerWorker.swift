@@ -19,7 +19,8 @@ import Glibc
 /// `PromotionGuard`; a rejected model is registered with its reason, predictions untouched),
 /// `--backup-keep K` (default 5; 0 disables) and `--backup-dir DIR` (default `backups` beside the
 /// warehouse): before each training, an online backup of the warehouse, verified, keeping the
-/// newest K — the continuity plan's "backup before any intervention".
+/// newest K — the continuity plan's "backup before any intervention"; `--gate
+/// warehouse.on_violation=halt|quarantine_and_continue` (see `passesWarehouseGate`).
 public struct TrainerWorker {
     let databasePath: String
     let isJob: Bool
@@ -29,6 +30,7 @@ public struct TrainerWorker {
     let promotion: PromotionGuard
     let backupDirectory: String
     let backupKeep: Int
+    let gates: GatePolicy
 
     public init(arguments: [String]) throws(WorkerUsageError) {
         var options = WorkerOptions(arguments, role: "trainer")
@@ -48,6 +50,11 @@ public struct TrainerWorker {
         backupKeep = try options.integer("--backup-keep", default: 5, range: 0...1000)
         let directory = databasePath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         backupDirectory = try options.value("--backup-dir") ?? ((directory.isEmpty ? "." : directory) + "/backups")
+        do {
+            gates = try GatePolicy.parse(try options.values("--gate"))
+        } catch {
+            throw WorkerUsageError(description: "worker trainer: \(error.description)")
+        }
         try options.finish()
     }
 
@@ -93,10 +100,12 @@ public struct TrainerWorker {
                     : trainedRows < 0 || mark.rowsLoaded - trainedRows >= retrainRows
                         || WorkerContext.monotonicNow() - trainedAt >= retrainInterval
                 if isDue {
-                    train(warehouse: warehouse, context: context, logger: logger)
+                    // Counted as done even when the gate holds it: it is judged again on new rows.
+                    let trained = passesWarehouseGate(warehouse: warehouse, context: context, logger: logger)
+                    if trained { train(warehouse: warehouse, context: context, logger: logger) }
                     trainedRows = mark.rowsLoaded
                     trainedAt = WorkerContext.monotonicNow()
-                    if isJob { context.requestStop() }
+                    if isJob, trained { context.requestStop() }
                 }
             }
             var pause = timespec(tv_sec: 0, tv_nsec: 200_000_000)
@@ -170,6 +179,44 @@ public struct TrainerWorker {
 }
 
 extension TrainerWorker {
+    /// The warehouse gate, before every training: no open halt (a chain stopped by a gate and not
+    /// resumed), `PRAGMA quick_check` clean, and the ETL counts reconciled (every batch's extracted
+    /// records loaded, dropped or quarantined; the fact table holding exactly the rows loaded).
+    /// On a violation with action `halt` the trainer reports `halted` and never trains; with
+    /// `quarantine_and_continue` it skips this training and tries again when new rows arrive.
+    /// - Returns: whether training may go ahead.
+    func passesWarehouseGate(warehouse: Warehouse, context: WorkerContext, logger: Logger) -> Bool {
+        let halts: [QuarantineEntry]
+        let report: IntegrityReport
+        do {
+            halts = try warehouse.openHalts { _ in context.heartbeatIfDue() }
+            report = try warehouse.integrityCheck { _ in context.heartbeatIfDue() }
+        } catch {
+            workerFail("trainer: cannot check the warehouse before training: \(error)")
+        }
+        if let halt = halts.first {
+            logger.warning("Training held: the chain is halted", metadata: [
+                "event": "training_held", "batch": "\(halt.batchID)", "gate": "\(halt.gate)", "reason": "\(halt.reason)",
+            ])
+            return false
+        }
+        guard let failure = report.firstFailure else {
+            logger.info("Warehouse gate passed", metadata: [
+                "event": "gate_passed", "gate": "warehouse", "extracted": "\(report.totals.extracted)",
+                "loaded": "\(report.totals.loaded)", "dropped": "\(report.totals.dropped)",
+                "quarantined": "\(report.totals.quarantined)",
+            ])
+            return true
+        }
+        let action = gates.action(for: .warehouse)
+        logger.error("Integrity gate refused training", metadata: [
+            "event": "gate_violation", "gate": "warehouse", "action": "\(action)", "reason": "\(failure)",
+        ])
+        guard action == .halt else { return false }
+        context.reportHalted("gate 'warehouse' refused training: \(failure)")
+        TransformerWorker.idle(context: context)
+    }
+
     static let backupPrefix = "pre-train"
 
     /// A verified online backup of the warehouse before training replaces its predictions; the

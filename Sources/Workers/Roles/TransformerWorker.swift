@@ -16,9 +16,13 @@ import Glibc
 /// `flow_rate`, `pressure`, `vibration` or `temperature`, replacing `ValidationRules`' default —
 /// set in the policy's `args`), `--gate GATE.KEY=VALUE` (repeatable; `GatePolicy`).
 ///
-/// A batch that fails an integrity gate (`GatedTransformer`) stops the transformer with exit 1
-/// and the violation on stderr, whatever the gate's action: quarantining the batch and going on
-/// are not wired yet.
+/// A batch that fails an integrity gate (`GatedTransformer`), or that crashed the transformer
+/// `poison_pill_crashes` times in a row (the supervisor says so at start), goes to the loader as a
+/// `QuarantinedBatch`: raw records, gate, reason, and the state as before it, so it never enters
+/// the fact table. With the gate's action `halt`, nothing more is read: once the loader has
+/// committed the quarantine, the transformer reports `halted` and the supervisor stops the
+/// chain. The halt is kept in the warehouse, so a restarted transformer reports it again until
+/// an operator resumes the chain (`cidp resume`, which starts it with `CIDP_RESUMED=1`).
 public struct TransformerWorker {
     let databasePath: String
     let windowSize: Int
@@ -62,13 +66,36 @@ public struct TransformerWorker {
         let logger = Logger(label: "cidp.transformer")
         var transformer: GatedTransformer
         var committed: UInt64
+        /// A halt the warehouse still records (the operator has not resumed it): the chain stays down.
+        var standingHalt: String?
         do {
-            let checkpoint = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200)).checkpoint()
+            let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
+            let checkpoint = try warehouse.checkpoint()
             committed = checkpoint?.batchID ?? 0
             let state = try checkpoint.map { try TransformerState(decoding: $0.windowState) } ?? TransformerState()
             transformer = GatedTransformer(rules: rules, gates: gates, state: state)
+            if let halt = try warehouse.openHalts().first {
+                if context.isResumed {
+                    let resumed = try warehouse.resumeHalts()
+                    logger.notice("Halt lifted by the operator", metadata: [
+                        "event": "resumed", "batch": "\(halt.batchID)", "gate": "\(halt.gate)",
+                        "halts": "\(resumed)", "watermark.batch": "\(committed)",
+                    ])
+                } else {
+                    standingHalt = Self.haltMessage(gate: halt.gate, batchID: halt.batchID, reason: halt.reason)
+                }
+            }
         } catch {
             workerFail("transformer: cannot resume from the checkpoint in \(databasePath): \(error)", code: 2)
+        }
+        if let standingHalt {
+            // Halted before this start and not resumed: say so again and stay down.
+            context.ready()
+            logger.warning("Chain halted; waiting for 'cidp resume'", metadata: [
+                "event": "halted", "reason": "\(standingHalt)", "watermark.batch": "\(committed)",
+            ])
+            context.reportHalted(standingHalt)
+            Self.idle(context: context)
         }
         var processed = committed
         var input: DataChannel
@@ -84,7 +111,9 @@ public struct TransformerWorker {
         var end: EndOfStream?
         var endForwarded = false
         var askedForResend = false
-        var counters: [String: Int64] = ["records_in": 0, "records_out": 0, "dropped": 0, "rejected": 0]
+        /// The batch whose quarantine halts the chain, and the message, once the loader has committed it.
+        var halting: (batchID: UInt64, message: String)?
+        var counters: [String: Int64] = ["records_in": 0, "records_out": 0, "dropped": 0, "quarantined": 0]
         var progress = ProgressReporter(stage: "transform", counter: "records_in")
         context.ready()
         logger.info("Transformer ready", metadata: ["resumes.after.batch": "\(committed)"])
@@ -107,8 +136,20 @@ public struct TransformerWorker {
                         workerFail("transformer: unexpected \(frame.kind) frame \(frame.sequence) from the loader")
                     }
                 }
-                if !unacked.isFull {
-                    for frame in try input.receive() {
+                if let halt = halting {
+                    // Nothing more is read: the chain stops at the quarantined batch. Once its
+                    // quarantine is committed, the supervisor is told, and stops the chain.
+                    if committed >= halt.batchID {
+                        logger.warning("Chain halted", metadata: [
+                            "event": "halted", "batch": "\(halt.batchID)", "reason": "\(halt.message)",
+                            "watermark.batch": "\(committed)",
+                        ])
+                        context.reportHalted(halt.message)
+                        progress.report(counters, context: context, force: true)
+                        Self.idle(context: context)
+                    }
+                } else if !unacked.isFull {
+                    for frame in try input.receive() where halting == nil {
                         switch frame.kind {
                         case .recordBatch:
                             let batch = try RecordBatch(decoding: frame.payload)
@@ -121,23 +162,54 @@ public struct TransformerWorker {
                                 continue
                             }
                             askedForResend = false
-                            let outcome: TransformOutcome
-                            switch transformer.process(batch, now: Int64(time(nil))) {
-                            case .passed(let passed): outcome = passed
-                            case .violated(let violation):
-                                workerFail("transformer: batch \(batch.batchID): \(violation)", code: 1)
+                            let item = "batch \(batch.batchID)"
+                            context.reportWorking(on: item)
+                            let outcome: GateOutcome
+                            var evidence = ""
+                            if let pill = context.poisonPill, pill.item == item {
+                                // This batch crashed the transformer again and again: it is not
+                                // processed once more but quarantined with the crash evidence.
+                                evidence = pill.evidence
+                                outcome = .violated(GateViolation(
+                                    gate: .poisonPill, action: gates.action(for: .poisonPill),
+                                    reason: "the batch crashed the transformer repeatedly: \(pill.evidence)", dropped: 0))
+                            } else {
+                                CrashInjection.crashIfArmed(batchID: batch.batchID, role: "transformer")
+                                outcome = transformer.process(batch, now: Int64(time(nil)))
                             }
-                            let dropped = outcome.droppedCount
-                            let transformed = TransformedBatch(batch: outcome.output, windowState: transformer.state.encoded(),
-                                                               dropped: dropped, rejected: outcome.rejected.count)
-                            let payload = transformed.encoded()
-                            try output.send(.transformedBatch, payload)
-                            unacked.append(batchID: batch.batchID, kind: .transformedBatch, payload: payload)
+                            switch outcome {
+                            case .passed(let passed):
+                                let dropped = passed.droppedCount
+                                let transformed = TransformedBatch(batch: passed.output, windowState: transformer.state.encoded(),
+                                                                   dropped: dropped, rejected: 0)
+                                let payload = transformed.encoded()
+                                try output.send(.transformedBatch, payload)
+                                unacked.append(batchID: batch.batchID, kind: .transformedBatch, payload: payload)
+                                counters["records_out", default: 0] += Int64(passed.output.records.count)
+                                counters["dropped", default: 0] += Int64(dropped)
+                            case .violated(let violation):
+                                // Quarantined whole, with the state as it was before the batch.
+                                let quarantined = QuarantinedBatch(
+                                    batch: batch, windowState: transformer.state.encoded(), gate: violation.gate.rawValue,
+                                    action: violation.action.rawValue, reason: violation.reason, evidence: evidence,
+                                    dropped: violation.dropped)
+                                let payload = quarantined.encoded()
+                                try output.send(.quarantinedBatch, payload)
+                                unacked.append(batchID: batch.batchID, kind: .quarantinedBatch, payload: payload)
+                                counters["quarantined", default: 0] += Int64(batch.records.count)
+                                logger.warning("Integrity gate refused a batch", metadata: [
+                                    "event": "gate_violation", "gate": "\(violation.gate)", "action": "\(violation.action)",
+                                    "batch": "\(batch.batchID)", "records": "\(batch.records.count)",
+                                    "reason": "\(violation.reason)", "watermark.batch": "\(committed)",
+                                ])
+                                if violation.action == .halt {
+                                    halting = (batch.batchID, Self.haltMessage(
+                                        gate: violation.gate.rawValue, batchID: batch.batchID, reason: violation.reason))
+                                }
+                            }
+                            context.reportWorking(on: nil)
                             processed = batch.batchID
                             counters["records_in", default: 0] += Int64(batch.records.count)
-                            counters["records_out", default: 0] += Int64(outcome.output.records.count)
-                            counters["dropped", default: 0] += Int64(dropped)
-                            counters["rejected", default: 0] += Int64(outcome.rejected.count)
                         case .endOfStream:
                             end = try EndOfStream(decoding: frame.payload)
                         default:
@@ -145,7 +217,7 @@ public struct TransformerWorker {
                         }
                     }
                 }
-                if let end, !endForwarded, processed >= end.lastBatchID {
+                if halting == nil, let end, !endForwarded, processed >= end.lastBatchID {
                     endForwarded = true
                     try output.send(.endOfStream, end.encoded())
                 }
@@ -154,6 +226,21 @@ public struct TransformerWorker {
             }
             progress.report(counters, context: context)
             DataChannel.wait(for: [input.fd, output.fd], timeout: .milliseconds(50))
+        }
+    }
+
+    /// The one line `cidp status` and `cidp up` show for a halt.
+    static func haltMessage(gate: String, batchID: UInt64, reason: String) -> String {
+        "gate '\(gate)' quarantined batch \(batchID): \(reason)"
+    }
+
+    /// Stays alive and silent but for heartbeats until the supervisor stops the halted chain.
+    static func idle(context: WorkerContext) -> Never {
+        while true {
+            if Termination.isRequested { exit(0) }
+            context.heartbeatIfDue()
+            var pause = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+            nanosleep(&pause, nil)
         }
     }
 }
