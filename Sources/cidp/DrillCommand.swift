@@ -19,10 +19,10 @@ struct DrillCommand: ParsableCommand {
             """)
 
     /// Every drill, in the order `all` runs them.
-    static var drills: [any Drill.Type] { [DeadlockDrill.self, APIDownDrill.self, OOMDrill.self, KillDrill.self] }
+    static var drills: [any Drill.Type] { [CorruptionDrill.self, DeadlockDrill.self, APIDownDrill.self, OOMDrill.self, KillDrill.self] }
     static var knownNames: [String] { drills.map { $0.name } + ["all"] }
 
-    @Argument(help: "The drill: deadlock, api-down, oom, kill or all.") var name: String
+    @Argument(help: "The drill: corruption, deadlock, api-down, oom, kill or all.") var name: String
     @Option(help: "The policy of the tree under test (copied into the drill's temporary directory).")
     var policy: String = "policies/default.toml"
     @Option(help: "Records the run must load (follow drills load at least this many).") var records: Int = 20_000
