@@ -70,8 +70,8 @@ struct CorruptionDrill: Drill {
                         : models.map { "model \($0.version) (\($0.status.rawValue)) on \($0.rowCount) rows, watermark batch \($0.watermarkBatch)" }
                             .joined(separator: "; ") + (quarantinedBatch.map { "; quarantined batch \($0)" } ?? "; no quarantined batch"))
         report.keyEvidence = [
-            "exit \(ending.map { "\($0)" } ?? "none")",
-            "\(quarantine.rows.count) quarantined",
+            "cidp up " + (ending.map { "\($0)" } ?? "did not end"),
+            quarantine.problem == nil ? "\(quarantine.rows.count) quarantined" : "no etl_quarantine",
             "\(loadedPoison.count) poisoned rows loaded",
             "\(models.count) models",
         ]

@@ -80,6 +80,7 @@ struct DeadlockDrill: Drill {
         let consumed = context.consumedRecords() ?? -1
         let rows = context.checkFactTable(count: max(0, consumed), report: &report)
         report.keyEvidence = [
+            "locked \(held.formattedSeconds)",
             degraded.map { "loader degraded after \($0.after.formattedSeconds)" } ?? "loader never degraded",
             pids.changed.isEmpty ? "pids unchanged" : "pids changed: \(pids.changed.joined(separator: ","))",
             "\(rows) rows",

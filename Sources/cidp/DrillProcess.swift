@@ -129,7 +129,7 @@ final class SpawnedProcess {
     /// On SIGINT or SIGTERM, forwards SIGTERM to the running child, then exits 1.
     /// C: `signal`; the handler only calls `kill` and `_exit` (async-signal-safe).
     static func forwardInterruptions() {
-        register(0)
+        register(0)  // initialises the static before a handler can read it
         let handler: @convention(c) (Int32) -> Void = { _ in
             let pid = SpawnedProcess.interruptTarget
             if pid > 0 { kill(pid, SIGTERM) }

@@ -49,8 +49,8 @@ struct DrillReport {
 
     /// The summary's evidence column: the key evidence, and on failure the checks that failed.
     var summaryEvidence: String {
-        let failures = failedChecks.map { "FAILED \($0.name)" }
-        return (failures + keyEvidence).joined(separator: "; ")
+        let failures = failedChecks.isEmpty ? [] : ["failed: " + failedChecks.map(\.name).joined(separator: ", ")]
+        return (keyEvidence + failures).joined(separator: "; ")
     }
 }
 
