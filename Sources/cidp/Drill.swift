@@ -28,8 +28,9 @@ struct DrillContext {
     /// Progress notes for the operator (stderr), not part of the verdict.
     let note: (String) -> Void
 
-    /// The longest wait for anything a healthy tree does; past it the check fails.
-    static let patience: Duration = .seconds(120)
+    /// The longest wait for anything a healthy tree does (two minutes, more for a big
+    /// `--records`); past it the check fails.
+    var patience: Duration { .seconds(120 + records / 5_000) }
 
     /// Starts `cidp up` in the sandbox with `--seed` and `options` (which name `--records`).
     func startTree(_ options: [String], environment: [String: String] = [:]) throws -> TreeUnderTest {

@@ -18,7 +18,7 @@ struct APIDownDrill: Drill {
         var degradedReason: String?
         var recovered = false
         var restarts = 0
-        let ended = Deadline.poll(timeout: DrillContext.patience) {
+        let ended = Deadline.poll(timeout: context.patience) {
             if let element = tree.element(extractor) {
                 if states.last != element.state { states.append(element.state) }
                 if let pid = element.pid, pids.last != pid { pids.append(pid) }

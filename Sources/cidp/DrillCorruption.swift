@@ -29,7 +29,7 @@ struct CorruptionDrill: Drill {
         context.note("\(poisoned.count) of \(context.records) records are poisoned, the first in batch \(firstPoisonedBatch.map(String.init) ?? "-")")
 
         let tree = try context.startTree(context.jobOptions + Self.faultSettings.flatMap { ["--sim-fault", $0] })
-        let ending = tree.waitForExit(timeout: DrillContext.patience)
+        let ending = tree.waitForExit(timeout: context.patience)
         context.checkExit(ending, expected: 1, how: "(halted by an integrity gate)", tree: tree, report: &report)
         checkGateNamed(tree, report: &report)
 

@@ -26,7 +26,7 @@ struct DeadlockDrill: Drill {
             try database?.execute("BEGIN EXCLUSIVE")
         } catch {
             report.check("lock taken", false, expected: "BEGIN EXCLUSIVE on the warehouse", observed: "\(error)")
-            _ = tree.stop(timeout: DrillContext.patience)
+            _ = tree.stop(timeout: context.patience)
             return
         }
         let lockedAt = ContinuousClock.now
@@ -59,7 +59,7 @@ struct DeadlockDrill: Drill {
         // After the release the chain catches up: more rows than the lock held back, the loader running.
         let target = max(Int64(context.records), rowsAtRelease + 2 * page)
         var loaderState = "?"
-        let recovered = Deadline.poll(timeout: DrillContext.patience, every: .milliseconds(100)) {
+        let recovered = Deadline.poll(timeout: context.patience, every: .milliseconds(100)) {
             loaderState = tree.element(loader)?.state ?? "not answering"
             return (loaderState == "running" && tree.rowsLoaded() >= target) || !tree.isRunning
         } && tree.isRunning
@@ -75,7 +75,7 @@ struct DeadlockDrill: Drill {
                      observed: pids.text + (restarts.isEmpty ? "; 0 restarts" : "; restarts: " + restarts.joined(separator: ", "))
                         + (crash.map { "; first crash: \($0)" } ?? ""))
 
-        let ending = tree.stop(timeout: DrillContext.patience)
+        let ending = tree.stop(timeout: context.patience)
         context.checkExit(ending, expected: 0, how: "after cidp stop", tree: tree, report: &report)
         let consumed = context.consumedRecords() ?? -1
         let rows = context.checkFactTable(count: max(0, consumed), report: &report)
@@ -93,7 +93,7 @@ extension DrillContext {
     /// `run under way`, stops the tree and returns nil.
     /// - Returns: the worker pids once under way.
     func waitUnderWay(_ tree: TreeUnderTest, rows: Int64, report: inout DrillReport) -> [String: Int32]? {
-        if tree.waitForRows(rows, timeout: Self.patience), let pids = tree.waitForAllRunning(timeout: .seconds(30)),
+        if tree.waitForRows(rows, timeout: patience), let pids = tree.waitForAllRunning(timeout: .seconds(30)),
            tree.isRunning {
             note("under way: \(tree.rowsLoaded()) rows committed")
             return pids
@@ -102,7 +102,7 @@ extension DrillContext {
             ? "\(tree.rowsLoaded()) rows; " + (tree.status()?.workers.map { "\($0.name) \($0.state)" }.joined(separator: ", ") ?? "no status")
             : "cidp up ended (\(tree.process.ending.map { "\($0)" } ?? "?")): " + tree.stderrTail()
         report.check("run under way", false, expected: "≥ \(rows) rows committed, every worker running", observed: observed)
-        _ = tree.stop(timeout: Self.patience)
+        _ = tree.stop(timeout: patience)
         return nil
     }
 }

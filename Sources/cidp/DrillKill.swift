@@ -50,7 +50,7 @@ struct KillDrill: Drill {
         var kills: [Kill] = []
         var misses: [String] = []
         for step in plan {
-            guard tree.waitForRows(step.atRows, timeout: DrillContext.patience) else {
+            guard tree.waitForRows(step.atRows, timeout: context.patience) else {
                 misses.append("\(step.name): \(step.atRows) rows never reached (\(tree.rowsLoaded()))")
                 break
             }
@@ -91,12 +91,12 @@ struct KillDrill: Drill {
 
         // The chain goes on past the last kill, then stops in order.
         let target = max(Int64(context.records), tree.rowsLoaded() + 2 * page)
-        let caughtUp = tree.waitForRows(target, timeout: DrillContext.patience)
+        let caughtUp = tree.waitForRows(target, timeout: context.patience)
         let states = tree.status()?.workers.map { "\($0.name) \($0.state)" }.joined(separator: ", ") ?? "no status"
         report.check("tree survived", caughtUp && tree.isRunning,
                      expected: "cidp up still running, ≥ \(target) rows after the last kill",
                      observed: "\(tree.rowsLoaded()) rows; " + (tree.isRunning ? states : "cidp up ended: " + tree.stderrTail()))
-        let ending = tree.stop(timeout: DrillContext.patience)
+        let ending = tree.stop(timeout: context.patience)
         context.checkExit(ending, expected: 0, how: "after cidp stop", tree: tree, report: &report)
         let rows = context.checkFactTable(count: max(0, context.consumedRecords() ?? -1), report: &report)
         report.keyEvidence = ["\(kills.count) kills (\(kills.map(\.name).joined(separator: ",")))", "\(rows) rows"]

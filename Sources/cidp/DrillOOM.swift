@@ -28,7 +28,7 @@ struct OOMDrill: Drill {
             "SWIFT_BACKTRACE": "enable=no",
         ])
         var restarts = 0
-        Deadline.poll(timeout: DrillContext.patience) {
+        Deadline.poll(timeout: context.patience) {
             if let element = tree.element(loader) { restarts = max(restarts, element.restarts) }
             return !tree.isRunning
         }
