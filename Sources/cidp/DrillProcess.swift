@@ -126,13 +126,25 @@ final class SpawnedProcess {
 
     private static func unregister(_ pid: Int32) { if interruptTarget == pid { interruptTarget = 0 } }
 
-    /// On SIGINT or SIGTERM, forwards SIGTERM to the running child, then exits 1.
-    /// C: `signal`; the handler only calls `kill` and `_exit` (async-signal-safe).
+    // What the handler writes before exiting, prepared beforehand (a plain pointer and count).
+    nonisolated(unsafe) private static var interruptMessage: UnsafeMutablePointer<UInt8>?
+    nonisolated(unsafe) private static var interruptMessageCount = 0
+
+    /// On SIGINT or SIGTERM, forwards SIGTERM to the running child (its tree stops in order),
+    /// says so on stderr, and exits 1; the drill's temporary directory, named in its header, is
+    /// left in place. C: `signal`; the handler only calls `kill`, `write` and `_exit`
+    /// (async-signal-safe).
     static func forwardInterruptions() {
         register(0)  // initialises the static before a handler can read it
+        let message = Array("cidp drill: interrupted; the tree under test was told to stop; its temporary directory is kept\n".utf8)
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: message.count)
+        buffer.initialize(from: message, count: message.count)
+        interruptMessage = buffer
+        interruptMessageCount = message.count
         let handler: @convention(c) (Int32) -> Void = { _ in
             let pid = SpawnedProcess.interruptTarget
             if pid > 0 { kill(pid, SIGTERM) }
+            if let message = SpawnedProcess.interruptMessage { _ = write(2, message, SpawnedProcess.interruptMessageCount) }
             _exit(1)
         }
         _ = Glibc.signal(SIGINT, handler)
