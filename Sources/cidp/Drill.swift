@@ -101,6 +101,23 @@ struct DrillContext {
         return Int(cursor)
     }
 
+    /// Waits until `rows` are committed and every worker runs; on failure records the check
+    /// `run under way`, stops the tree and returns nil.
+    /// - Returns: the worker pids once under way.
+    func waitUnderWay(_ tree: TreeUnderTest, rows: Int64, report: inout DrillReport) -> [String: Int32]? {
+        if tree.waitForRows(rows, timeout: patience), let pids = tree.waitForAllRunning(timeout: .seconds(30)),
+           tree.isRunning {
+            note("under way: \(tree.rowsLoaded()) rows committed")
+            return pids
+        }
+        let observed = tree.isRunning
+            ? "\(tree.rowsLoaded()) rows; " + (tree.status()?.workers.map { "\($0.name) \($0.state)" }.joined(separator: ", ") ?? "no status")
+            : "cidp up ended (\(tree.process.ending.map { "\($0)" } ?? "?")): " + tree.stderrTail()
+        report.check("run under way", false, expected: "≥ \(rows) rows committed, every worker running", observed: observed)
+        _ = tree.stop(timeout: patience)
+        return nil
+    }
+
     /// The pids of all workers before and after, side by side; `changed` lists the differences.
     static func comparePIDs(_ before: [String: Int32], _ after: [String: Int32]) -> (text: String, changed: [String]) {
         let names = before.keys.sorted()

@@ -87,22 +87,3 @@ struct DeadlockDrill: Drill {
         ]
     }
 }
-
-extension DrillContext {
-    /// Waits until `rows` are committed and every worker runs; on failure records the check
-    /// `run under way`, stops the tree and returns nil.
-    /// - Returns: the worker pids once under way.
-    func waitUnderWay(_ tree: TreeUnderTest, rows: Int64, report: inout DrillReport) -> [String: Int32]? {
-        if tree.waitForRows(rows, timeout: patience), let pids = tree.waitForAllRunning(timeout: .seconds(30)),
-           tree.isRunning {
-            note("under way: \(tree.rowsLoaded()) rows committed")
-            return pids
-        }
-        let observed = tree.isRunning
-            ? "\(tree.rowsLoaded()) rows; " + (tree.status()?.workers.map { "\($0.name) \($0.state)" }.joined(separator: ", ") ?? "no status")
-            : "cidp up ended (\(tree.process.ending.map { "\($0)" } ?? "?")): " + tree.stderrTail()
-        report.check("run under way", false, expected: "≥ \(rows) rows committed, every worker running", observed: observed)
-        _ = tree.stop(timeout: patience)
-        return nil
-    }
-}
