@@ -54,7 +54,7 @@ let package = Package(
         ]),
         .executableTarget(name: "cidp-sensor-sim", dependencies: ["SensorSimulator", "Workers", logging]),
 
-        .executableTarget(name: "cidp", dependencies: ["Supervisor", "Workers", "Wire", logging, argumentParser]),
+        .executableTarget(name: "cidp", dependencies: ["Supervisor", "Workers", "Wire", "PortableRandom", logging, argumentParser]),
 
         // Side-by-side benchmarks (docs/BENCHMARKS.md).
         .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims"]),

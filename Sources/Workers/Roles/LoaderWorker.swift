@@ -11,7 +11,7 @@ import Glibc
 ///
 /// Options: `--db PATH` (required), `--job` (ask the tree to stop once the end of the stream is
 /// committed), `--lock-deadline-ms N` (how long a locked warehouse may block one commit before
-/// the loader fails loudly; default 600000).
+/// the loader fails loudly; default 600000). For `cidp drill oom`: `FaultInjection` from the environment.
 public struct LoaderWorker {
     let databasePath: String
     let isJob: Bool
@@ -43,6 +43,7 @@ public struct LoaderWorker {
         } catch {
             workerFail("loader: no input channel: \(error)", code: 2)
         }
+        let faults = FaultInjection.fromEnvironment(role: "loader")
         context.ready()
         logger.info("Loader ready", metadata: ["db": "\(databasePath)", "committed.batch": "\(committed)"])
 
@@ -125,6 +126,7 @@ public struct LoaderWorker {
                 }
             }
             if let last = group.last?.batch.batchID {
+                faults.beforeCommit(batches: group[0].batch.batchID...last, role: "loader")
                 do {
                     let outcomes = try warehouse.commit(group) { waited in
                         // Blocked by another connection's lock: stay visibly alive, and hold

@@ -1,0 +1,67 @@
+import Foundation
+import Supervisor
+import Workers
+
+/// The policy a drill puts under test, read and checked once: the tree must hold the simulator
+/// chain the drills drive, and must not write its logs outside the drill's temporary directory.
+struct DrillPolicy {
+    /// The file as given, made absolute.
+    let path: String
+    /// Its text, copied into each drill's temporary directory.
+    let text: String
+    let policy: Policy
+
+    /// The roles every drill needs.
+    static let requiredRoles: [WorkerRole] = [.sensorSim, .extractor, .transformer, .loader]
+
+    /// - Throws: `CLIExit` (usage) naming the file and the problem.
+    init(path: String, executable: String) throws {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        do {
+            policy = try PolicyLoader.load(path: absolute, executable: executable,
+                                           knownRoles: Set(WorkerRole.allCases.map(\.rawValue)))
+            text = try String(contentsOfFile: absolute, encoding: .utf8)
+        } catch {
+            throw CLIExit.usage("--policy: \(error)")
+        }
+        self.path = absolute
+        for role in Self.requiredRoles where worker(role: role) == nil {
+            throw CLIExit.usage("--policy \(path): no worker with role '\(role.rawValue)'; drills drive the simulator chain "
+                                + Self.requiredRoles.map(\.rawValue).joined(separator: ", "))
+        }
+        guard !policy.logging.directory.hasPrefix("/") else {
+            throw CLIExit.usage("--policy \(path): logging.dir '\(policy.logging.directory)' is absolute; a drill keeps its "
+                                + "logs in its temporary directory, so it needs a directory relative to the working directory")
+        }
+    }
+
+    /// Every worker of the tree, depth first, in start order.
+    var workers: [ChildSpec] { Self.workers(in: policy.root) }
+
+    /// The first worker running `role`.
+    func worker(role: WorkerRole) -> ChildSpec? {
+        workers.first { $0.command.count > 2 && $0.command[2] == role.rawValue }
+    }
+
+    /// The name in `cidp status` of the worker running `role` (the required roles always have one).
+    func name(of role: WorkerRole) -> String { worker(role: role)?.name ?? role.rawValue }
+
+    /// The integer value of `option` in the `args` of the worker running `role`, if set.
+    func integerArgument(_ option: String, role: WorkerRole) -> Int? {
+        guard let command = worker(role: role)?.command, let index = command.firstIndex(of: option),
+              index + 1 < command.count else { return nil }
+        return Int(command[index + 1])
+    }
+
+    /// Records per batch: the extractor's `--page-size` (1000 unless the policy says otherwise).
+    var pageSize: Int { integerArgument("--page-size", role: .extractor) ?? 1000 }
+
+    private static func workers(in node: NodeSpec) -> [ChildSpec] {
+        node.children.flatMap { child -> [ChildSpec] in
+            switch child {
+            case .node(let inner): return workers(in: inner)
+            case .worker(let spec): return [spec]
+            }
+        }
+    }
+}

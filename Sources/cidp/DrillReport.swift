@@ -1,0 +1,71 @@
+import Foundation
+
+/// One verified property of a drill: what the system had to do and what it did.
+struct DrillCheck: Equatable {
+    var name: String
+    var passed: Bool
+    var expected: String
+    var observed: String
+
+    /// `PASS  name  expected …  observed …`, one line.
+    var line: String {
+        "\(passed ? "PASS" : "FAIL")  \(name)  expected \(Self.oneLine(expected))  observed \(Self.oneLine(observed))"
+    }
+
+    private static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).joined(separator: " / ")
+    }
+}
+
+/// The verdict of one drill, built check by check and printed as it goes.
+struct DrillReport {
+    let drill: String
+    private(set) var checks: [DrillCheck] = []
+    /// A few words for the summary of `cidp drill all`: the evidence that matters most.
+    var keyEvidence: [String] = []
+    var duration: Duration = .zero
+    /// Where each check line goes as it is recorded (stdout for the command, nowhere in tests).
+    let emit: (String) -> Void
+
+    init(drill: String, emit: @escaping (String) -> Void) {
+        self.drill = drill
+        self.emit = emit
+    }
+
+    /// Records and prints one check.
+    mutating func check(_ name: String, _ passed: Bool, expected: String, observed: String) {
+        let check = DrillCheck(name: name, passed: passed, expected: expected, observed: observed)
+        checks.append(check)
+        emit(check.line)
+    }
+
+    /// A drill passes only if it checked something and every check held.
+    var passed: Bool { !checks.isEmpty && checks.allSatisfy(\.passed) }
+
+    var failedChecks: [DrillCheck] { checks.filter { !$0.passed } }
+
+    /// `drill NAME: PASS` or `drill NAME: FAIL`.
+    var verdictLine: String { "drill \(drill): \(passed ? "PASS" : "FAIL")" }
+
+    /// The summary's evidence column: the key evidence, and on failure the checks that failed.
+    var summaryEvidence: String {
+        let failures = failedChecks.isEmpty ? [] : ["failed: " + failedChecks.map(\.name).joined(separator: ", ")]
+        return (keyEvidence + failures).joined(separator: "; ")
+    }
+}
+
+/// The table `cidp drill all` ends with: drill, verdict, duration, key evidence.
+enum DrillSummary {
+    static func table(_ reports: [DrillReport]) -> String {
+        var rows = [["DRILL", "VERDICT", "DURATION", "KEY EVIDENCE"]]
+        for report in reports {
+            rows.append([report.drill, report.passed ? "PASS" : "FAIL", report.duration.formattedSeconds, report.summaryEvidence])
+        }
+        let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0)
+            }.joined()
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+
+/// `cidp drill NAME` through the real binary: each drill passes on the default tree, a drill can
+/// fail (and says why), and usage errors are one line, exit 2. Drills run one at a time: each
+/// spawns a whole tree and some hold a lock or an outage for seconds.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct DrillTests {
+    /// The repository's default policy.
+    static let defaultPolicy: String = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent("policies/default.toml").path
+    }()
+
+    /// Runs `cidp drill NAME --records N ARGS` in a sandbox of its own; the drill's temporary
+    /// directory goes under the sandbox too (TMPDIR), so nothing outlives the test.
+    func drill(_ name: String, _ arguments: [String] = [], records: Int = 10_000,
+               policy: String = DrillTests.defaultPolicy) throws -> (code: Int32, stdout: String, stderr: String, sandbox: Sandbox) {
+        let sandbox = try Sandbox(policy: "")
+        let run = try sandbox.run("/usr/bin/env", ["TMPDIR=\(sandbox.path)", cidpBinary, "drill", name,
+                                                   "--policy", policy, "--records", "\(records)"] + arguments,
+                                  timeout: .seconds(100))
+        return (run.code, run.stdout, run.stderr, sandbox)
+    }
+
+    /// The check lines of a drill's output, `PASS  name  …` or `FAIL  name  …`.
+    static func checks(_ stdout: String) -> [String] {
+        stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("PASS  ") || $0.hasPrefix("FAIL  ") }
+    }
+
+    /// Exit 0, every check line PASS, each of `expected` among them, and the verdict last.
+    func expectPassed(_ name: String, _ run: (code: Int32, stdout: String, stderr: String, sandbox: Sandbox),
+                      checks expected: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        let lines = Self.checks(run.stdout)
+        #expect(run.code == 0, "cidp drill \(name) exit code\n\(run.stdout)\n\(run.stderr.suffix(2000))", sourceLocation: sourceLocation)
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("PASS  ") }, "\(run.stdout)", sourceLocation: sourceLocation)
+        for check in expected {
+            #expect(lines.contains { $0.hasPrefix("PASS  \(check)  expected ") && $0.contains("  observed ") },
+                    "no PASS line for '\(check)':\n\(run.stdout)", sourceLocation: sourceLocation)
+        }
+        #expect(run.stdout.split(separator: "\n").last.map(String.init) == "drill \(name): PASS", "\(run.stdout)",
+                sourceLocation: sourceLocation)
+        // The temporary directory is removed unless --keep.
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: run.sandbox.path))?.filter { $0.hasPrefix("cidp-drill-") }
+        #expect(left == [], "drill directories left behind: \(left ?? [])", sourceLocation: sourceLocation)
+    }
+
+    @Test func deadlockDrillPassesOnTheDefaultTree() throws {
+        let run = try drill("deadlock")
+        expectPassed("deadlock", run, checks: ["lock held", "loader degraded while locked", "loader recovered",
+                                               "no worker crashed", "cidp up exit", "fact table", "checkpoint reconciles"])
+    }
+
+    @Test func apiDownDrillPassesOnTheDefaultTree() throws {
+        let run = try drill("api-down")
+        expectPassed("api-down", run, checks: ["extractor degraded during outage", "extractor recovered", "no crash loop",
+                                               "cidp up exit", "fact table"])
+    }
+
+    @Test func oomDrillPassesOnTheDefaultTree() throws {
+        let run = try drill("oom")
+        expectPassed("oom", run, checks: ["fault fired", "loader died of it", "loader restarted once",
+                                          "others kept their pids", "cidp up exit", "fact table"])
+        // The death is the memory limit's doing: a fatal signal, not an exit code.
+        #expect(Self.checks(run.stdout).contains { $0.hasPrefix("PASS  loader died of it") && $0.contains("signal SIG") },
+                "\(run.stdout)")
+    }
+
+    @Test func keepLeavesTheTemporaryCopyWithItsWarehouseAndLogsAndNothingElsewhere() throws {
+        let run = try drill("oom", ["--keep"])
+        #expect(run.code == 0, "\(run.stdout)\n\(run.stderr.suffix(2000))")
+        let kept = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("  kept ") }, "\(run.stdout)")
+        let directory = try #require(kept.split(separator: " ").dropFirst().first.map(String.init))
+        #expect(directory.hasPrefix(run.sandbox.path + "/cidp-drill-oom-"), "\(kept)")
+        for file in ["policy.toml", "database/industrial_dwh.sqlite", "logs/cidp.log", "up.stdout", "up.stderr"] {
+            #expect(FileManager.default.fileExists(atPath: directory + "/" + file), "\(file) not in \(directory)")
+        }
+        // The run's logs are the drill's: the loader's death is in them.
+        let log = (try? String(contentsOfFile: directory + "/logs/cidp.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("Worker exited unexpectedly") && log.contains("fault injection"))
+        // Nothing landed in the working directory of `cidp drill` (no logs/, run/, database/).
+        let here = (try? FileManager.default.contentsOfDirectory(atPath: run.sandbox.path)) ?? []
+        #expect(here.filter { !$0.hasPrefix("cidp-drill-") && !$0.hasPrefix("run.") && $0 != "policy.toml" } == [], "\(here)")
+    }
+
+    @Test func killDrillPassesOnTheDefaultTree() throws {
+        let run = try drill("kill")
+        expectPassed("kill", run, checks: ["kills landed", "killed workers restarted", "tree survived", "cidp up exit",
+                                           "fact table"])
+        // The evidence names each kill: worker, old pid → new pid.
+        let kills = Self.checks(run.stdout).first { $0.hasPrefix("PASS  kills landed") } ?? ""
+        #expect(kills.components(separatedBy: "→").count - 1 == 6, "\(kills)")
+    }
+
+    // enabled once the gates land: on this branch `cidp up` has no integrity gates, so the run
+    // ends 0, no etl_quarantine exists, flipped labels are loaded and a model is trained on them.
+    @Test(.disabled("enabled once the gates land"))
+    func corruptionDrillPassesOnceTheGatesLand() throws {
+        let run = try drill("corruption")
+        expectPassed("corruption", run, checks: ["cidp up exit", "gate named", "batch quarantined", "fact rows clean",
+                                                 "no poisoned row loaded", "no model on quarantined data"])
+    }
+
+    @Test func aLoaderThatGivesUpOnTheLockFailsTheDeadlockDrill() throws {
+        // The loader's lock deadline (1 s) is shorter than the drill's lock (5 s): it fails loudly
+        // and is restarted — the drill must see the crash and say FAIL.
+        let sandbox = try Sandbox(policy: "")
+        let policy = sandbox.path + "/short-lock-deadline.toml"
+        try String(contentsOfFile: Self.defaultPolicy, encoding: .utf8)
+            .replacingOccurrences(of: "[workers.loader]\n", with: "[workers.loader]\nargs = [\"--lock-deadline-ms\", \"1000\"]\n")
+            .write(toFile: policy, atomically: true, encoding: .utf8)
+        let run = try drill("deadlock", policy: policy)
+        let lines = Self.checks(run.stdout)
+        #expect(run.code == 1, "\(run.stdout)\n\(run.stderr.suffix(2000))")
+        let crash = lines.first { $0.hasPrefix("FAIL  no worker crashed") }
+        #expect(crash?.contains("loader") == true && crash?.contains("locked by another connection") == true, "\(run.stdout)")
+        #expect(run.stdout.split(separator: "\n").last.map(String.init) == "drill deadlock: FAIL", "\(run.stdout)")
+    }
+
+    @Test func anUnknownDrillIsOneLineNamingTheKnownOnes() throws {
+        let sandbox = try Sandbox(policy: "")
+        let run = try sandbox.cidp(["drill", "flood"])
+        #expect(run.code == 2)
+        #expect(run.stderr == "cidp: unknown drill 'flood'; known drills: corruption, deadlock, api-down, oom, kill, all\n", "\(run.stderr)")
+        #expect(run.stdout.isEmpty)
+    }
+
+    @Test func aPolicyWithoutTheSimulatorChainIsAUsageError() throws {
+        let sandbox = try Sandbox(policy: flatPolicy(workers: [("a", "")]))
+        let run = try sandbox.cidp(["drill", "kill", "--policy", sandbox.policyPath])
+        #expect(run.code == 2)
+        #expect(run.stderr.hasPrefix("cidp: --policy ") && run.stderr.contains("no worker with role 'sensor-sim'"), "\(run.stderr)")
+        #expect(run.stdout.isEmpty)
+    }
+}
