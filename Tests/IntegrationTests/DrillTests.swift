@@ -92,13 +92,11 @@ struct DrillTests {
         #expect(kills.components(separatedBy: "→").count - 1 == 6, "\(kills)")
     }
 
-    // enabled once the gates land: on this branch `cidp up` has no integrity gates, so the run
-    // ends 0, no etl_quarantine exists, flipped labels are loaded and a model is trained on them.
-    @Test(.disabled("enabled once the gates land"))
-    func corruptionDrillPassesOnceTheGatesLand() throws {
+    @Test func corruptionDrillPassesOnTheDefaultTree() throws {
         let run = try drill("corruption")
-        expectPassed("corruption", run, checks: ["cidp up exit", "gate named", "batch quarantined", "fact rows clean",
-                                                 "no poisoned row loaded", "no model on quarantined data"])
+        expectPassed("corruption", run, checks: ["cidp up exit", "gate named", "batch quarantined",
+                                                 "halted at the first poisoned batch", "batches before it loaded",
+                                                 "fact rows clean", "no poisoned row loaded", "no model on quarantined data"])
     }
 
     @Test func aLoaderThatGivesUpOnTheLockFailsTheDeadlockDrill() throws {
