@@ -81,14 +81,9 @@ struct TrainerTests {
 
     @Test func killingTheTrainerMidFitLeavesThePreviousPredictionsWholeAndTheNextOneFinishes() throws {
         // A slow trainer (many trees), retraining every 10,000 new rows of a growing source.
-        let policy = try EtlTests.defaultPolicy().replacingOccurrences(of: """
-            [workers.trainer]
-            role = "trainer"
-            """, with: """
-            [workers.trainer]
-            role = "trainer"
-            args = ["--trees", "2000", "--retrain-rows", "10000"]
-            """)
+        let policy = try EtlTests.defaultPolicy().replacingOccurrences(
+            of: #"args = ["--gate", "warehouse.on_violation=halt"]"#,
+            with: #"args = ["--gate", "warehouse.on_violation=halt", "--trees", "2000", "--retrain-rows", "10000"]"#)
         #expect(policy.contains("--trees"), "the policy was not rewritten")
         let sandbox = try Sandbox(policy: policy)
         let db = sandbox.path + "/dwh.sqlite"

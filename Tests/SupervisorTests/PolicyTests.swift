@@ -176,12 +176,18 @@ import Testing
         #expect(ml.children.map(\.name) == ["trainer"])
         var workers: [String: ChildSpec] = [:]
         for case .worker(let spec) in etl.children + ml.children { workers[spec.name] = spec }
-        for role in ["extractor", "loader", "trainer"] {
+        for role in ["extractor", "loader"] {
             #expect(workers[role]?.command == [exe, "worker", role])
         }
+        #expect(workers["trainer"]?.command == [exe, "worker", "trainer", "--gate", "warehouse.on_violation=halt"])
         #expect(workers["transformer"]?.command == [exe, "worker", "transformer",
             "--range", "flow_rate=0:2000", "--range", "pressure=0:50",
-            "--range", "vibration=0:100", "--range", "temperature=-50:200"])
+            "--range", "vibration=0:100", "--range", "temperature=-50:200",
+            "--gate", "record.on_violation=halt", "--gate", "record.max_future_s=3600",
+            "--gate", "batch.on_violation=halt", "--gate", "batch.max_drop_rate=0.10",
+            "--gate", "batch.label_rate_min=0.0", "--gate", "batch.label_rate_max=0.20",
+            "--gate", "batch.max_psi=0.25", "--gate", "batch.min_records=500",
+            "--gate", "batch.reference_records=5000", "--gate", "poison_pill.on_violation=halt"])
         #expect(workers["extractor"]?.watchdog == .milliseconds(3000))
         #expect(workers["extractor"]?.readinessTimeout == .milliseconds(10000))
         #expect(workers["extractor"]?.memoryLimit == 512 * 1024 * 1024)

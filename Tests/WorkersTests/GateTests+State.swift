@@ -49,7 +49,7 @@ extension GateTests {
     /// Batches 1…n in one transformer equal 1…k, encode, decode into a new one, k+1…n — for
     /// every k, across the moment the profile completes, with quarantined batches in between.
     @Test func restartAtAnyBatchGivesIdenticalVerdictsAndOutputs() throws {
-        let gates = try GatePolicy.parse(["batch.reference_records=600", "batch.psi_bins=8"])
+        let gates = try GatePolicy.parse(["batch.reference_records=600", "batch.psi_bins=8", "batch.min_records=100"])
         var batches: [RecordBatch] = []
         var cursor = 0
         func take(_ count: Int, _ change: (inout [TelemetryRecord]) -> Void = { _ in }) {

@@ -254,7 +254,7 @@ import Workers
     }
 
     @Test func batchesBelowMinRecordsAreNotJudgedForLabelRateOrDrift() throws {
-        var transformer = Self.transformer(history: 5000)
+        var transformer = Self.transformer(gates: try GatePolicy.parse(["batch.min_records=100"]), history: 5000)
         var records = Self.next(99, after: 5000)
         for index in records.indices {
             records[index].failure = 1
