@@ -257,4 +257,53 @@ struct IntegrityGateTests {
         // The predictions are still the serving model's.
         #expect(try TrainerTests.predictions(db).allSatisfy { $0.hasSuffix(" \(serving.version)") })
     }
+
+    /// The fact table a run must hold when the records `skipped` never entered the chain: the
+    /// others with rolling means over each pump's last three of them, in key order.
+    static func expectedRows(count: Int, skipping skipped: Range<Int>) -> [TelemetryRecord] {
+        let generator = TelemetryGenerator(seed: EtlTests.seed, count: count)
+        var history: [String: [(vibration: Double, pressure: Double)]] = [:]
+        var rows: [TelemetryRecord] = []
+        for index in 0..<count where !skipped.contains(index) {
+            var record = generator.record(at: index)
+            history[record.pumpID, default: []].append((record.vibration, record.pressure))
+            let window = history[record.pumpID]!.suffix(3)
+            record.vibrationRollingMean = window.map(\.vibration).reduce(0, +) / Double(window.count)
+            record.pressureRollingMean = window.map(\.pressure).reduce(0, +) / Double(window.count)
+            rows.append(record)
+        }
+        return rows.sorted { ($0.pumpID, $0.timestamp) < ($1.pumpID, $1.timestamp) }
+    }
+
+    @Test func aBatchThatKeepsCrashingTheLoaderIsQuarantinedAndTheChainResumesWithoutIt() throws {
+        let sandbox = try Sandbox(policy: try Self.policy())
+        let db = sandbox.path + "/dwh.sqlite"
+        let arguments = ["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory, "--db", db]
+        let crash = [CrashInjection.crashAtBatchVariable: "3", CrashInjection.crashRoleVariable: "loader",
+                     "SWIFT_BACKTRACE": "enable=no"]
+        let run = try sandbox.cidp(arguments, timeout: .seconds(120), environment: crash)
+        #expect(run.code == 1, "\(run.stderr.suffix(2000))")
+        #expect(Self.errorLine(run.stderr).hasPrefix("cidp: etl halted by loader: gate 'poison_pill' quarantined batch 3: the batch crashed the loader repeatedly: 3 consecutive crashes on batch 3"),
+                "\(run.stderr.suffix(1000))")
+        let warehouse = try Warehouse(path: db, busyTimeout: .seconds(5))
+        let entry = try #require(try warehouse.quarantine(limit: 10).first)
+        #expect(entry.batchID == 3 && entry.gate == "poison_pill" && entry.recordCount == 1000)
+        #expect(entry.evidence?.contains("loader: fault injection: crashing on batch 3") == true, "\(entry.evidence ?? "")")
+        try EtlTests.checkWarehouse(db, count: 2000)
+
+        // Resumed (the fault gone): the chain restarts from the checkpoint, so the batches after
+        // the pill are computed again without it in their rolling windows.
+        let resumed = try sandbox.cidp(arguments + ["--resume"], timeout: .seconds(120))
+        #expect(resumed.code == 0, "\(resumed.stderr.suffix(2000))")
+        let rows = try warehouse.rows()
+        let expected = Self.expectedRows(count: 10_000, skipping: 2000..<3000)
+        #expect(rows.count == expected.count)
+        let differing = zip(rows, expected).filter { row, want in
+            row.pumpID != want.pumpID || row.timestamp != want.timestamp || row.failure != want.failure
+                || abs((row.vibrationRollingMean ?? .nan) - want.vibrationRollingMean!) > 1e-12 * abs(want.vibrationRollingMean!)
+                || abs((row.pressureRollingMean ?? .nan) - want.pressureRollingMean!) > 1e-12 * abs(want.pressureRollingMean!)
+        }
+        #expect(differing.isEmpty, "\(differing.count) rows differ, e.g. \(String(describing: differing.first))")
+        #expect(try warehouse.integrityCheck().isClean)
+    }
 }

@@ -12,6 +12,15 @@ import Glibc
 /// Options: `--db PATH` (required), `--job` (ask the tree to stop once the end of the stream is
 /// committed), `--lock-deadline-ms N` (how long a locked warehouse may block one commit before
 /// the loader fails loudly; default 600000). For `cidp drill oom`: `FaultInjection` from the environment.
+///
+/// Poison pills: the loader says which batch it commits (`working`), and its first
+/// `singleCommitsAfterStart` commits after a start hold one batch each, so a batch that crashes
+/// it is the one named after a restart, not the group it was in. Told at start that a batch
+/// crashed it `poison_pill_crashes` times in a row, the loader quarantines that batch (gate
+/// `poison_pill`, with the crash evidence) instead of committing it, checkpointed with the
+/// window state from before it, and halts the chain: the transformer's later batches were
+/// computed with the pill in their rolling windows, so the chain must resume from the
+/// checkpoint (`cidp resume`), which recomputes them without it.
 public struct LoaderWorker {
     let databasePath: String
     let isJob: Bool
@@ -53,15 +62,30 @@ public struct LoaderWorker {
         var finished = false
         var isBlocked = false
         var askedForResend = false
+        /// Frames read but not applied yet: the group was full.
+        var held: [Frame] = []
+        var commitsSinceStart = 0
+        /// The transformer state the last commit checkpointed: what a poison pill is quarantined with.
+        var lastWindowState: [UInt8]
+        do { lastWindowState = try warehouse.checkpoint()?.windowState ?? TransformerState().encoded() } catch {
+            workerFail("loader: \(error)", code: 2)
+        }
         while true {
             if Termination.isRequested { exit(0) }
             context.heartbeatIfDue()
-            let frames: [Frame]
-            do { frames = try input.receive() } catch { workerFail("loader: \(error)") }
-            // The next batches in order, committed together: one transaction for all that wait.
+            var frames = held
+            held = []
+            do { frames += try input.receive() } catch { workerFail("loader: \(error)") }
+            // The next batches in order, committed together: one transaction for all that wait
+            // (one at a time for the first commits after a start).
+            let groupLimit = commitsSinceStart < Self.singleCommitsAfterStart ? 1 : Int.max
             var group: [Warehouse.PendingBatch] = []
             var groupDropped = 0
-            for frame in frames {
+            for (position, frame) in frames.enumerated() {
+                if group.count >= groupLimit, frame.kind == .transformedBatch || frame.kind == .quarantinedBatch {
+                    held = Array(frames[position...])
+                    break
+                }
                 switch frame.kind {
                 case .transformedBatch:
                     let transformed: TransformedBatch
@@ -84,6 +108,10 @@ public struct LoaderWorker {
                             try? input.send(.resend)
                         }
                         continue
+                    }
+                    if let pill = context.poisonPill, pill.item == "batch \(id)" {
+                        group.append(Self.poisonPill(transformed, evidence: pill.evidence, windowState: lastWindowState))
+                        break
                     }
                     group.append(Warehouse.PendingBatch(batch: transformed.batch,
                                                         dropped: transformed.dropped + transformed.rejected,
@@ -126,7 +154,12 @@ public struct LoaderWorker {
                 }
             }
             if let last = group.last?.batch.batchID {
-                faults.beforeCommit(batches: group[0].batch.batchID...last, role: "loader")
+                let first = group[0].batch.batchID
+                context.reportWorking(on: first == last ? "batch \(first)" : "batches \(first)…\(last)")
+                faults.beforeCommit(batches: first...last, role: "loader")
+                for pending in group where pending.quarantine == nil {
+                    CrashInjection.crashIfArmed(batchID: pending.batch.batchID, role: "loader")
+                }
                 do {
                     let outcomes = try warehouse.commit(group) { waited in
                         // Blocked by another connection's lock: stay visibly alive, and hold
@@ -161,13 +194,26 @@ public struct LoaderWorker {
                 } catch {
                     workerFail("loader: batches \(group[0].batch.batchID)...\(last): \(error)")
                 }
+                context.reportWorking(on: nil)
                 committed = last
+                lastWindowState = group[group.count - 1].windowState
+                commitsSinceStart += 1
                 askedForResend = false
                 counters["batches", default: 0] += Int64(group.count)
                 counters["dropped", default: 0] += Int64(groupDropped)
                 // Acknowledgements are cumulative: the last id stands for the whole group.
                 do { try input.send(.ack, BatchAck(batchID: last).encoded()) } catch {
                     workerFail("loader: cannot acknowledge batch \(last): \(error)")
+                }
+                if let pill = group.first(where: { $0.quarantine?.gate == GateName.poisonPill.rawValue }) {
+                    let message = TransformerWorker.haltMessage(gate: GateName.poisonPill.rawValue, batchID: pill.batch.batchID,
+                                                                reason: pill.quarantine?.reason ?? "")
+                    logger.warning("Chain halted", metadata: [
+                        "event": "halted", "batch": "\(pill.batch.batchID)", "reason": "\(message)", "watermark.batch": "\(committed)",
+                    ])
+                    context.reportHalted(message)
+                    progress.report(counters, context: context, force: true)
+                    TransformerWorker.idle(context: context)
                 }
             }
             counters["committed_batch"] = Int64(committed)
@@ -178,7 +224,24 @@ public struct LoaderWorker {
                 logger.notice("Stream loaded", metadata: ["last.batch": "\(end.lastBatchID)"])
                 if isJob { context.requestStop() }
             }
-            DataChannel.wait(for: [input.fd], timeout: .milliseconds(50))
+            if held.isEmpty { DataChannel.wait(for: [input.fd], timeout: .milliseconds(50)) }
         }
+    }
+
+    /// Commits after a start that hold one batch each (the transformer's window).
+    static let singleCommitsAfterStart = 8
+
+    /// `transformed`, which crashed the loader again and again, as a quarantined batch: its
+    /// records as the transformer made them, the crash evidence, and the checkpoint's window
+    /// state left as before it.
+    static func poisonPill(_ transformed: TransformedBatch, evidence: String, windowState: [UInt8]) -> Warehouse.PendingBatch {
+        let batch = transformed.batch
+        return Warehouse.PendingBatch(
+            batch: RecordBatch(batchID: batch.batchID, cursor: batch.cursor, records: []),
+            dropped: transformed.dropped + transformed.rejected, windowState: windowState,
+            extracted: batch.records.count + transformed.dropped + transformed.rejected,
+            quarantine: Quarantine(gate: GateName.poisonPill.rawValue, action: .halt,
+                                   reason: "the batch crashed the loader repeatedly: \(evidence)", evidence: evidence,
+                                   records: batch.records))
     }
 }
