@@ -60,7 +60,7 @@ struct KillDrill: Drill {
             Deadline.poll(timeout: .seconds(30)) {
                 guard let element = tree.element(step.name), element.state == "running" || element.state == "degraded",
                       let pid = element.pid else { return !tree.isRunning }
-                if Glibc.kill(pid, SIGKILL) == 0 { target = pid }
+                if Posix.signal(pid, SIGKILL) == .delivered { target = pid }
                 return target != nil
             }
             guard let pid = target else {

@@ -1,4 +1,5 @@
 import Foundation
+import Supervisor
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -80,7 +81,7 @@ final class SpawnedProcess {
     deinit {
         // A drill that ends early (an error) must not leave its tree running.
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            Posix.signal(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         SpawnedProcess.unregister(process.processIdentifier)
@@ -111,9 +112,9 @@ final class SpawnedProcess {
         }
     }
 
-    /// Sends `signal` to the process. C: `kill`.
+    /// Sends `signal` to the process.
     func send(signal: Int32) {
-        if process.isRunning { kill(process.processIdentifier, signal) }
+        if process.isRunning { Posix.signal(process.processIdentifier, signal) }
     }
 
     // MARK: Interruption

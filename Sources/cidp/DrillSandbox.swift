@@ -24,11 +24,11 @@ final class DrillSandbox {
     /// - Throws: `CLIExit` (code 1) when the directory or the copy cannot be made.
     init(drill: String, policy: DrillPolicy) throws {
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        var template = Array("\(base.hasSuffix("/") ? String(base.dropLast()) : base)/cidp-drill-\(drill)-XXXXXX".utf8CString)
-        guard let created = mkdtemp(&template) else {
-            throw CLIExit(code: 1, message: "cannot create a temporary directory under \(base): \(String(cString: strerror(errno)))")
+        do {
+            path = try Posix.makeTemporaryDirectory("\(base.hasSuffix("/") ? String(base.dropLast()) : base)/cidp-drill-\(drill)-XXXXXX")
+        } catch {
+            throw CLIExit(code: 1, message: "cannot create a temporary directory under \(base): \(error)")
         }
-        path = String(cString: created)
         self.policy = policy
         do {
             try policy.text.write(toFile: policyPath, atomically: true, encoding: .utf8)

@@ -73,7 +73,7 @@ public enum Posix {
     }
 
     /// What `signalGroup` found.
-    enum SignalOutcome: Equatable { case delivered, alreadyExited }
+    public enum SignalOutcome: Equatable, Sendable { case delivered, alreadyExited }
 
     /// Sends `signal` to the process group led by `pid` (falling back to the process itself if
     /// the group is gone). `ESRCH` is an event, not an error. C: `kill(-pid, signal)`.
@@ -82,6 +82,20 @@ public enum Posix {
         if kill(-pid, signal) == 0 { return .delivered }
         if kill(pid, signal) == 0 { return .delivered }
         return .alreadyExited
+    }
+
+    /// Sends `signal` to the process `pid` (the CLI's drills: `kill -9` of a worker, SIGTERM to a
+    /// tree under test). `ESRCH` — it has exited — is an event, not an error. C: `kill(pid, signal)`.
+    @discardableResult
+    public static func signal(_ pid: Int32, _ signal: Int32) -> SignalOutcome {
+        kill(pid, signal) == 0 ? .delivered : .alreadyExited
+    }
+
+    /// Creates a fresh directory from `template` (ending in `XXXXXX`) and returns its path. C: `mkdtemp`.
+    public static func makeTemporaryDirectory(_ template: String) throws(Errno) -> String {
+        var bytes = Array(template.utf8CString)
+        guard let created = mkdtemp(&bytes) else { throw Errno.current }
+        return String(cString: created)
     }
 
     /// Reaps every exited child without blocking. C: `waitpid(-1, &status, WNOHANG)`.
