@@ -106,6 +106,22 @@ struct IntegrityGateTests {
         #expect(report.totals.extracted == report.totals.loaded + report.totals.dropped + report.totals.quarantined)
     }
 
+    @Test func aPageThatIsMalformedAgainAndAgainHaltsTheChainInsteadOfRetryingForever() throws {
+        let sandbox = try Sandbox(policy: try Self.policy(
+            replacing: "[workers.extractor]\nrole = \"extractor\"\n",
+            with: "[workers.extractor]\nrole = \"extractor\"\nargs = [\"--malformed-limit\", \"3\"]\n"))
+        let db = sandbox.path + "/dwh.sqlite"
+        let run = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory, "--db", db,
+                                    "--sim-fault", "malformed=1"], timeout: .seconds(120))
+        #expect(run.code == 1, "\(run.stderr.suffix(2000))")
+        let line = Self.errorLine(run.stderr)
+        #expect(line.hasPrefix("cidp: etl halted by extractor: gate 'record' refused the page at cursor start: 3 malformed bodies in a row: "),
+                "\(line)")
+        let warehouse = try Warehouse(path: db, busyTimeout: .seconds(5))
+        #expect(try warehouse.rowCount() == 0)
+        #expect(try warehouse.listModels().isEmpty)
+    }
+
     @Test func quarantineAndContinueLoadsEveryCleanBatchAndTrains() throws {
         let sandbox = try Sandbox(policy: try Self.policy(
             replacing: "\"record.on_violation=halt\"", with: "\"record.on_violation=quarantine_and_continue\""))

@@ -23,6 +23,10 @@ public struct TelemetryFetcher {
     /// The longest single sleep while waiting to retry: how quickly a stop request is seen.
     public static let waitSlice: Duration = .milliseconds(50)
 
+    /// How many malformed bodies in a row for one page `fetch` retries before it throws the
+    /// last one; nil retries them like any other transient failure.
+    public var malformedLimit: Int?
+
     /// A fetcher using `client` for every request.
     /// - Parameters:
     ///   - shouldStop: asked before every attempt and at least every `waitSlice` while waiting
@@ -61,12 +65,20 @@ public struct TelemetryFetcher {
         throws(ExtractError) -> TelemetryPage {
         let url = url(cursor: cursor)
         var attempt = 1
+        var malformedInARow = 0
         while true {
             guard !shouldStop() else { throw ExtractError(.stopped, url: url) }
             do {
                 return try fetchOnce(url)
             } catch {
                 guard error.isRetryable else { throw error }
+                if case .malformedBody = error.code {
+                    malformedInARow += 1
+                    // The same page broken again and again is the source's data, not the network.
+                    if let limit = malformedLimit, malformedInARow >= limit { throw error }
+                } else {
+                    malformedInARow = 0
+                }
                 let unitRandom = random.nextUnit()
                 let delay = schedule.delay(forAttempt: attempt + 1, unitRandom: unitRandom)
                 onRetry(attempt, error, delay)

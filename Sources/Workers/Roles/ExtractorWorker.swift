@@ -12,7 +12,11 @@ import Glibc
 /// Options: `--source URL` and `--db PATH` (required), `--page-size N` (default 1000),
 /// `--window N` (unacknowledged batches held, default 8), `--follow` (a growing source: only full
 /// pages become batches; a short page means "not enough new yet": ask the same cursor again
-/// every `--poll-ms` milliseconds, default 1000).
+/// every `--poll-ms` milliseconds, default 1000), `--malformed-limit N` (default 10; 0 retries
+/// forever): a page whose body is malformed N times in a row is the source's data, not the
+/// network — the record gate's schema check refuses it and the extractor reports `halted`,
+/// so the chain stops instead of retrying the same broken page forever (no batch exists for it,
+/// so nothing is quarantined; the log and the halt reason carry the parser's error).
 public struct ExtractorWorker {
     let source: String
     let databasePath: String
@@ -20,6 +24,7 @@ public struct ExtractorWorker {
     let windowSize: Int
     let follows: Bool
     let pollInterval: Duration
+    let malformedLimit: Int
 
     /// The cursor recorded with the last batch of an exhausted source, so that a restarted
     /// extractor knows the stream is complete rather than starting it over.
@@ -33,6 +38,7 @@ public struct ExtractorWorker {
         windowSize = try options.integer("--window", default: 8, range: 1...1024)
         follows = options.flag("--follow")
         pollInterval = .milliseconds(try options.integer("--poll-ms", default: 1000, range: 10...3_600_000))
+        malformedLimit = try options.integer("--malformed-limit", default: 10, range: 0...1_000_000)
         try options.finish()
         guard source.hasPrefix("http://") || source.hasPrefix("https://") else {
             throw WorkerUsageError(description: "worker extractor: --source expects an http:// or https:// URL, got '\(source)'")
@@ -64,6 +70,7 @@ public struct ExtractorWorker {
                                            context.heartbeatIfDue()
                                            return Termination.isRequested
                                        })
+            fetcher.malformedLimit = malformedLimit > 0 ? malformedLimit : nil
         } catch {
             workerFail("extractor: \(error)", code: 2)
         }
@@ -139,6 +146,16 @@ public struct ExtractorWorker {
                         logger.notice("Source exhausted", metadata: ["last.batch": "\(last.lastBatchID)"])
                     }
                 }
+            } catch let error as ExtractError {
+                guard case .malformedBody = error.code else { workerFail("extractor: \(error)") }
+                let message = "gate 'record' refused the page at cursor \(cursor ?? "start"): "
+                    + "\(malformedLimit) malformed bodies in a row: \(error)"
+                logger.error("Integrity gate refused a page", metadata: [
+                    "event": "gate_violation", "gate": "record", "cursor": "\(cursor ?? "start")",
+                    "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
+                ])
+                context.reportHalted(message)
+                TransformerWorker.idle(context: context)
             } catch {
                 workerFail("extractor: \(error)")
             }
