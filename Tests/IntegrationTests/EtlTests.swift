@@ -17,11 +17,12 @@ struct EtlTests {
 
     /// The fact table a correct run must produce for `count` records: the simulator's records
     /// with rolling means computed here by brute force (the mean of the pump's last three readings).
-    static func expectedRows(count: Int) -> [TelemetryRecord] {
+    /// Records whose index is in `skipped` never entered the chain (a quarantined batch).
+    static func expectedRows(count: Int, skipping skipped: Range<Int> = 0..<0) -> [TelemetryRecord] {
         let generator = TelemetryGenerator(seed: seed, count: count)
         var history: [String: [(vibration: Double, pressure: Double)]] = [:]
         var rows: [TelemetryRecord] = []
-        for index in 0..<count {
+        for index in 0..<count where !skipped.contains(index) {
             var record = generator.record(at: index)
             history[record.pumpID, default: []].append((record.vibration, record.pressure))
             let window = history[record.pumpID]!.suffix(3)

@@ -274,23 +274,6 @@ struct IntegrityGateTests {
         #expect(try TrainerTests.predictions(db).allSatisfy { $0.hasSuffix(" \(serving.version)") })
     }
 
-    /// The fact table a run must hold when the records `skipped` never entered the chain: the
-    /// others with rolling means over each pump's last three of them, in key order.
-    static func expectedRows(count: Int, skipping skipped: Range<Int>) -> [TelemetryRecord] {
-        let generator = TelemetryGenerator(seed: EtlTests.seed, count: count)
-        var history: [String: [(vibration: Double, pressure: Double)]] = [:]
-        var rows: [TelemetryRecord] = []
-        for index in 0..<count where !skipped.contains(index) {
-            var record = generator.record(at: index)
-            history[record.pumpID, default: []].append((record.vibration, record.pressure))
-            let window = history[record.pumpID]!.suffix(3)
-            record.vibrationRollingMean = window.map(\.vibration).reduce(0, +) / Double(window.count)
-            record.pressureRollingMean = window.map(\.pressure).reduce(0, +) / Double(window.count)
-            rows.append(record)
-        }
-        return rows.sorted { ($0.pumpID, $0.timestamp) < ($1.pumpID, $1.timestamp) }
-    }
-
     @Test func aBatchThatKeepsCrashingTheLoaderIsQuarantinedAndTheChainResumesWithoutIt() throws {
         let sandbox = try Sandbox(policy: try Self.policy())
         let db = sandbox.path + "/dwh.sqlite"
@@ -312,7 +295,7 @@ struct IntegrityGateTests {
         let resumed = try sandbox.cidp(arguments + ["--resume"], timeout: .seconds(120))
         #expect(resumed.code == 0, "\(resumed.stderr.suffix(2000))")
         let rows = try warehouse.rows()
-        let expected = Self.expectedRows(count: 10_000, skipping: 2000..<3000)
+        let expected = EtlTests.expectedRows(count: 10_000, skipping: 2000..<3000)
         #expect(rows.count == expected.count)
         let differing = zip(rows, expected).filter { row, want in
             row.pumpID != want.pumpID || row.timestamp != want.timestamp || row.failure != want.failure

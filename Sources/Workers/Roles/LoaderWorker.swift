@@ -81,6 +81,27 @@ public struct LoaderWorker {
             let groupLimit = commitsSinceStart < Self.singleCommitsAfterStart ? 1 : Int.max
             var group: [Warehouse.PendingBatch] = []
             var groupDropped = 0
+            /// A batch this loader quarantines as its own poison pill: the chain halts once it is committed.
+            var ownPill: UInt64?
+            /// Whether batch `id` is the next to apply. A batch already committed (a re-send) is
+            /// acknowledged again, never applied again; a gap (a batch taken by a killed loader)
+            /// asks once for a re-send, which comes in order. (A group is at most what one read
+            /// returns: the transformer's window of unacknowledged batches, plus a re-send of it.)
+            func isNext(_ id: UInt64, groupCount: Int) -> Bool {
+                let next = committed + UInt64(groupCount) + 1
+                if id < next {
+                    if id <= committed { try? input.send(.ack, BatchAck(batchID: id).encoded()) }
+                    return false
+                }
+                guard id == next else {
+                    if !askedForResend {
+                        askedForResend = true
+                        try? input.send(.resend)
+                    }
+                    return false
+                }
+                return true
+            }
             for (position, frame) in frames.enumerated() {
                 if group.count >= groupLimit, frame.kind == .transformedBatch || frame.kind == .quarantinedBatch {
                     held = Array(frames[position...])
@@ -93,24 +114,10 @@ public struct LoaderWorker {
                         workerFail("loader: batch frame \(frame.sequence): \(error)")
                     }
                     let id = transformed.batch.batchID
-                    let next = committed + UInt64(group.count) + 1
-                    if id < next {
-                        // Already committed (a re-send): acknowledge again, never apply again.
-                        if id <= committed { try? input.send(.ack, BatchAck(batchID: id).encoded()) }
-                        continue
-                    }
-                    // (A group is at most what one read returns: the transformer's window of
-                    // unacknowledged batches, plus a re-send of it after a restart.)
-                    guard id == next else {
-                        // A gap: a batch taken by a killed loader. Ask once; the transformer re-sends in order.
-                        if !askedForResend {
-                            askedForResend = true
-                            try? input.send(.resend)
-                        }
-                        continue
-                    }
+                    guard isNext(id, groupCount: group.count) else { continue }
                     if let pill = context.poisonPill, pill.item == "batch \(id)" {
                         group.append(Self.poisonPill(transformed, evidence: pill.evidence, windowState: lastWindowState))
+                        ownPill = id
                         break
                     }
                     group.append(Warehouse.PendingBatch(batch: transformed.batch,
@@ -123,18 +130,7 @@ public struct LoaderWorker {
                         workerFail("loader: quarantined batch frame \(frame.sequence): \(error)")
                     }
                     let id = quarantined.batch.batchID
-                    let next = committed + UInt64(group.count) + 1
-                    if id < next {
-                        if id <= committed { try? input.send(.ack, BatchAck(batchID: id).encoded()) }
-                        continue
-                    }
-                    guard id == next else {
-                        if !askedForResend {
-                            askedForResend = true
-                            try? input.send(.resend)
-                        }
-                        continue
-                    }
+                    guard isNext(id, groupCount: group.count) else { continue }
                     guard let action = QuarantineAction(rawValue: quarantined.action) else {
                         workerFail("loader: quarantined batch \(id) (frame \(frame.sequence)): unknown action '\(quarantined.action)'")
                     }
@@ -205,7 +201,7 @@ public struct LoaderWorker {
                 do { try input.send(.ack, BatchAck(batchID: last).encoded()) } catch {
                     workerFail("loader: cannot acknowledge batch \(last): \(error)")
                 }
-                if let pill = group.first(where: { $0.quarantine?.gate == GateName.poisonPill.rawValue }) {
+                if let pill = group.first(where: { $0.batch.batchID == ownPill }) {
                     let message = TransformerWorker.haltMessage(gate: GateName.poisonPill.rawValue, batchID: pill.batch.batchID,
                                                                 reason: pill.quarantine?.reason ?? "")
                     logger.warning("Chain halted", metadata: [
