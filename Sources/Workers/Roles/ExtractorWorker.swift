@@ -155,7 +155,7 @@ public struct ExtractorWorker {
                     "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
                 ])
                 context.reportHalted(message)
-                TransformerWorker.idle(context: context)
+                Halt.idle(context: context)
             } catch {
                 workerFail("extractor: \(error)")
             }

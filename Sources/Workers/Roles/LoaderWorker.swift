@@ -202,14 +202,14 @@ public struct LoaderWorker {
                     workerFail("loader: cannot acknowledge batch \(last): \(error)")
                 }
                 if let pill = group.first(where: { $0.batch.batchID == ownPill }) {
-                    let message = TransformerWorker.haltMessage(gate: GateName.poisonPill.rawValue, batchID: pill.batch.batchID,
+                    let message = Halt.message(gate: GateName.poisonPill.rawValue, batchID: pill.batch.batchID,
                                                                 reason: pill.quarantine?.reason ?? "")
                     logger.warning("Chain halted", metadata: [
                         "event": "halted", "batch": "\(pill.batch.batchID)", "reason": "\(message)", "watermark.batch": "\(committed)",
                     ])
                     context.reportHalted(message)
                     progress.report(counters, context: context, force: true)
-                    TransformerWorker.idle(context: context)
+                    Halt.idle(context: context)
                 }
             }
             counters["committed_batch"] = Int64(committed)

@@ -214,7 +214,7 @@ extension TrainerWorker {
         ])
         guard action == .halt else { return false }
         context.reportHalted("gate 'warehouse' refused training: \(failure)")
-        TransformerWorker.idle(context: context)
+        Halt.idle(context: context)
     }
 
     static let backupPrefix = "pre-train"

@@ -82,7 +82,7 @@ public struct TransformerWorker {
                         "halts": "\(resumed)", "watermark.batch": "\(committed)",
                     ])
                 } else {
-                    standingHalt = Self.haltMessage(gate: halt.gate, batchID: halt.batchID, reason: halt.reason)
+                    standingHalt = Halt.message(gate: halt.gate, batchID: halt.batchID, reason: halt.reason)
                 }
             }
         } catch {
@@ -95,7 +95,7 @@ public struct TransformerWorker {
                 "event": "halted", "reason": "\(standingHalt)", "watermark.batch": "\(committed)",
             ])
             context.reportHalted(standingHalt)
-            Self.idle(context: context)
+            Halt.idle(context: context)
         }
         var processed = committed
         var input: DataChannel
@@ -146,7 +146,7 @@ public struct TransformerWorker {
                         ])
                         context.reportHalted(halt.message)
                         progress.report(counters, context: context, force: true)
-                        Self.idle(context: context)
+                        Halt.idle(context: context)
                     }
                 } else if !unacked.isFull {
                     for frame in try input.receive() where halting == nil {
@@ -203,7 +203,7 @@ public struct TransformerWorker {
                                     "reason": "\(violation.reason)", "watermark.batch": "\(committed)",
                                 ])
                                 if violation.action == .halt {
-                                    halting = (batch.batchID, Self.haltMessage(
+                                    halting = (batch.batchID, Halt.message(
                                         gate: violation.gate.rawValue, batchID: batch.batchID, reason: violation.reason))
                                 }
                             }
@@ -226,21 +226,6 @@ public struct TransformerWorker {
             }
             progress.report(counters, context: context)
             DataChannel.wait(for: [input.fd, output.fd], timeout: .milliseconds(50))
-        }
-    }
-
-    /// The one line `cidp status` and `cidp up` show for a halt.
-    static func haltMessage(gate: String, batchID: UInt64, reason: String) -> String {
-        "gate '\(gate)' quarantined batch \(batchID): \(reason)"
-    }
-
-    /// Stays alive and silent but for heartbeats until the supervisor stops the halted chain.
-    static func idle(context: WorkerContext) -> Never {
-        while true {
-            if Termination.isRequested { exit(0) }
-            context.heartbeatIfDue()
-            var pause = timespec(tv_sec: 0, tv_nsec: 100_000_000)
-            nanosleep(&pause, nil)
         }
     }
 }
