@@ -7,7 +7,7 @@ struct Cidp: ParsableCommand {
         commandName: "cidp",
         abstract: "Camrail Industrial Data Platform: a supervised, crash-proof sensor-data pipeline.",
         discussion: "Exit codes: 0 success; 1 halted (integrity gate or restart intensity); 2 usage or configuration error.",
-        subcommands: [Up.self, Status.self, Restart.self, Resume.self, Stop.self, ModelsCommand.self, BackupCommand.self,
+        subcommands: [Up.self, Status.self, Restart.self, Resume.self, Stop.self, ModelsCommand.self, QuarantineCommand.self, BackupCommand.self,
                       RestoreCommand.self, DrillCommand.self, Worker.self]
     )
 }

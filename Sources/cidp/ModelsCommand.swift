@@ -30,12 +30,7 @@ struct ModelsCommand: ParsableCommand {
                          Self.format(model.metrics.recall), Self.format(model.metrics.f1),
                          String(model.dataFingerprint.prefix(12)), model.reason ?? ""])
         }
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        for row in rows {
-            print(row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0)
-            }.joined().replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
-        }
+        TextTable.lines(rows).forEach { print($0) }
     }
 
     static func format(_ value: Double) -> String { String(format: "%.4f", value) }

@@ -72,6 +72,20 @@ struct IntegrityGateTests {
         #expect(try warehouse.rowCount() == 0)
         #expect(try warehouse.listModels().isEmpty, "a model was trained")
         #expect(try warehouse.integrityCheck().isClean)
+
+        // What the operator reads: the list, then the batch whole.
+        let list = try sandbox.cidp(["quarantine", "--db", db])
+        #expect(list.code == 0, "\(list.stderr)")
+        let lines = list.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("BATCH  GATE    ACTION  RECORDS") == true, "\(list.stdout)")
+        #expect(lines.count > 1 && lines[1].hasPrefix("1      record  halt    1000") && lines[1].contains("halted"), "\(list.stdout)")
+        #expect(list.stdout.contains("1 open halt: the chain stays down until 'cidp resume'"), "\(list.stdout)")
+        let shown = try sandbox.cidp(["quarantine", "--db", db, "--batch", "1"])
+        #expect(shown.code == 0)
+        #expect(shown.stdout.hasPrefix("batch 1: gate 'record', halt, 1000 records, quarantined "), "\(shown.stdout.prefix(300))")
+        #expect(shown.stdout.contains("\"pressure\":1000000"), "\(shown.stdout.prefix(600))")
+        let missing = try sandbox.cidp(["quarantine", "--db", db, "--batch", "7"])
+        #expect(missing.code == 2 && missing.stderr.contains("--batch 7: no quarantined batch 7"), "\(missing.stderr)")
     }
 
     @Test func rarePoisonLoadsTheCleanBatchesBeforeAndResumeGoesOnAfterTheQuarantinedOne() throws {

@@ -1,0 +1,16 @@
+/// Prints rows as left-aligned columns two spaces apart, the last column unpadded, each line
+/// without trailing blanks: the tables of `cidp models` and `cidp quarantine`.
+enum TextTable {
+    static func lines(_ rows: [[String]]) -> [String] {
+        guard let header = rows.first else { return [] }
+        let widths = header.indices.map { column in rows.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 }
+        return rows.map { row in
+            var line = ""
+            for (index, cell) in row.enumerated() {
+                line += index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0)
+            }
+            while line.last == " " { line.removeLast() }
+            return line
+        }
+    }
+}
