@@ -66,7 +66,7 @@ struct DrillContext {
     }
 
     /// `fact table`: the warehouse against the reference — exactly its first `count` records,
-    /// each once, value for value — and the checkpoint agreeing (nothing dropped or rejected).
+    /// each once, value for value — and the checkpoint agreeing (nothing dropped).
     /// - Returns: the number of rows, for the key evidence.
     @discardableResult
     func checkFactTable(count: Int, report: inout DrillReport) -> Int {

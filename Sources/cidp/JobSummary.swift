@@ -16,7 +16,7 @@ struct JobSummary {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var lines = [
             "summary: \(rows) rows in fact_telemetry_features (\(databasePath)); "
-                + "\(checkpoint?.rowsDropped ?? 0) dropped or rejected; \(quarantined) quarantined; "
+                + "\(checkpoint?.rowsDropped ?? 0) dropped (missing readings, exact duplicates); \(quarantined) quarantined; "
                 + "last batch \(checkpoint?.batchID ?? 0); " + String(format: "%.2f s", seconds),
         ]
         if let model = try? warehouse.servingModel() {

@@ -41,7 +41,7 @@ public struct IntegrityReport: Equatable, Sendable {
         public var loaded: Int64
         /// Records whose (pump, timestamp) was already there.
         public var duplicates: Int64
-        /// Records dropped or rejected upstream.
+        /// Records dropped upstream (missing readings, exact duplicates).
         public var dropped: Int64
         /// Records set aside in quarantine.
         public var quarantined: Int64
