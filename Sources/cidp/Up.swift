@@ -50,6 +50,12 @@ struct Up: ParsableCommand {
                 throw CLIExit.usage("--db: \(error)")
             }
             if job.resume {
+                // Nothing half-done: a tree already running here would refuse this one after
+                // the halts were lifted under it.
+                if (try? ControlClient(runDirectory: control.runDirectory).send(.status)) != nil {
+                    throw CLIExit.usage("--resume: a supervisor is already running in '\(control.runDirectory.path)'; "
+                        + "use 'cidp resume' to lift its halt")
+                }
                 do {
                     let halts = try warehouse.openHalts()
                     _ = try warehouse.resumeHalts()

@@ -233,6 +233,11 @@ struct IntegrityGateTests {
         let text = try sandbox.cidp(["status", "--run-dir", sandbox.runDirectory])
         #expect(text.stdout.contains("halted"), "\(text.stdout)")
         #expect(try supervisor.status().find("sensor-sim")?.pid == simulator)
+        // A second 'cidp up --resume' beside the running tree changes nothing.
+        let beside = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory,
+                                       "--db", db, "--resume"])
+        #expect(beside.code == 2 && beside.stderr.contains("--resume: a supervisor is already running"), "\(beside.stderr)")
+        #expect(try Warehouse(path: db, busyTimeout: .seconds(5)).openHalts().map(\.batchID) == [halt.batchID])
 
         // A restart of the whole tree does not lift the halt.
         #expect(try supervisor.stop() == 0)
