@@ -8,6 +8,8 @@ public enum WorkerRole: String, CaseIterable, Sendable {
 
     /// Runs the role in this process; does not return.
     public func run(arguments: [String], context: WorkerContext) throws(WorkerUsageError) -> Never {
+        // Before any SQLite call: a worker is one process, still on one thread here.
+        Database.turnOffMemoryStatistics()
         switch self {
         case .test:
             try TestWorker(arguments: arguments).run(context: context)
