@@ -11,7 +11,8 @@ public struct TransformedBatch: Equatable, Sendable {
     public var windowState: [UInt8]
     /// Records dropped for a missing value (like pandas' dropna).
     public var dropped: Int
-    /// Records rejected by validation.
+    /// Records rejected by validation: 0 since the record gate quarantines a batch with any
+    /// rejected record whole (a `QuarantinedBatch`); kept so the format stays as it was.
     public var rejected: Int
 
     public init(batch: RecordBatch, windowState: [UInt8], dropped: Int, rejected: Int) {
