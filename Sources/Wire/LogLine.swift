@@ -103,9 +103,9 @@ public struct LogLine: Equatable, Sendable {
     ///
     /// Pure arithmetic (proleptic Gregorian calendar), so both sides stamp lines the same way without Foundation.
     public static func formatTimestamp(secondsSinceEpoch: Int64, milliseconds: Int) -> String {
-        let days = floorDivide(secondsSinceEpoch, 86_400)
+        let days = CivilDate.floorDivide(secondsSinceEpoch, 86_400)
         let secondOfDay = Int(secondsSinceEpoch - days * 86_400)
-        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        let (year, month, day) = CivilDate.date(days: days)
         var out = ""
         out.reserveCapacity(24)
         out += pad(year, 4) + "-" + pad(Int64(month), 2) + "-" + pad(Int64(day), 2)
@@ -142,26 +142,6 @@ public struct LogLine: Equatable, Sendable {
             }
         }
         out.append(UInt8(ascii: "\""))
-    }
-
-    // MARK: - Dates
-
-    private static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
-        a >= 0 ? a / b : (a - b + 1) / b
-    }
-
-    /// Howard Hinnant's `civil_from_days`.
-    private static func civilDate(daysSinceEpoch: Int64) -> (Int64, Int, Int) {
-        let z = daysSinceEpoch + 719_468
-        let era = floorDivide(z, 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = Int(dayOfYear - (153 * mp + 2) / 5 + 1)
-        let month = Int(mp < 10 ? mp + 3 : mp - 9)
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
     }
 
     private static func pad(_ value: Int64, _ width: Int) -> String {

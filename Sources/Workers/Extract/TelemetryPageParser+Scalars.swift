@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Wire
 
 /// A JSON string's extent in the body, found by `scanString`.
 struct StringToken {
@@ -168,14 +169,8 @@ extension TelemetryPageParser {
         default: 31
         }
         guard (1...monthLength).contains(day) else { return nil }
-        // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, days_from_civil).
-        let shiftedYear = month <= 2 ? year - 1 : year
-        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
-        let yearOfEra = shiftedYear - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        return Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        let days = CivilDate.days(year: Int64(year), month: Int64(month), day: Int64(day))
+        return days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
     }
 
     // MARK: Numbers

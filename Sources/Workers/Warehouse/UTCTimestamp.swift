@@ -1,3 +1,5 @@
+import Wire
+
 /// Unix seconds ⇄ `YYYY-MM-DD HH:MM:SS` UTC text, the way pandas' `to_sql` stores datetimes in
 /// SQLite, for years 0000…9999. Pure arithmetic (Howard Hinnant's civil-calendar algorithms):
 /// no locale, no time zone database, no allocation when writing into a caller's buffer.
@@ -16,9 +18,9 @@ enum UTCTimestamp {
     /// - Precondition: `isRepresentable(seconds)` and `buffer.count >= 19`.
     static func write(_ seconds: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>) {
         precondition(isRepresentable(seconds) && buffer.count >= textLength, "timestamp \(seconds) not writable")
-        let days = floorDivide(seconds, 86_400)
+        let days = CivilDate.floorDivide(seconds, 86_400)
         let secondOfDay = seconds - days * 86_400
-        let (year, month, day) = civil(fromDays: days)
+        let (year, month, day) = CivilDate.date(days: days)
         func put(_ value: Int64, _ digits: Int, at offset: Int) {
             var value = value
             for position in stride(from: offset + digits - 1, through: offset, by: -1) {
@@ -66,9 +68,9 @@ enum UTCTimestamp {
               let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
               (1...12).contains(month), hour < 24, minute < 60, second < 60
         else { return nil }
-        let days = days(fromYear: year, month: month, day: day)
+        let days = CivilDate.days(year: year, month: month, day: day)
         // A day past the month's end lands in the next month: reject it by converting back.
-        guard day >= 1, civil(fromDays: days) == (year, month, day) else { return nil }
+        guard day >= 1, CivilDate.date(days: days) == (year, month, day) else { return nil }
         return days * 86_400 + hour * 3600 + minute * 60 + second
     }
 
@@ -76,33 +78,5 @@ enum UTCTimestamp {
     static func parse(_ text: String) -> Int64? {
         var text = text
         return text.withUTF8 { parse($0) }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date.
-    private static func days(fromYear year: Int64, month: Int64, day: Int64) -> Int64 {
-        let year = month <= 2 ? year - 1 : year
-        let era = floorDivide(year, 400)
-        let yearOfEra = year - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The proleptic Gregorian date `days` after 1970-01-01.
-    private static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let shifted = days + 719_468
-        let era = floorDivide(shifted, 146_097)
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    private static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
-        let quotient = value / divisor
-        return value % divisor < 0 ? quotient - 1 : quotient
     }
 }
