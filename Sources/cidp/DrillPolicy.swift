@@ -36,7 +36,7 @@ struct DrillPolicy {
     }
 
     /// Every worker of the tree, depth first, in start order.
-    var workers: [ChildSpec] { Self.workers(in: policy.root) }
+    var workers: [ChildSpec] { policy.root.workers }
 
     /// The first worker running `role`.
     func worker(role: WorkerRole) -> ChildSpec? {
@@ -55,13 +55,4 @@ struct DrillPolicy {
 
     /// Records per batch: the extractor's `--page-size` (1000 unless the policy says otherwise).
     var pageSize: Int { integerArgument("--page-size", role: .extractor) ?? 1000 }
-
-    private static func workers(in node: NodeSpec) -> [ChildSpec] {
-        node.children.flatMap { child -> [ChildSpec] in
-            switch child {
-            case .node(let inner): return workers(in: inner)
-            case .worker(let spec): return [spec]
-            }
-        }
-    }
 }

@@ -101,24 +101,14 @@ struct JobOptions: ParsableArguments {
     /// worker will parse them.
     /// - Throws: the first worker's `WorkerUsageError` (it names the role and the option).
     static func validateWorkerArguments(in node: NodeSpec) throws {
-        for child in node.children {
-            switch child {
-            case .node(let inner):
-                try validateWorkerArguments(in: inner)
-            case .worker(let spec):
-                guard spec.command.count > 2, let role = WorkerRole(rawValue: spec.command[2]) else { continue }
-                try role.validate(arguments: Array(spec.command.dropFirst(3)))
-            }
+        for spec in node.workers {
+            guard spec.command.count > 2, let role = WorkerRole(rawValue: spec.command[2]) else { continue }
+            try role.validate(arguments: Array(spec.command.dropFirst(3)))
         }
     }
 
     /// The role of every worker in the tree.
     static func roles(in node: NodeSpec) -> [String] {
-        node.children.flatMap { child -> [String] in
-            switch child {
-            case .node(let inner): return roles(in: inner)
-            case .worker(let spec): return spec.command.count > 2 ? [spec.command[2]] : []
-            }
-        }
+        node.workers.compactMap { $0.command.count > 2 ? $0.command[2] : nil }
     }
 }

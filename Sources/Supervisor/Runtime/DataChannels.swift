@@ -30,7 +30,7 @@ struct DataChannels {
     /// Creates a channel for every worker of `root` that has an `input`.
     /// - Throws: `SupervisorError.spawnFailed` naming the channel when a socket pair cannot be made.
     init(root: NodeSpec) throws(SupervisorError) {
-        for spec in Self.workers(of: root) {
+        for spec in root.workers {
             guard let producer = spec.input else { continue }
             var fds: [Int32] = [-1, -1]
             guard cshims_socketpair(0, 0, &fds) == 0 else {
@@ -55,15 +55,6 @@ struct DataChannels {
         for channel in byConsumer.values {
             Posix.close(channel.upstreamEnd)
             Posix.close(channel.downstreamEnd)
-        }
-    }
-
-    private static func workers(of node: NodeSpec) -> [ChildSpec] {
-        node.children.flatMap { child -> [ChildSpec] in
-            switch child {
-            case .worker(let spec): return [spec]
-            case .node(let node): return workers(of: node)
-            }
         }
     }
 

@@ -114,6 +114,16 @@ public struct NodeSpec: Sendable, Equatable {
         self.period = period
         self.children = children
     }
+
+    /// Every worker under this node, nested nodes included, in start order (preorder).
+    public var workers: [ChildSpec] {
+        children.flatMap { child -> [ChildSpec] in
+            switch child {
+            case .worker(let spec): return [spec]
+            case .node(let node): return node.workers
+            }
+        }
+    }
 }
 
 /// A child of a node: a worker process or a nested node.
