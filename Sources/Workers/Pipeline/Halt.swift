@@ -1,3 +1,4 @@
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,6 +9,17 @@ public enum Halt {
     /// `gate 'record' quarantined batch 3: pressure 1000000.0 outside 0.0…50.0`.
     public static func message(gate: String, batchID: UInt64, reason: String) -> String {
         "gate '\(gate)' quarantined batch \(batchID): \(reason)"
+    }
+
+    /// Halts the worker's chain: logs the `halted` event with the batch (when the halt has one)
+    /// and the warehouse watermark, tells the supervisor `message`, then idles until stopped.
+    public static func stop(_ message: String, batch: UInt64?, watermark: UInt64, logger: Logger,
+                            context: WorkerContext) -> Never {
+        var metadata: Logger.Metadata = ["event": "halted", "reason": "\(message)", "watermark.batch": "\(watermark)"]
+        if let batch { metadata["batch"] = "\(batch)" }
+        logger.warning("Chain halted; waiting for 'cidp resume'", metadata: metadata)
+        context.reportHalted(message)
+        idle(context: context)
     }
 
     /// Stays alive, silent but for heartbeats, until the supervisor stops the halted chain

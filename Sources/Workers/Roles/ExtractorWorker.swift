@@ -154,8 +154,7 @@ public struct ExtractorWorker {
                     "event": "gate_violation", "gate": "record", "cursor": "\(cursor ?? "start")",
                     "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
                 ])
-                context.reportHalted(message)
-                Halt.idle(context: context)
+                Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
             } catch {
                 workerFail("extractor: \(error)")
             }

@@ -204,12 +204,8 @@ public struct LoaderWorker {
                 if let pill = group.first(where: { $0.batch.batchID == ownPill }) {
                     let message = Halt.message(gate: GateName.poisonPill.rawValue, batchID: pill.batch.batchID,
                                                                 reason: pill.quarantine?.reason ?? "")
-                    logger.warning("Chain halted", metadata: [
-                        "event": "halted", "batch": "\(pill.batch.batchID)", "reason": "\(message)", "watermark.batch": "\(committed)",
-                    ])
-                    context.reportHalted(message)
                     progress.report(counters, context: context, force: true)
-                    Halt.idle(context: context)
+                    Halt.stop(message, batch: pill.batch.batchID, watermark: committed, logger: logger, context: context)
                 }
             }
             counters["committed_batch"] = Int64(committed)

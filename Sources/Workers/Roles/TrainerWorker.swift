@@ -101,7 +101,8 @@ public struct TrainerWorker {
                         || WorkerContext.monotonicNow() - trainedAt >= retrainInterval
                 if isDue {
                     // Counted as done even when the gate holds it: it is judged again on new rows.
-                    let trained = passesWarehouseGate(warehouse: warehouse, context: context, logger: logger)
+                    let trained = passesWarehouseGate(warehouse: warehouse, watermark: mark.batchID, context: context,
+                                                      logger: logger)
                     if trained { train(warehouse: warehouse, context: context, logger: logger) }
                     trainedRows = mark.rowsLoaded
                     trainedAt = WorkerContext.monotonicNow()
@@ -185,7 +186,7 @@ extension TrainerWorker {
     /// On a violation with action `halt` the trainer reports `halted` and never trains; with
     /// `quarantine_and_continue` it skips this training and tries again when new rows arrive.
     /// - Returns: whether training may go ahead.
-    func passesWarehouseGate(warehouse: Warehouse, context: WorkerContext, logger: Logger) -> Bool {
+    func passesWarehouseGate(warehouse: Warehouse, watermark: UInt64, context: WorkerContext, logger: Logger) -> Bool {
         let halts: [QuarantineEntry]
         let report: IntegrityReport
         do {
@@ -213,8 +214,8 @@ extension TrainerWorker {
             "event": "gate_violation", "gate": "warehouse", "action": "\(action)", "reason": "\(failure)",
         ])
         guard action == .halt else { return false }
-        context.reportHalted("gate 'warehouse' refused training: \(failure)")
-        Halt.idle(context: context)
+        Halt.stop("gate 'warehouse' refused training: \(failure)", batch: nil, watermark: watermark,
+                  logger: logger, context: context)
     }
 
     static let backupPrefix = "pre-train"

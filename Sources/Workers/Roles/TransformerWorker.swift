@@ -91,11 +91,7 @@ public struct TransformerWorker {
         if let standingHalt {
             // Halted before this start and not resumed: say so again and stay down.
             context.ready()
-            logger.warning("Chain halted; waiting for 'cidp resume'", metadata: [
-                "event": "halted", "reason": "\(standingHalt)", "watermark.batch": "\(committed)",
-            ])
-            context.reportHalted(standingHalt)
-            Halt.idle(context: context)
+            Halt.stop(standingHalt, batch: nil, watermark: committed, logger: logger, context: context)
         }
         var processed = committed
         var input: DataChannel
@@ -140,13 +136,8 @@ public struct TransformerWorker {
                     // Nothing more is read: the chain stops at the quarantined batch. Once its
                     // quarantine is committed, the supervisor is told, and stops the chain.
                     if committed >= halt.batchID {
-                        logger.warning("Chain halted", metadata: [
-                            "event": "halted", "batch": "\(halt.batchID)", "reason": "\(halt.message)",
-                            "watermark.batch": "\(committed)",
-                        ])
-                        context.reportHalted(halt.message)
                         progress.report(counters, context: context, force: true)
-                        Halt.idle(context: context)
+                        Halt.stop(halt.message, batch: halt.batchID, watermark: committed, logger: logger, context: context)
                     }
                 } else if !unacked.isFull {
                     for frame in try input.receive() where halting == nil {
