@@ -39,9 +39,13 @@ public struct LoaderWorker {
         let logger = Logger(label: "cidp.loader")
         let warehouse: Warehouse
         var committed: UInt64
+        /// The transformer state the last commit checkpointed: what a poison pill is quarantined with.
+        var lastWindowState: [UInt8]
         do {
             warehouse = try Warehouse(path: databasePath, lockPolicy: LockPolicy(deadline: lockDeadline))
-            committed = try warehouse.checkpoint()?.batchID ?? 0
+            let checkpoint = try warehouse.checkpoint()
+            committed = checkpoint?.batchID ?? 0
+            lastWindowState = checkpoint?.windowState ?? TransformerState().encoded()
         } catch {
             workerFail("loader: \(error)", code: 2)
         }
@@ -65,11 +69,6 @@ public struct LoaderWorker {
         /// Frames read but not applied yet: the group was full.
         var held: [Frame] = []
         var commitsSinceStart = 0
-        /// The transformer state the last commit checkpointed: what a poison pill is quarantined with.
-        var lastWindowState: [UInt8]
-        do { lastWindowState = try warehouse.checkpoint()?.windowState ?? TransformerState().encoded() } catch {
-            workerFail("loader: \(error)", code: 2)
-        }
         while true {
             if Termination.isRequested { exit(0) }
             context.heartbeatIfDue()
