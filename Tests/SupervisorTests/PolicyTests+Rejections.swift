@@ -19,7 +19,7 @@ extension PolicyTests {
                 [workers.a]
                 role = "test"
                 """,
-                expected: #"p.toml:2: supervisor.intesity: unknown key "intesity"; allowed keys: name, strategy, intensity, period_ms, children"#),
+                expected: #"p.toml:2: supervisor.intesity: unknown key "intesity"; allowed keys: name, strategy, intensity, period_ms, intensity_exceeded, children"#),
             RejectedPolicy(kind: "unknown key in a worker", text: PolicyFixture.minimal + """
 
                 restat = "permanent"
@@ -53,7 +53,7 @@ extension PolicyTests {
                 [workers.a]
                 role = "test"
                 """,
-                expected: #"p.toml:5: nodes.n.name: unknown key "name"; allowed keys: strategy, intensity, period_ms, children"#),
+                expected: #"p.toml:5: nodes.n.name: unknown key "name"; allowed keys: strategy, intensity, period_ms, intensity_exceeded, children"#),
 
             // 3. Wrong types.
             RejectedPolicy(kind: "string for an integer", text: """
@@ -98,6 +98,16 @@ extension PolicyTests {
                 role = "test"
                 """,
                 expected: #"p.toml:2: supervisor.strategy: unknown strategy "one_for_none"; expected one of: one_for_one, one_for_all, rest_for_one"#),
+            RejectedPolicy(kind: "unknown intensity_exceeded", text: """
+                [supervisor]
+                children = ["n"]
+                [nodes.n]
+                intensity_exceeded = "retry"
+                children = ["a"]
+                [workers.a]
+                role = "test"
+                """,
+                expected: #"p.toml:4: nodes.n.intensity_exceeded: expected give_up or keep_retrying, got "retry""#),
             RejectedPolicy(kind: "unknown restart type", text: PolicyFixture.minimal + """
 
                 restart = "always"

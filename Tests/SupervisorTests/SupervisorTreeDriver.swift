@@ -30,8 +30,8 @@ struct TreeDriver {
     /// The last signal sent to each live pid, so `die` can report a matching status.
     private var lastSignal: [Int32: Int32] = [:]
 
-    init(_ root: NodeSpec, seed: UInt64 = 1, haltEndsRun: Bool = false) {
-        tree = SupervisorTree(root: root, seed: seed, haltEndsRun: haltEndsRun)
+    init(_ root: NodeSpec, seed: UInt64 = 1, haltEndsRun: Bool = false, isJob: Bool = false) {
+        tree = SupervisorTree(root: root, seed: seed, haltEndsRun: haltEndsRun, isJob: isJob)
     }
 
     // MARK: Driving
@@ -92,9 +92,14 @@ struct TreeDriver {
     /// What the live instance of `name` was told at its spawn.
     func context(_ name: String) -> SpawnContext? { instance(name).flatMap { contexts[$0] } }
 
-    /// The live instance of `name` exits with `status`.
-    mutating func exit(_ name: String, _ status: Supervisor.ExitStatus) {
-        send(.exited(pid: pid(name), status: status))
+    /// The live instance of `name` exits with `status`, having printed `lastError` last.
+    mutating func exit(_ name: String, _ status: Supervisor.ExitStatus, lastError: String? = nil) {
+        send(.exited(pid: pid(name), status: status, lastError: lastError))
+    }
+
+    /// The live instance of `name` says the job is done.
+    mutating func jobDone(_ name: String) {
+        send(.jobDone(id(name), pid: pid(name)))
     }
 
     /// The live instance of `name` crashes (SIGSEGV).

@@ -1,5 +1,7 @@
 /// OTP's restart intensity: more than `intensity` restarts within `period` and the node gives up.
-/// Arithmetic on timestamps the caller passes (supervisor.erl `add_restart/3`).
+/// Arithmetic on timestamps the caller passes (supervisor.erl `add_restart/3`): the node's
+/// intensity clock, which leaves out the time spent waiting out restart backoffs
+/// (`SupervisorTree.intensityClock(of:)`).
 struct RestartIntensity: Sendable {
     enum Verdict: Equatable { case allowed, exhausted }
 
@@ -24,4 +26,7 @@ struct RestartIntensity: Sendable {
 
     /// Restarts counted in the current window.
     var count: Int { history.count }
+
+    /// When the latest restart was recorded, if any.
+    var latest: Duration? { history.last }
 }

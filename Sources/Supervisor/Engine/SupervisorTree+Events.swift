@@ -24,8 +24,7 @@ extension SupervisorTree {
 
     /// Feeds one event; returns the actions to carry out, in order.
     public mutating func handle(_ event: TreeEvent, now: Duration) -> [TreeAction] {
-        self.now = now
-        actions = []
+        begin(at: now)
         guard !isFinished else { return [] }
         switch event {
         case .boot:
@@ -46,8 +45,10 @@ extension SupervisorTree {
             halted(id, pid: pid, reason: reason)
         case .working(let id, let pid, let item):
             working(id, pid: pid, item: item)
-        case .exited(let pid, let status):
-            exited(pid: pid, status: status)
+        case .exited(let pid, let status, let lastError):
+            exited(pid: pid, status: status, lastError: lastError)
+        case .jobDone(let id, let pid):
+            jobDone(id, pid: pid)
         case .tick:
             checkDeadlines()
         case .restart(let id):
@@ -55,20 +56,23 @@ extension SupervisorTree {
         case .resume(let id):
             _ = try? requestResume(id)
         case .shutdown(let reason):
-            shutdown(reason: reason)
+            if isJob, !isShuttingDown, exitCode == ExitCode.success {
+                // Stopped from outside before a worker said the work is done: not a success.
+                exitCode = ExitCode.interrupted
+                shutdown(reason: "interrupted: \(reason)")
+            } else {
+                shutdown(reason: reason)
+            }
         }
-        drainPendingNodes()
-        return actions
+        return end()
     }
 
     /// An operator restart (`cidp restart NAME`): the child and, per its node's strategy, its
     /// siblings are stopped and started again. Not counted against restart intensity.
     public mutating func restart(_ id: ElementID, now: Duration) throws(RestartRefusal) -> [TreeAction] {
-        self.now = now
-        actions = []
+        begin(at: now)
         try requestRestart(id)
-        drainPendingNodes()
-        return actions
+        return end()
     }
 
     private mutating func requestRestart(_ id: ElementID) throws(RestartRefusal) {
@@ -154,14 +158,17 @@ extension SupervisorTree {
         actions.append(.notice(.healthChanged(worker: name(of: id), pid: pid, degraded: degraded)))
     }
 
-    private mutating func exited(pid: Int32, status: ExitStatus) {
+    private mutating func exited(pid: Int32, status: ExitStatus, lastError: String?) {
         guard let id = worker(withPID: pid) else {
             actions.append(.notice(.strayProcessReaped(pid: pid, status: status)))
             return
         }
         let phase = worker(id).phase
         let parentID = worker(id).parent
-        modifyWorker(id) { $0.lastExit = status }
+        let lastError = lastError.map(Self.oneLineError)
+        modifyWorker(id) { $0.lastExit = status; $0.lastError = lastError }
+        // How the exit reads in a give-up line: the status, and what the worker last said was wrong.
+        let exit = lastError.map { "\(status): \($0)" } ?? "\(status)"
         switch phase {
         case .stopping(_, _, .plan):
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))
@@ -180,7 +187,7 @@ extension SupervisorTree {
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: false)))
             countCrash(of: id, cause: PoisonPill.cause(of: status))
             modifyWorker(id) { $0.phase = .restarting }
-            startFailed(id, reason: "exited before it was ready (\(status))", status: status)
+            startFailed(id, reason: "exited before it was ready (\(exit))", status: status)
         case .stopping(_, _, .watchdog):
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: true)))
             countCrash(of: id, cause: "hung (killed by the watchdog)")
@@ -190,7 +197,7 @@ extension SupervisorTree {
             actions.append(.notice(.exited(worker: name(of: id), pid: pid, status: status, expected: false)))
             if !status.isNormal { countCrash(of: id, cause: PoisonPill.cause(of: status)) }
             modifyWorker(id) { $0.phase = .restarting }
-            childFailed(id, in: parentID, reason: "'\(name(of: id))' exited (\(status))", abnormal: !status.isNormal)
+            childFailed(id, in: parentID, reason: "'\(name(of: id))' exited (\(exit))", abnormal: !status.isNormal)
         case .idle, .spawning, .restarting, .stopped, .failed, .halted:
             preconditionFailure("pid \(pid) of '\(name(of: id))' exited in phase \(phase)")
         }
@@ -233,6 +240,25 @@ extension SupervisorTree {
                 if node.current != nil, !node.currentBegun { pendingNodes.append(id) }
             }
         }
+    }
+
+    /// A worker says the job is done: the tree stops in order and finishes with success (unless
+    /// something already decided otherwise, such as a halt).
+    private mutating func jobDone(_ id: ElementID, pid: Int32) {
+        guard worker(id).pid == pid, !isShuttingDown else { return }
+        actions.append(.notice(.jobDone(worker: name(of: id))))
+        shutdown(reason: "job done: '\(name(of: id))' finished its work")
+    }
+
+    /// The longest last-error line kept, in characters.
+    static let maxErrorLength = 300
+
+    /// A worker's last error line on one line (control characters as spaces), cut with `…`.
+    static func oneLineError(_ text: String) -> String {
+        var line = Substring(PoisonPill.withoutControlCharacters(text))
+        while line.first == " " { line.removeFirst() }
+        while line.last == " " { line.removeLast() }
+        return line.count > maxErrorLength ? line.prefix(maxErrorLength - 1) + "…" : String(line)
     }
 
     mutating func shutdown(reason: String) {

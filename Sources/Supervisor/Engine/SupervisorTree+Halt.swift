@@ -44,11 +44,9 @@ extension SupervisorTree {
     /// each told it resumes (`SpawnContext.isResumed`), and the node returns to running. A
     /// resume that comes while the halt is still stopping the children waits for them.
     public mutating func resume(_ id: ElementID, now: Duration) throws(ResumeRefusal) -> [TreeAction] {
-        self.now = now
-        actions = []
+        begin(at: now)
         try requestResume(id)
-        drainPendingNodes()
-        return actions
+        return end()
     }
 
     /// How the resume of `id` is going.

@@ -22,6 +22,13 @@ extension SupervisorTree {
             node.plan = node.children.map { .start($0, notBefore: now) }
             node.current = nil
             node.currentBegun = false
+            node.trouble = nil
+        }
+        // A node that starts is a new supervisor, as in OTP: its children start over, and so do
+        // their backoffs (a node its parent restarts after it gave up tries again from the
+        // first, short delay; its give-up stays bounded).
+        for child in node(id).children where isWorker(child) {
+            modifyWorker(child) { $0.consecutiveRestarts = 0 }
         }
         pendingNodes.append(id)
     }
@@ -244,13 +251,19 @@ extension SupervisorTree {
             }
         }
         var intensity = parentNode.intensity
-        let verdict = intensity.record(at: now)
+        let verdict = intensity.record(at: intensityClock(of: nodeID))
         modifyNode(nodeID) { $0.intensity = intensity }
-        guard verdict == .allowed else {
+        if verdict == .exhausted {
             let spec = parentNode.spec
-            giveUp(nodeID, reason: "\(reason); \(intensity.count) restarts of children of '\(spec.name)' within "
-                + "\(Self.format(spec.period)) exceed its intensity \(spec.intensity)")
-            return
+            let exceeded = "\(reason); \(intensity.count) restarts of children of '\(spec.name)' within "
+                + "\(Self.format(spec.period)) exceed its intensity \(spec.intensity)"
+            // A job always gives up: it must end. A service may keep a branch retrying, in view.
+            guard spec.onIntensityExceeded == .keepRetrying, !isJob else {
+                giveUp(nodeID, reason: exceeded)
+                return
+            }
+            if parentNode.trouble == nil { actions.append(.notice(.intensityExceeded(node: spec.name, reason: exceeded))) }
+            modifyNode(nodeID) { $0.trouble = "restart intensity exceeded, retrying: \(exceeded)" }
         }
         let delay = backoffDelay(for: id)
         let affected = affectedSiblings(of: id, in: parentNode)

@@ -4,7 +4,8 @@ public struct StatusEntry: Sendable, Equatable {
 
     public var name: String
     public var kind: Kind
-    /// starting, running, degraded, restarting, stopping, stopped, halted, failed.
+    /// starting, running, degraded, restarting, stopping, stopped, halted, failed. A node is
+    /// degraded when its intensity was exceeded and its policy keeps it retrying.
     public var state: String
     public var pid: Int32?
     public var restarts: Int
@@ -47,7 +48,9 @@ extension SupervisorTree {
                 reason = halt.reason
                 haltedBy = halt.by
             }
-            if reason == nil, state != "running", let exit = worker.lastExit { reason = "last \(exit)" }
+            if reason == nil, state != "running", let exit = worker.lastExit {
+                reason = "last \(exit)" + (worker.lastError.map { ": " + $0 } ?? "")
+            }
             return StatusEntry(name: worker.spec.name, kind: .worker, state: state, pid: worker.pid,
                                restarts: max(0, worker.starts - 1), uptime: uptime, reason: reason,
                                haltedBy: haltedBy, detail: worker.spec.restart.rawValue, children: [])
@@ -62,6 +65,13 @@ extension SupervisorTree {
             case .stopping, .givingUp: state = "stopping"
             case .failed(let why): state = "failed"; reason = why
             case .halted: state = "halted"
+            }
+            // Kept retrying past its intensity (`keep_retrying`): degraded while restarts still
+            // come within the period, so it never loops out of sight.
+            if let trouble = node.trouble, state == "running" || state == "starting",
+               let latest = node.intensity.latest, intensityClock(of: id, at: now) - latest <= node.spec.period {
+                state = "degraded"
+                reason = trouble
             }
             // A node inside a halted node is held down with it.
             if state == "halted" || state == "stopped", let halt = haltHolding(id) {

@@ -51,6 +51,8 @@ public struct SupervisorTree: Sendable {
         var readyAt: Duration?
         var lastHeartbeat: Duration = .zero
         var lastExit: ExitStatus?
+        /// The last error line the worker printed before its last exit (from the driver).
+        var lastError: String?
         /// Set when this worker alone was halted (its node is the root); nodes keep their own.
         var halt: Halt?
         /// Resume once the halt's stop has brought the worker down (`cidp resume` came early).
@@ -105,6 +107,14 @@ public struct SupervisorTree: Sendable {
         var startedAt: Duration?
         /// Resume once the halt's stop plan is done (`cidp resume` came while it was under way).
         var resumesWhenHalted = false
+        /// Time this node, or a node below it, spent waiting out a restart backoff: not counted
+        /// towards its restart intensity's period (see `intensityClock(of:)`).
+        var backoffWaited: Duration = .zero
+        /// Whether, after the last event, this node or a node below it waits out a backoff.
+        var isWaitingOutBackoff = false
+        /// Set when the intensity was exceeded and the policy keeps the node retrying
+        /// (`IntensityExceeded.keepRetrying`): why, for `cidp status`.
+        var trouble: String?
 
         var halt: Halt? {
             if case .halted(let halt) = mode { return halt }
@@ -127,16 +137,25 @@ public struct SupervisorTree: Sendable {
     var now: Duration = .zero
     var actions: [TreeAction] = []
     var pendingNodes: [ElementID] = []
-    /// Whether a halt ends the run: the root stops the whole tree and finishes with exit code 1.
+    /// Whether a halt ends the run: the root stops the whole tree and finishes with exit code 1
+    /// (a run without `--follow`: no operator is there to resume the chain).
     let haltEndsRun: Bool
+    /// Whether the tree runs a job: work that ends when a worker says so (`.jobDone`), rather
+    /// than a service that runs until stopped. A job stopped from outside before it is done
+    /// finishes with `ExitCode.interrupted`, and its nodes always give up when their intensity is
+    /// exceeded (a job must end, within a bounded time, with a truthful exit code).
+    let isJob: Bool
 
     /// Builds the tree from a validated root spec. `seed` drives backoff jitter.
-    /// - Parameter haltEndsRun: true for a job that must end when an integrity gate halts its
-    ///   chain (exit code 1, `"<node> halted by <worker>: <reason>"`); false to hold the chain
-    ///   down until an operator resumes it while the rest of the tree runs on.
-    public init(root: NodeSpec, seed: UInt64 = 0x5EED, haltEndsRun: Bool = false) {
+    /// - Parameters:
+    ///   - haltEndsRun: true when an integrity gate's halt must end the run (exit code 1,
+    ///     `"<node> halted by <worker>: <reason>"`); false to hold the chain down until an
+    ///     operator resumes it while the rest of the tree runs on.
+    ///   - isJob: true for a job (`cidp up` without `--follow`, with a stage that ends it).
+    public init(root: NodeSpec, seed: UInt64 = 0x5EED, haltEndsRun: Bool = false, isJob: Bool = false) {
         rng = SplitMix64(state: seed)
         self.haltEndsRun = haltEndsRun
+        self.isJob = isJob
         _ = add(.node(root), parent: nil)
     }
 

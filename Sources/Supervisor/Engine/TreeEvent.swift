@@ -19,15 +19,20 @@ public enum TreeEvent: Sendable, Equatable {
     case halted(ElementID, pid: Int32, reason: String)
     /// The worker starts on `item`; empty when it is done and idle.
     case working(ElementID, pid: Int32, item: String)
-    /// `waitpid` reaped a process.
-    case exited(pid: Int32, status: ExitStatus)
+    /// `waitpid` reaped a process. `lastError`: the last error line it printed, if any (the
+    /// driver reads it from the process's output), so that a give-up names the cause.
+    case exited(pid: Int32, status: ExitStatus, lastError: String? = nil)
+    /// The worker says the job's work is done (its last stage finished): the tree stops in
+    /// order and finishes with `ExitCode.success`.
+    case jobDone(ElementID, pid: Int32)
     /// Time passed: deadlines are checked.
     case tick
     /// An operator asked to restart this child (`cidp restart NAME`).
     case restart(ElementID)
     /// An operator asked to resume this halted node or worker (`cidp resume NAME`).
     case resume(ElementID)
-    /// Orderly shutdown of the whole tree (SIGTERM, SIGINT, `cidp stop`).
+    /// Orderly shutdown of the whole tree asked from outside (SIGTERM, SIGINT, `cidp stop`). A
+    /// job stopped this way before it was done finishes with `ExitCode.interrupted`.
     case shutdown(reason: String)
 }
 
@@ -58,6 +63,10 @@ public enum TreeNotice: Sendable, Equatable {
     case healthChanged(worker: String, pid: Int32, degraded: String?)
     case notRestarted(child: String, why: String)
     case gaveUp(node: String, reason: String)
+    /// The node's intensity is exceeded but its policy keeps it retrying (`keep_retrying`).
+    case intensityExceeded(node: String, reason: String)
+    /// `worker` said the job is done: the tree stops in order.
+    case jobDone(worker: String)
     /// `node` (or `worker` alone, when `node` is the root) is halted by `worker`'s integrity gate.
     case halted(node: String, worker: String, reason: String)
     /// An operator resumed a halted node or worker: it starts again.

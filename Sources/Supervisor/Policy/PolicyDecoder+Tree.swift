@@ -47,7 +47,7 @@ extension PolicyDecoder {
 
         func build(_ node: NodeDefinition) -> NodeSpec {
             NodeSpec(name: node.name, strategy: node.strategy, intensity: node.intensity,
-                     period: .milliseconds(node.periodMilliseconds),
+                     period: .milliseconds(node.periodMilliseconds), onIntensityExceeded: node.onIntensityExceeded,
                      children: node.children.map { name in
                          if let child = nodesByName[name] { return .node(build(child)) }
                          // Checked above: every child is a node or a worker.

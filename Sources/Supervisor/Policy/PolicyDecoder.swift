@@ -62,6 +62,14 @@ struct PolicyDecoder {
         guard period > 0 else {
             throw table.error("period_ms", "expected a period in milliseconds > 0, got \(period)")
         }
+        var onIntensityExceeded = IntensityExceeded.giveUp
+        if let text = try table.string("intensity_exceeded") {
+            guard let parsed = IntensityExceeded(rawValue: text) else {
+                let allowed = IntensityExceeded.allCases.map(\.rawValue).joined(separator: " or ")
+                throw table.error("intensity_exceeded", "expected \(allowed), got \(text.quotedForMessage)")
+            }
+            onIntensityExceeded = parsed
+        }
         guard let children = try table.strings("children", expected: "an array of child names") else {
             throw table.error("children", "missing required key: a non-empty array of child names, in start order")
         }
@@ -73,7 +81,7 @@ struct PolicyDecoder {
             throw table.error("children", "\(child.quotedForMessage) is listed twice")
         }
         return NodeDefinition(name: nodeName, path: table.path, strategy: strategy, intensity: intensity,
-                              periodMilliseconds: period, children: children)
+                              periodMilliseconds: period, onIntensityExceeded: onIntensityExceeded, children: children)
     }
 
     // MARK: Logging

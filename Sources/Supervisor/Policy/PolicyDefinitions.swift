@@ -70,6 +70,7 @@ struct NodeDefinition {
     var strategy: Strategy
     var intensity: Int
     var periodMilliseconds: Int
+    var onIntensityExceeded: IntensityExceeded
     var children: [String]
 
     var childrenPath: [String] { path + ["children"] }
@@ -90,8 +91,8 @@ struct WorkerDefinition {
 /// The allowed keys of each kind of table, in the order the README documents them.
 enum PolicySchema {
     static let topLevel = ["supervisor", "logging", "defaults", "nodes", "workers"]
-    static let supervisor = ["name", "strategy", "intensity", "period_ms", "children"]
-    static let node = ["strategy", "intensity", "period_ms", "children"]
+    static let supervisor = ["name", "strategy", "intensity", "period_ms", "intensity_exceeded", "children"]
+    static let node = ["strategy", "intensity", "period_ms", "intensity_exceeded", "children"]
     static let logging = ["dir", "max_bytes", "keep", "console_level"]
     static let defaults = ["restart", "shutdown", "readiness_timeout_ms", "watchdog_ms", "memory_limit_mb",
                            "poison_pill_crashes", "backoff"]

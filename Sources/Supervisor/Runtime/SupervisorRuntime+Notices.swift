@@ -36,6 +36,11 @@ extension SupervisorRuntime {
             logger.notice("Child not restarted", metadata: ["child.id": "\(child)", "reason": "\(why)"])
         case .gaveUp(let node, let reason):
             logger.critical("Restart intensity reached; node gives up", metadata: ["node.name": "\(node)", "reason": "\(reason)"])
+        case .intensityExceeded(let node, let reason):
+            logger.error("Restart intensity exceeded; the node keeps retrying (intensity_exceeded = keep_retrying)",
+                         metadata: ["node.name": "\(node)", "reason": "\(reason)"])
+        case .jobDone(let worker):
+            logger.notice("Job done; stopping the tree", metadata: ["worker.name": "\(worker)"])
         case .halted(let node, let worker, let reason):
             logger.warning("Chain halted by an integrity gate", metadata: [
                 "event": "halted", "node": "\(node)", "worker": "\(worker)", "reason": "\(reason)",

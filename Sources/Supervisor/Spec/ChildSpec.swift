@@ -55,6 +55,17 @@ public struct Backoff: Sendable, Equatable {
     }
 }
 
+/// What a node does when more than `intensity` restarts fall within its `period` (policy key
+/// `intensity_exceeded`).
+public enum IntensityExceeded: String, Sendable, Equatable, CaseIterable {
+    /// OTP's rule: stop every child and fail towards the parent (at the root: exit 1).
+    case giveUp = "give_up"
+    /// Keep restarting the children at their backoff, the node shown `degraded` with the reason,
+    /// for a long-running tree (`cidp up --follow`) that must not stop over one branch. A job
+    /// always gives up: it must end, with a truthful exit code, within a bounded time.
+    case keepRetrying = "keep_retrying"
+}
+
 /// One worker process: what to run and how to supervise it.
 public struct ChildSpec: Sendable, Equatable {
     /// Unique in the whole tree; what `cidp restart NAME` and the logs use.
@@ -104,14 +115,18 @@ public struct NodeSpec: Sendable, Equatable {
     /// More than `intensity` restarts within `period` and the node gives up.
     public var intensity: Int
     public var period: Duration
+    /// What the node does when its intensity is exceeded.
+    public var onIntensityExceeded: IntensityExceeded
     public var children: [TreeSpec]
 
     public init(name: String, strategy: Strategy = .oneForOne, intensity: Int = 3,
-                period: Duration = .seconds(5), children: [TreeSpec]) {
+                period: Duration = .seconds(5), onIntensityExceeded: IntensityExceeded = .giveUp,
+                children: [TreeSpec]) {
         self.name = name
         self.strategy = strategy
         self.intensity = intensity
         self.period = period
+        self.onIntensityExceeded = onIntensityExceeded
         self.children = children
     }
 
