@@ -22,7 +22,7 @@ public struct SupervisorError: Error, CustomStringConvertible, Sendable {
         let cause = underlying.map { ": \($0)" } ?? ""
         let extra = detail.map { " (\($0))" } ?? ""
         switch code {
-        case .runDirectory: return "cannot use run directory file \(path)\(cause)"
+        case .runDirectory: return "cannot use run directory path \(path)\(cause)" + (detail.map { ": \($0)" } ?? "")
         case .alreadyRunning: return "another cidp supervisor is already running in \(path)\(extra); stop it with 'cidp stop --run-dir \(path)'"
         case .controlSocket: return "cannot serve the control socket \(path)\(cause)"
         case .notRunning: return "no running cidp supervisor at \(path)\(cause)"

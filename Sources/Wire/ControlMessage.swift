@@ -1,7 +1,7 @@
 /// A message on a worker's control channel (kinds 1–7), to or from its supervisor.
 ///
 /// Payloads are compact binary: little-endian integers, `UInt32`-length-prefixed UTF-8 strings.
-/// `ready`, `heartbeat` and `stopRequested` carry no payload; `halted` and `working` carry one string.
+/// `ready`, `heartbeat` and `jobDone` carry no payload; `halted` and `working` carry one string.
 public enum ControlMessage: Equatable, Sendable {
     /// The worker is set up and serving; until then its child counts as starting.
     case ready
@@ -11,8 +11,8 @@ public enum ControlMessage: Equatable, Sendable {
     case progress(Progress)
     /// Whether the worker is fully working.
     case health(Health)
-    /// The worker asks to be stopped, or is told to stop.
-    case stopRequested
+    /// The job's work is done (the worker's stage was the last): the tree stops in order.
+    case jobDone
     /// The worker's integrity gate stopped its chain: the supervisor holds the chain down until an
     /// operator resumes it. `reason` is one line for the operator.
     case halted(reason: String)
@@ -49,7 +49,7 @@ public enum ControlMessage: Equatable, Sendable {
         case .heartbeat: .heartbeat
         case .progress: .progress
         case .health: .health
-        case .stopRequested: .stopRequested
+        case .jobDone: .jobDone
         case .halted: .halted
         case .working: .working
         }
@@ -59,7 +59,7 @@ public enum ControlMessage: Equatable, Sendable {
     public var payload: [UInt8] {
         var writer = PayloadWriter()
         switch self {
-        case .ready, .heartbeat, .stopRequested:
+        case .ready, .heartbeat, .jobDone:
             break
         case .progress(let progress):
             writer.write(progress.stage)
@@ -104,7 +104,7 @@ public enum ControlMessage: Equatable, Sendable {
         switch kind {
         case .ready: message = .ready
         case .heartbeat: message = .heartbeat
-        case .stopRequested: message = .stopRequested
+        case .jobDone: message = .jobDone
         case .progress:
             let stage = try reader.readString("the stage")
             // A counter is at least a 4-byte name length and an 8-byte value.

@@ -18,7 +18,7 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// Control: healthy, or degraded with a reason.
     public static let health = FrameKind(rawValue: 4)
     /// Control: the worker asks to be stopped (or is told to stop).
-    public static let stopRequested = FrameKind(rawValue: 5)
+    public static let jobDone = FrameKind(rawValue: 5)
     /// Control: the worker's integrity gate stopped its chain, with a reason.
     public static let halted = FrameKind(rawValue: 6)
     /// Control: the item the worker is processing, or empty once idle.
@@ -49,7 +49,7 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .heartbeat: "heartbeat"
         case .progress: "progress"
         case .health: "health"
-        case .stopRequested: "stopRequested"
+        case .jobDone: "jobDone"
         case .halted: "halted"
         case .working: "working"
         case .recordBatch: "recordBatch"

@@ -1,31 +1,36 @@
-/// A bounded batch of records and the source cursor after it: the unit that is sent,
+/// A bounded batch of records and the source position after it: the unit that is sent,
 /// acknowledged, re-sent, committed or quarantined (the payload of `FrameKind.recordBatch`).
 ///
 /// Encoding (little-endian; strings are a `UInt32` byte count then UTF-8):
 ///
 /// | field | encoding |
 /// | --- | --- |
-/// | format | `UInt8`, 1 |
+/// | format | `UInt8`, 2 |
 /// | batch id | `UInt64` |
-/// | cursor | string |
+/// | position | `UInt8` 1 and a string (the cursor), or `UInt8` 0 (the first page); then `UInt32`, records of that page taken |
 /// | pump table | `UInt32` count, then that many distinct strings |
 /// | records | `UInt32` count, then per record: timestamp `Int64`, pump index `UInt32`, flow rate, pressure, vibration, temperature (each `UInt64` IEEE-754 bits), failure `UInt8`, flags `UInt8` (bit 0: vibration rolling mean follows, bit 1: pressure rolling mean follows), then the present means |
 public struct RecordBatch: Equatable, Sendable {
     /// Identifies the batch for acknowledgement and idempotent commits.
     public var batchID: UInt64
-    /// The source cursor after this batch: where extraction resumes once it is committed.
-    public var cursor: String
+    /// The source position after this batch: where extraction resumes once it is committed.
+    public var position: SourcePosition
     /// The records, in source order.
     public var records: [TelemetryRecord]
 
     /// The format byte this version writes and reads.
-    public static let format: UInt8 = 1
+    public static let format: UInt8 = 2
 
-    /// A batch numbered `batchID` ending at `cursor`.
-    public init(batchID: UInt64, cursor: String, records: [TelemetryRecord]) {
+    /// A batch numbered `batchID` ending at `position`.
+    public init(batchID: UInt64, position: SourcePosition, records: [TelemetryRecord]) {
         self.batchID = batchID
-        self.cursor = cursor
+        self.position = position
         self.records = records
+    }
+
+    /// A batch numbered `batchID` after which extraction resumes at the page `cursor`, from its first record.
+    public init(batchID: UInt64, cursor: String, records: [TelemetryRecord]) {
+        self.init(batchID: batchID, position: SourcePosition(cursor: cursor), records: records)
     }
 
     /// Bytes of a record without its rolling means.
@@ -41,10 +46,17 @@ public struct RecordBatch: Equatable, Sendable {
             pumpIndices[record.pumpID] = UInt32(pumps.count)
             pumps.append(record.pumpID)
         }
-        var writer = PayloadWriter(capacity: 32 + cursor.utf8.count + pumps.count * 12 + records.count * (Self.fixedRecordSize + 16))
+        var writer = PayloadWriter(capacity: 40 + (position.cursor?.utf8.count ?? 0) + pumps.count * 12
+                                       + records.count * (Self.fixedRecordSize + 16))
         writer.write(Self.format)
         writer.write(batchID)
-        writer.write(cursor)
+        if let cursor = position.cursor {
+            writer.write(UInt8(1))
+            writer.write(cursor)
+        } else {
+            writer.write(UInt8(0))
+        }
+        writer.write(UInt32(clamping: position.skip))
         writer.write(UInt32(pumps.count))
         for pump in pumps { writer.write(pump) }
         writer.write(UInt32(records.count))
@@ -76,7 +88,13 @@ public struct RecordBatch: Equatable, Sendable {
         let format = try reader.read(UInt8.self, "the format")
         guard format == Self.format else { throw reader.failure("unknown format \(format)") }
         batchID = try reader.read(UInt64.self, "the batch id")
-        cursor = try reader.readString("the cursor")
+        let cursor: String?
+        switch try reader.read(UInt8.self, "the position's cursor flag") {
+        case 0: cursor = nil
+        case 1: cursor = try reader.readString("the cursor")
+        case let flag: throw reader.failure("the position's cursor flag is \(flag), expected 0 or 1")
+        }
+        position = SourcePosition(cursor: cursor, skip: Int(try reader.read(UInt32.self, "the position's skip")))
         let pumpCount = try reader.readCount("the pump table", minimumSize: 4)
         var pumps: [String] = []
         pumps.reserveCapacity(pumpCount)

@@ -93,12 +93,13 @@ struct DrillContext {
         return rows.count
     }
 
-    /// The records a `--follow` run consumed: the committed checkpoint's cursor (the index of
-    /// the next record to fetch), which is what its fact table must hold after `cidp stop`.
+    /// The records a `--follow` run consumed: the committed checkpoint's source position (the
+    /// simulator's cursor is the index of a record; plus the records of that page already taken),
+    /// which is what its fact table must hold after `cidp stop`.
     func consumedRecords() -> Int? {
-        guard let cursor = try? Warehouse(path: sandbox.databasePath, busyTimeout: .seconds(5)).checkpoint()?.cursor
-        else { return nil }
-        return Int(cursor)
+        guard let position = try? Warehouse(path: sandbox.databasePath, busyTimeout: .seconds(5)).checkpoint()?.position,
+              let first = position.cursor.map({ Int($0) }) ?? 0 else { return nil }
+        return first + position.skip
     }
 
     /// Waits until `rows` are committed and every worker runs; on failure records the check

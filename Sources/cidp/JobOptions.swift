@@ -1,6 +1,10 @@
 import ArgumentParser
 import Supervisor
+import Wire
 import Workers
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The pipeline options of `cidp up`: where the data comes from and where it goes. They are
 /// applied to the policy's workers by role before anything starts.
@@ -15,7 +19,7 @@ struct JobOptions: ParsableArguments {
     var db: String = "database/industrial_dwh.sqlite"
 
     @Option(name: .customLong("sim-fault"),
-            help: "Fault injected by the simulator, KIND=VALUE (repeatable): outage=SECONDS, latency=MS, http500=RATE, malformed=RATE, poison=RATE, missing=RATE, flip=RATE[@FROM] (failure labels inverted from record FROM on).")
+            help: "Fault injected by the simulator, KIND=VALUE (repeatable): outage=SECONDS, latency=MS, http500=RATE, malformed=RATE, poison=RATE[@FROM], missing=RATE, flip=RATE[@FROM] (failure labels inverted from record FROM on).")
     var simFaults: [String] = []
 
     @Option(help: "Seed of the simulator's data.")
@@ -53,15 +57,27 @@ struct JobOptions: ParsableArguments {
         }
     }
 
+    /// A new run's id: the UTC time it started and the root's pid, e.g. `20261204T021500Z-4242`.
+    static func newRunID() -> String {
+        let now = time(nil)
+        let days = CivilDate.floorDivide(Int64(now), 86_400)
+        let seconds = Int64(now) - days * 86_400
+        let date = CivilDate.date(days: days)
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(date.year)\(two(date.month))\(two(date.day))T\(two(seconds / 3600))\(two(seconds / 60 % 60))\(two(seconds % 60))Z-\(getpid())"
+    }
+
     /// The policy with each pipeline worker given its options (by role); without the simulator,
     /// the `sensor-sim` workers are left out of the tree.
-    func apply(to policy: Policy, simulatorPort: UInt16) -> Policy {
+    /// - Parameter runID: this run (`etl_runs`): the loader records when the stream this run is to
+    ///   load is committed, and a job's trainer waits for that.
+    func apply(to policy: Policy, simulatorPort: UInt16, runID: String) -> Policy {
         let url = usesSimulator ? "http://127.0.0.1:\(simulatorPort)" : source
         // A job ends when its last stage is done: the trainer's model, or without a trainer the
         // loader's last batch. With --follow nothing ends it but `cidp stop`.
         let finisher = Self.roles(in: policy.root).contains(WorkerRole.trainer.rawValue)
             ? WorkerRole.trainer.rawValue : WorkerRole.loader.rawValue
-        let jobFlag = follow ? [] : ["--job"]
+        let jobFlag = follow ? [] : ["--job", "--run-id", runID]
         func rewrite(_ node: NodeSpec) -> NodeSpec {
             var node = node
             node.children = node.children.compactMap { child -> TreeSpec? in
@@ -81,7 +97,7 @@ struct JobOptions: ParsableArguments {
                     case WorkerRole.transformer.rawValue:
                         spec.command += ["--db", db]
                     case WorkerRole.loader.rawValue:
-                        spec.command += ["--db", db] + (role == finisher ? jobFlag : [])
+                        spec.command += ["--db", db] + (role == finisher ? jobFlag : follow ? [] : ["--run-id", runID])
                     case WorkerRole.trainer.rawValue:
                         spec.command += ["--db", db] + (role == finisher ? jobFlag : [])
                     default:

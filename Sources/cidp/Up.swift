@@ -17,13 +17,20 @@ struct Up: ParsableCommand {
     var logLevel: String?
 
     func run() throws {
-        // First, before anything can start a thread: every thread must inherit the blocked mask,
+        // Every check before anything is created (UpStart): the arguments first.
+        var consoleLevel: Logger.Level?
+        if let logLevel {
+            do { consoleLevel = try LogBootstrap.level(named: logLevel) } catch {
+                throw CLIExit.usage("--log-level: \(error)")
+            }
+        }
+        // Then, before anything can start a thread: every thread must inherit the blocked mask,
         // or a SIGTERM could land on one and kill the root without an orderly shutdown.
         let signalFD: Int32
         do {
             signalFD = try SupervisorRuntime.takeOverSignals()
         } catch {
-            throw CLIExit(code: 1, message: "\(error)")
+            throw CLIExit(code: ExitCode.failure, message: "\(error)")
         }
         let started = ContinuousClock.now
         var loaded: Policy
@@ -33,29 +40,32 @@ struct Up: ParsableCommand {
         } catch {
             throw CLIExit.usage("\(error)")
         }
+        let runID = JobOptions.newRunID()
         do {
-            loaded = job.apply(to: loaded, simulatorPort: job.usesSimulator ? try Posix.freeLoopbackPort() : 0)
+            loaded = job.apply(to: loaded, simulatorPort: job.usesSimulator ? try Posix.freeLoopbackPort() : 0, runID: runID)
         } catch {
-            throw CLIExit(code: 1, message: "cannot find a free loopback port for the simulator: \(error)")
+            throw CLIExit(code: ExitCode.failure, message: "cannot find a free loopback port for the simulator: \(error)")
         }
         do { try JobOptions.validateWorkerArguments(in: loaded.root) } catch {
             throw CLIExit.usage("policy '\(policy)': \(error)")
         }
-        if JobOptions.roles(in: loaded.root).contains(WorkerRole.loader.rawValue) {
-            // The warehouse is checked (created and migrated if new) before any process starts: an
-            // unwritable path or a file that is not a CIDP warehouse is a one-line error, exit 2,
-            // rather than a loader crash-looping until the tree gives up.
+        let roles = JobOptions.roles(in: loaded.root)
+        let hasLoader = roles.contains(WorkerRole.loader.rawValue)
+        // A job ends when its last stage says so; a tree with no such stage runs until stopped.
+        let isJob = !job.follow && (hasLoader || roles.contains(WorkerRole.trainer.rawValue))
+        // The locks, the warehouse and the logs directory, checked; a refusal removes what it made.
+        let start = try UpStart(runDirectory: control.runDirectory, database: hasLoader ? job.db : nil,
+                                logsDirectory: loaded.logging.directory)
+        start.commit(runDirectory: control.runDirectory)
+        defer { withExtendedLifetime(start) {} }
+
+        // Committed: from here on the start creates what it needs.
+        if hasLoader {
             let warehouse: Warehouse
             do { warehouse = try Warehouse(path: job.db, busyTimeout: .seconds(5)) } catch {
                 throw CLIExit.usage("--db: \(error)")
             }
             if job.resume {
-                // Nothing half-done: a tree already running here would refuse this one after
-                // the halts were lifted under it.
-                if (try? ControlClient(runDirectory: control.runDirectory).send(.status)) != nil {
-                    throw CLIExit.usage("--resume: a supervisor is already running in '\(control.runDirectory.path)'; "
-                        + "use 'cidp resume' to lift its halt")
-                }
                 do {
                     let halts = try warehouse.openHalts()
                     _ = try warehouse.resumeHalts()
@@ -63,14 +73,8 @@ struct Up: ParsableCommand {
                         print("resumed: batch \(halt.batchID) stays in quarantine (gate '\(halt.gate)': \(halt.reason))")
                     }
                 } catch {
-                    throw CLIExit(code: 1, message: "--resume: \(error)")
+                    throw CLIExit(code: ExitCode.failure, message: "--resume: \(error)")
                 }
-            }
-        }
-        var consoleLevel: Logger.Level?
-        if let logLevel {
-            do { consoleLevel = try LogBootstrap.level(named: logLevel) } catch {
-                throw CLIExit.usage("--log-level: \(error)")
             }
         }
         let logFile: RotatingFile
@@ -80,20 +84,21 @@ struct Up: ParsableCommand {
             throw CLIExit.usage("logging.dir '\(loaded.logging.directory)': \(error)")
         }
         defer { logFile.close() }
-        // A job (no --follow) ends when an integrity gate halts a chain: exit 1 naming the node,
-        // the worker and the reason. With --follow the chain is held down until 'cidp resume'.
+        // Without --follow an integrity gate's halt ends the run: exit 1 naming the node, the
+        // worker and the reason. With --follow the chain is held down until 'cidp resume'.
         let runtime = SupervisorRuntime(policy: loaded, runDirectory: control.runDirectory,
-                                        logger: Logger(label: "cidp.supervisor"), haltEndsRun: !job.follow)
+                                        logger: Logger(label: "cidp.supervisor"), haltEndsRun: !job.follow, isJob: isJob)
         let outcome: SupervisorRuntime.Outcome
         do {
-            outcome = try runtime.run(signalFD: signalFD)
+            outcome = try runtime.run(signalFD: signalFD, runLock: start.runLock)
         } catch {
             throw CLIExit.usage("\(error)")
         }
-        if outcome.exitCode != 0 { throw CLIExit(code: outcome.exitCode, message: outcome.message) }
-        if let summary = JobSummary(databasePath: job.db, elapsed: ContinuousClock.now - started) {
+        if hasLoader, let summary = JobSummary(databasePath: job.db, before: start.checkpointBefore,
+                                               elapsed: ContinuousClock.now - started, exitCode: outcome.exitCode) {
             print(summary.text)
         }
+        if outcome.exitCode != ExitCode.success { throw CLIExit(code: outcome.exitCode, message: outcome.message) }
     }
 }
 

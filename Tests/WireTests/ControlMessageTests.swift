@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct ControlMessageTests {
     static let messages: [ControlMessage] = [
-        .ready, .heartbeat, .stopRequested,
+        .ready, .heartbeat, .jobDone,
         .progress(.init(stage: "extracting")),
         .progress(.init(stage: "chargement ⛽", counters: ["records": 1200, "pages": -3, "": .max, "z": .min])),
         .health(.healthy),
@@ -50,7 +50,7 @@ import Testing
     @Test func emptyMessagesHaveNoPayload() {
         #expect(ControlMessage.ready.payload.isEmpty)
         #expect(ControlMessage.heartbeat.payload.isEmpty)
-        #expect(ControlMessage.stopRequested.payload.isEmpty)
+        #expect(ControlMessage.jobDone.payload.isEmpty)
     }
 
     @Test func haltedAndWorkingTravelAsKindsSixAndSeven() {

@@ -21,7 +21,7 @@ import Testing
 
     @Test func kindsHaveTheirWireNumbers() {
         let kinds: [(FrameKind, UInt16)] = [
-            (.ready, 1), (.heartbeat, 2), (.progress, 3), (.health, 4), (.stopRequested, 5),
+            (.ready, 1), (.heartbeat, 2), (.progress, 3), (.health, 4), (.jobDone, 5),
             (.recordBatch, 16), (.ack, 17), (.resend, 18), (.endOfStream, 19),
         ]
         for (kind, number) in kinds { #expect(kind.rawValue == number) }
@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func roundTripsEveryKnownAndAnUnknownKind() throws {
-        let kinds: [FrameKind] = [.ready, .heartbeat, .progress, .health, .stopRequested,
+        let kinds: [FrameKind] = [.ready, .heartbeat, .progress, .health, .jobDone,
                                   .recordBatch, .ack, .resend, .endOfStream, FrameKind(rawValue: 0xBEEF)]
         var decoder = FrameDecoder(channel: "test")
         for (index, kind) in kinds.enumerated() {

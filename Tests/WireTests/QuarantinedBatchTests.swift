@@ -16,7 +16,7 @@ import Testing
     @Test func roundTripsRawRecordsUntouched() throws {
         let decoded = try QuarantinedBatch(decoding: sample.encoded())
         #expect(decoded.batch.batchID == 7)
-        #expect(decoded.batch.cursor == "7000")
+        #expect(decoded.batch.position == SourcePosition(cursor: "7000"))
         #expect(decoded.gate == "record")
         #expect(decoded.action == "halt")
         #expect(decoded.reason == sample.reason)

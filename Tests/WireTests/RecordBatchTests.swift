@@ -62,25 +62,28 @@ import Testing
 
     @Test func rejectsAnUnknownFormat() {
         var bytes = Self.sampleBatch().encoded()
-        bytes[0] = 2
-        #expect(throws: WireError(.badPayload("record batch: unknown format 2"))) { try RecordBatch(decoding: bytes) }
+        bytes[0] = 3
+        #expect(throws: WireError(.badPayload("record batch: unknown format 3"))) { try RecordBatch(decoding: bytes) }
+        // Format 1 carried a bare cursor string, without the position's skip: not read as 2.
+        bytes[0] = 1
+        #expect(throws: WireError(.badPayload("record batch: unknown format 1"))) { try RecordBatch(decoding: bytes) }
     }
 
     @Test func rejectsHugeCountsWithoutAllocating() throws {
-        // format, batch id, empty cursor, then a pump table of 2^32-1 entries.
-        let header: [UInt8] = [1] + [UInt8](repeating: 0, count: 8) + [0, 0, 0, 0]
+        // format, batch id, no cursor (the first page), skip 0, then a pump table of 2^32-1 entries.
+        let header: [UInt8] = [2] + [UInt8](repeating: 0, count: 8) + [0] + [0, 0, 0, 0]
         let pumps = try #require(throws: WireError.self) { try RecordBatch(decoding: header + [0xFF, 0xFF, 0xFF, 0xFF]) }
         #expect(pumps.description.contains("the pump table claims 4294967295 entries"))
         let records = try #require(throws: WireError.self) { try RecordBatch(decoding: header + [0, 0, 0, 0] + [0xFF, 0xFF, 0xFF, 0xFF, 0]) }
         #expect(records.description.contains("the record count claims 4294967295 entries"))
-        let cursor = try #require(throws: WireError.self) { try RecordBatch(decoding: [1] + [UInt8](repeating: 0, count: 8) + [0xFF, 0xFF, 0xFF, 0x7F]) }
+        let cursor = try #require(throws: WireError.self) { try RecordBatch(decoding: [2] + [UInt8](repeating: 0, count: 8) + [1, 0xFF, 0xFF, 0xFF, 0x7F]) }
         #expect(cursor.description.contains("the cursor claims 2147483647 bytes"))
     }
 
     @Test func rejectsAPumpIndexOutsideTheTable() throws {
         var bytes = RecordBatch(batchID: 1, cursor: "", records: [Self.sampleBatch().records[0]]).encoded()
-        // format 1 + id 8 + cursor 4 + table (4 + 4 + 5) + count 4 + timestamp 8 = 38: the pump index.
-        bytes[38] = 1
+        // format 1 + id 8 + cursor flag 1 + cursor 4 + skip 4 + table (4 + 4 + 5) + count 4 + timestamp 8 = 43: the pump index.
+        bytes[43] = 1
         #expect(throws: WireError(.badPayload("record batch: record 0: pump index 1 outside a table of 1"))) {
             try RecordBatch(decoding: bytes)
         }
@@ -91,7 +94,7 @@ import Testing
         var bytes = RecordBatch(batchID: 1, cursor: "", records: [record]).encoded()
         bytes[bytes.count - 1] = 0x80
         #expect(throws: WireError(.badPayload("record batch: record 0: unknown flags 0x80"))) { try RecordBatch(decoding: bytes) }
-        let duplicate: [UInt8] = [1] + [UInt8](repeating: 0, count: 8) + [0, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0x41, 1, 0, 0, 0, 0x41, 0, 0, 0, 0]
+        let duplicate: [UInt8] = [2] + [UInt8](repeating: 0, count: 8) + [0] + [0, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0x41, 1, 0, 0, 0, 0x41, 0, 0, 0, 0]
         #expect(throws: WireError(.badPayload("record batch: pump id 'A' twice in the table"))) { try RecordBatch(decoding: duplicate) }
     }
 

@@ -13,6 +13,9 @@ private struct Retry: Equatable {
 }
 
 @Suite(.timeLimit(.minutes(1))) struct ExtractTelemetryFetcherTests {
+    /// The body `ExtractTestServer` sends with a scripted status.
+    static let scripted = #"{"error":"scripted"}"#
+
     @Test func buildsThePageURLWithAnEncodedCursor() throws {
         var fetcher = TelemetryFetcher(baseURL: "http://example.test:8080//", pageSize: 500, client: try HTTPClient())
         #expect(fetcher.url(cursor: nil) == "http://example.test:8080/v1/telemetry?limit=500")
@@ -37,9 +40,9 @@ private struct Retry: Equatable {
         #expect(page == samplePageDecoded)
         let url = fetcher.url(cursor: nil)
         #expect(retries == [
-            Retry(attempt: 1, error: ExtractError(.httpStatus(500), url: url), delay: .milliseconds(1)),
-            Retry(attempt: 2, error: ExtractError(.httpStatus(503), url: url), delay: .milliseconds(2)),
-            Retry(attempt: 3, error: ExtractError(.httpStatus(500), url: url), delay: .milliseconds(4)),
+            Retry(attempt: 1, error: ExtractError(.httpStatus(500, body: Self.scripted), url: url), delay: .milliseconds(1)),
+            Retry(attempt: 2, error: ExtractError(.httpStatus(503, body: Self.scripted), url: url), delay: .milliseconds(2)),
+            Retry(attempt: 3, error: ExtractError(.httpStatus(500, body: Self.scripted), url: url), delay: .milliseconds(4)),
         ])
         #expect(server.acceptedConnections == 1)
     }
@@ -82,9 +85,36 @@ private struct Retry: Equatable {
         let error = try #require(throws: ExtractError.self) {
             try fetcher.fetch(cursor: "9") { _, error, _ in Issue.record("retried: \(error)") }
         }
-        #expect(error == ExtractError(.httpStatus(404), url: server.baseURL + "/v1/telemetry?cursor=9&limit=1"))
+        #expect(error == ExtractError(.httpStatus(404, body: Self.scripted), url: server.baseURL + "/v1/telemetry?cursor=9&limit=1"))
         #expect(!error.isRetryable)
-        #expect(error.description == "GET \(server.baseURL)/v1/telemetry?cursor=9&limit=1: HTTP status 404")
+        // What the server said comes with the status: an operator sees why it refused.
+        #expect(error.description == "GET \(server.baseURL)/v1/telemetry?cursor=9&limit=1: HTTP status 404: {\"error\":\"scripted\"}")
+    }
+
+    @Test func givesUpOnceThePageHasFailedForItsDeadlineNamingTheLastError() throws {
+        // Nothing listens: every attempt is refused, a failure worth retrying.
+        let server = try ExtractTestServer([], listening: false)
+        var fetcher = TelemetryFetcher(baseURL: server.baseURL, pageSize: 1, schedule: tinySchedule, client: try HTTPClient())
+        fetcher.giveUpAfter = .milliseconds(300)
+        var retries = 0
+        var lastDelay: Duration = .zero
+        let clock = ContinuousClock()
+        let started = clock.now
+        let error = try #require(throws: ExtractError.self) {
+            try fetcher.fetch(cursor: nil) { _, _, delay in retries += 1; lastDelay = delay }
+        }
+        guard case .gaveUp(let after, let lastError) = error.code else {
+            Issue.record("expected a give-up, got \(error)")
+            return
+        }
+        #expect(after == .milliseconds(300))
+        #expect(lastError.contains("connection refused"), "\(lastError)")
+        #expect(!error.isRetryable)
+        #expect(error.description.contains("the source kept failing for 300 ms (give_up_after)"), "\(error)")
+        #expect(retries > 1)
+        // It gave up after the deadline: it did retry for that long (a lower bound, never an upper one).
+        #expect(started.duration(to: clock.now) >= .milliseconds(300))
+        #expect(lastDelay <= .milliseconds(300))
     }
 
     @Test func stopsWaitingWhenToldTo() throws {

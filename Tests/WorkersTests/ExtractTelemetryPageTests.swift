@@ -135,6 +135,14 @@ private func malformation(_ text: String) -> (problem: String, location: Extract
         #expect(malformation("{\"records\":{},\"next_cursor\":null}")?.location.field == "records")
     }
 
+    @Test func refusesAnEmptyNextCursor() throws {
+        // "" could not be told from the first page once it is the warehouse's resume position.
+        let text = pageJSON([recordJSON()], cursor: "\"\"")
+        let found = try #require(malformation(text))
+        #expect(found.problem == "next_cursor is an empty string; null ends the pages")
+        #expect(found.location.field == "next_cursor")
+    }
+
     @Test func rejectsTrailingData() throws {
         let text = pageJSON([recordJSON()])
         let found = try #require(malformation(text + " x"))

@@ -26,7 +26,7 @@ import Workers
             TransformSamples.record(2, at: 200, pressure: 8, vibration: 2),
         ]
         let outcome = try Self.passed(transformer.process(RecordBatch(batchID: 9, cursor: "page-3", records: records), now: Self.now))
-        #expect(outcome.output.batchID == 9 && outcome.output.cursor == "page-3")
+        #expect(outcome.output.batchID == 9 && outcome.output.position == SourcePosition(cursor: "page-3"))
         #expect(outcome.output.records.map(\.timestamp) == [100, 50, 200])
         #expect(outcome.output.records.map(\.vibrationRollingMean) == [1, 3, 1.5])
         #expect(outcome.output.records.map(\.pressureRollingMean) == [4, 6, 6])

@@ -57,7 +57,7 @@ import Workers
             let path = directory + "/dwh.sqlite"
             try Database(path: path).execute(Self.schemaBefore006 + Self.rowsBefore006)
             let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))
-            #expect(try queryStrings(path, "SELECT name FROM schema_migrations ORDER BY rowid").last == "006_etl_quarantine")
+            #expect(try queryStrings(path, "SELECT name FROM schema_migrations ORDER BY rowid").last == "008_etl_runs")
             #expect(try queryStrings(path, """
                 SELECT batch_id || ' ' || cursor || ' ' || rows_inserted || ' ' || rows_duplicate || ' ' || rows_dropped
                     || ' ' || committed_at || ' ' || rows_extracted || ' ' || rows_quarantined
@@ -65,7 +65,7 @@ import Workers
                 """) == ["1 cursor-1 2 0 2 2024-01-01 00:05:00 0 0", "2 cursor-2 1 1 0 2024-01-01 00:06:00 0 0"])
             #expect(try warehouse.rowCount() == 3)
             #expect(try warehouse.checkpoint() == Checkpoint(
-                batchID: 2, cursor: "cursor-2", windowState: [1, 2], rowsLoaded: 3, rowsDropped: 2))
+                batchID: 2, position: SourcePosition(cursor: "cursor-2"), windowState: [1, 2], rowsLoaded: 3, rowsDropped: 2))
             #expect(try queryInteger(path, "SELECT count(*) FROM etl_quarantine") == 0)
 
             // The chain goes on from the old checkpoint, now recording what was extracted.
@@ -74,7 +74,7 @@ import Workers
             #expect(try queryInteger(path, "SELECT rows_extracted FROM etl_batches WHERE batch_id = 3") == 2)
             // Reopening migrates nothing more.
             _ = try Warehouse(path: path, busyTimeout: .seconds(1))
-            #expect(try queryInteger(path, "SELECT count(*) FROM schema_migrations") == 6)
+            #expect(try queryInteger(path, "SELECT count(*) FROM schema_migrations") == 8)
         }
     }
 
@@ -108,8 +108,8 @@ import Workers
                 guard let error = error as? WarehouseError, case .unexpectedShape(let table, let expected, let found) = error.code else {
                     return false
                 }
-                return table == "etl_batches" && expected.hasSuffix("committed_at TEXT NOT NULL")
-                    && found.hasSuffix("rows_quarantined INTEGER NOT NULL")
+                return table == "etl_batches" && expected.hasSuffix("committed_at TEXT NOT NULL, cursor_skip INTEGER NOT NULL")
+                    && found.hasSuffix("rows_quarantined INTEGER NOT NULL, cursor_skip INTEGER NOT NULL")
             }
         }
     }

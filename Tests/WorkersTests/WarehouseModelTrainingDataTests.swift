@@ -84,7 +84,7 @@ import Wire
                 expected.map(\.flowRate), expected.map(\.pressure), expected.map(\.vibration), expected.map(\.temperature),
                 expected.map { $0.vibrationRollingMean! }, expected.map { $0.pressureRollingMean! },
             ])
-            #expect(data.watermark == Watermark(batchID: 3, cursor: "cursor-3", rowsLoaded: 7))
+            #expect(data.watermark == Watermark(batchID: 3, rowsLoaded: 7))
             #expect(try warehouse.watermark() == data.watermark)
             #expect(data.fingerprint.count == 32 && data.fingerprint != empty.fingerprint)
         }

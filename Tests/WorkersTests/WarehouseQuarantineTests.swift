@@ -47,7 +47,7 @@ import Workers
             ])
             #expect(try warehouse.rowCount() == 3)
             #expect(try warehouse.checkpoint() == Checkpoint(
-                batchID: 4, cursor: "cursor-4", windowState: [4], rowsLoaded: 3, rowsDropped: 4))
+                batchID: 4, position: SourcePosition(cursor: "cursor-4"), windowState: [4], rowsLoaded: 3, rowsDropped: 4))
             #expect(try queryStrings(path, """
                 SELECT batch_id || ':' || rows_extracted || '=' || rows_inserted || '+' || rows_duplicate || '+'
                     || rows_dropped || '+' || rows_quarantined

@@ -6,7 +6,7 @@ import Workers
 @Suite struct WarehouseTests {
     private let migrationNames = [
         "001_fact_telemetry_features", "002_etl_checkpoint", "003_etl_batches", "004_ml_models",
-        "005_ai_telemetry_predictions", "006_etl_quarantine",
+        "005_ai_telemetry_predictions", "006_etl_quarantine", "007_source_position", "008_etl_runs",
     ]
 
     @Test func createsTheSchemaInWALAndRecordsMigrationsOnce() throws {
@@ -18,7 +18,7 @@ import Workers
             #expect(try queryStrings(path, "PRAGMA journal_mode") == ["wal"])
             let tables = try queryStrings(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             #expect(tables == [
-                "ai_telemetry_predictions", "etl_batches", "etl_checkpoint", "etl_quarantine", "fact_telemetry_features",
+                "ai_telemetry_predictions", "etl_batches", "etl_checkpoint", "etl_quarantine", "etl_runs", "fact_telemetry_features",
                 "ml_models", "schema_migrations", "sqlite_sequence",
             ])
 
@@ -40,7 +40,7 @@ import Workers
             let records = [makeRecord("P_001", hour: 0), makeRecord("P_002", hour: 0), makeRecord("P_001", hour: 1)]
             let outcome = try warehouse.commit(makeBatch(7, records), dropped: 2, windowState: [1, 2, 0, 255])
             #expect(outcome == .committed(inserted: 3, duplicates: 0))
-            let expected = Checkpoint(batchID: 7, cursor: "cursor-7", windowState: [1, 2, 0, 255], rowsLoaded: 3, rowsDropped: 2)
+            let expected = Checkpoint(batchID: 7, position: SourcePosition(cursor: "cursor-7"), windowState: [1, 2, 0, 255], rowsLoaded: 3, rowsDropped: 2)
             #expect(try warehouse.checkpoint() == expected)
             #expect(try Warehouse(path: path, busyTimeout: .seconds(1)).checkpoint() == expected)
             #expect(try queryStrings(path, "SELECT batch_id || ' ' || cursor || ' ' || rows_inserted || ' ' || rows_duplicate || ' ' || rows_dropped FROM etl_batches")
@@ -48,7 +48,7 @@ import Workers
 
             // Counts accumulate; an empty window state stays empty, not NULL.
             #expect(try warehouse.commit(makeBatch(8, [makeRecord("P_002", hour: 1)]), dropped: 1, windowState: []) == .committed(inserted: 1, duplicates: 0))
-            #expect(try warehouse.checkpoint() == Checkpoint(batchID: 8, cursor: "cursor-8", windowState: [], rowsLoaded: 4, rowsDropped: 3))
+            #expect(try warehouse.checkpoint() == Checkpoint(batchID: 8, position: SourcePosition(cursor: "cursor-8"), windowState: [], rowsLoaded: 4, rowsDropped: 3))
             #expect(try warehouse.rowCount() == 4)
         }
     }
@@ -118,7 +118,7 @@ import Workers
             }
             #expect(try warehouse.commit(group) == Array(repeating: .committed(inserted: 1, duplicates: 0), count: 3))
             let checkpoint = try #require(try warehouse.checkpoint())
-            #expect(checkpoint.batchID == 3 && checkpoint.cursor == "cursor-3" && checkpoint.windowState == [3])
+            #expect(checkpoint.batchID == 3 && checkpoint.position == SourcePosition(cursor: "cursor-3") && checkpoint.windowState == [3])
             #expect(checkpoint.rowsLoaded == 3 && checkpoint.rowsDropped == 6)
             #expect(try queryInteger(path, "SELECT count(*) FROM etl_batches") == 3)
 

@@ -14,37 +14,74 @@ public struct RunDirectory: Sendable {
 
     /// Holds the run directory's lock for as long as it lives (flock on `cidp.lock`).
     public final class Lock: @unchecked Sendable {
-        let fd: Int32
-        init(fd: Int32) { self.fd = fd }
-        deinit { Posix.close(fd) }
+        let file: LockFile
+        init(file: LockFile) { self.file = file }
+
+        /// Writes our pid into the lock file, for a `cidp up` or `cidp restore` refused it.
+        public func announce() { file.announce("\(getpid())\n") }
     }
 
-    /// Creates the directory if needed and takes its exclusive lock, writing our pid into it.
-    /// - Throws: `SupervisorError.alreadyRunning` naming the holder's pid when another `cidp up` holds it.
+    /// The longest socket path `bind` takes (`sun_path`, less its terminating NUL).
+    static let maxSocketPathBytes = 107
+
+    /// Takes the run directory: creates it (mode 0700, recorded in `created`) if missing, refuses
+    /// one that another user could plant files in, and takes its lock. Writes nothing into the
+    /// lock file: `Lock.announce` does once the start is committed, so a start refused later
+    /// leaves it as it was.
+    /// - Throws: `SupervisorError.alreadyRunning` naming the holder's pid when another supervisor
+    ///   holds it; `.runDirectory` for a directory or lock file that cannot be used safely, or a
+    ///   socket path occupied by something that is not a socket (never removed).
+    public func acquire(created: inout CreatedPaths) throws(SupervisorError) -> Lock {
+        do throws(CreatedPaths.PathError) {
+            try created.makeDirectories(path, mode: 0o700)
+        } catch {
+            throw SupervisorError(.runDirectory, path: error.path, error.errno)
+        }
+        var status = stat()
+        guard lstat(path, &status) == 0 else { throw SupervisorError(.runDirectory, path: path, Errno.current) }
+        guard status.st_mode & S_IFMT == S_IFDIR else {
+            throw SupervisorError(.runDirectory, path: path, detail: "not a directory (a symbolic link is not followed)")
+        }
+        guard status.st_uid == geteuid() else {
+            throw SupervisorError(.runDirectory, path: path,
+                                  detail: "owned by uid \(status.st_uid), not by this user (uid \(geteuid()))")
+        }
+        guard status.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
+            throw SupervisorError(.runDirectory, path: path, detail: "writable by other users (mode "
+                + String(status.st_mode & 0o777, radix: 8) + "); use a directory only this user can write, e.g. chmod 700")
+        }
+        guard socketPath.utf8.count <= Self.maxSocketPathBytes else {
+            throw SupervisorError(.runDirectory, path: socketPath,
+                                  detail: "longer than the \(Self.maxSocketPathBytes) bytes a socket path may have")
+        }
+        let file: LockFile
+        do throws(LockFile.Failure) {
+            file = try LockFile.acquire(lockPath, created: &created)
+        } catch {
+            switch error {
+            case .held(let holder):
+                throw SupervisorError(.alreadyRunning, path: path, detail: holder.isEmpty ? "unknown pid" : "pid \(holder)")
+            case .unsafe(let why):
+                throw SupervisorError(.runDirectory, path: lockPath, detail: why)
+            case .io(let errno):
+                throw SupervisorError(.runDirectory, path: lockPath, errno)
+            }
+        }
+        // With the lock held, a socket left here is a dead supervisor's, to be replaced; anything
+        // else at that path is not ours to delete.
+        if lstat(socketPath, &status) == 0, status.st_mode & S_IFMT != S_IFSOCK {
+            throw SupervisorError(.runDirectory, path: socketPath,
+                                  detail: "exists and is not a socket; it is left as it is: move it away")
+        }
+        return Lock(file: file)
+    }
+
+    /// Takes the run directory and writes our pid into its lock at once (`cidp restore`, which
+    /// has nothing to undo). - Throws: as `acquire(created:)`.
     public func acquire() throws(SupervisorError) -> Lock {
-        if mkdir(path, 0o700) == -1 && errno != EEXIST {
-            throw SupervisorError(.runDirectory, path: path, Errno.current)
-        }
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SupervisorError(.runDirectory, path: lockPath, Errno.current) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = Self.readPID(fd: fd)
-            Posix.close(fd)
-            throw SupervisorError(.alreadyRunning, path: path,
-                                  detail: holder.map { "pid \($0)" } ?? "unknown pid")
-        }
-        let text = Array("\(getpid())\n".utf8)
-        _ = ftruncate(fd, 0)
-        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        return Lock(fd: fd)
-    }
-
-    private static func readPID(fd: Int32) -> Int32? {
-        var buffer = [UInt8](repeating: 0, count: 32)
-        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 31, 0) }
-        guard count > 0 else { return nil }
-        return Int32(String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        var created = CreatedPaths()
+        let lock = try acquire(created: &created)
+        lock.announce()
+        return lock
     }
 }
-
-import Foundation

@@ -19,6 +19,9 @@ public struct WorkerOutputForwarder {
     public let stream: Stream
     private let logger: Logger
     private var splitter: LineSplitter
+    /// The last line that said something went wrong: a plain line on stderr (what a worker prints
+    /// as it fails), or a log entry at error level or above. As `consume` returns it.
+    public private(set) var lastError: String?
 
     /// - Parameters:
     ///   - logger: the root's logger for worker output.
@@ -36,17 +39,24 @@ public struct WorkerOutputForwarder {
     /// - Returns: the lines logged, as text (a `LogLine` as its message and `key=value` metadata).
     @discardableResult
     public mutating func consume(_ bytes: UnsafeRawBufferPointer) -> [String] {
-        splitter.append(bytes).compactMap(forward)
+        splitter.append(bytes).compactMap { forwardNotingErrors($0) }
     }
 
     /// At end of stream (the pipe reached EOF): logs the unterminated last line, if any.
     /// - Returns: that line as text, as `consume` does.
     @discardableResult
     public mutating func finish() -> String? {
-        splitter.finish().flatMap(forward)
+        splitter.finish().flatMap { forwardNotingErrors($0) }
     }
 
-    private func forward(_ line: String) -> String? {
+    private mutating func forwardNotingErrors(_ line: String) -> String? {
+        guard let (text, isError) = forward(line) else { return nil }
+        if isError { lastError = text }
+        return text
+    }
+
+    /// Logs one line. - Returns: it as text, and whether it reports an error.
+    private func forward(_ line: String) -> (text: String, isError: Bool)? {
         guard !line.isEmpty else { return nil }
         if let entry = LogLine.decode(line), let level = Logger.Level(rawValue: entry.level) {
             var metadata = Logger.Metadata(minimumCapacity: entry.metadata.count + 4)
@@ -58,13 +68,14 @@ public struct WorkerOutputForwarder {
             }
             addWorkerKeys(to: &metadata)
             logger.log(level: level, "\(entry.message)", metadata: metadata)
-            return ([entry.message] + entry.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+            let text = ([entry.message] + entry.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
                 .joined(separator: " ")
+            return (text, level >= .error)
         } else {
             var metadata = Logger.Metadata(minimumCapacity: 3)
             addWorkerKeys(to: &metadata)
             logger.log(level: stream == .stdout ? .info : .warning, "\(line)", metadata: metadata)
-            return line
+            return (line, stream == .stderr)
         }
     }
 

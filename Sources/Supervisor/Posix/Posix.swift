@@ -51,6 +51,21 @@ public enum Posix {
         return (fds[0], fds[1])
     }
 
+    /// Reads and drops every message queued on a datagram or seqpacket socket, without waiting.
+    /// C: `recv(MSG_DONTWAIT | MSG_TRUNC)` until it would block.
+    /// - Returns: how many messages were dropped.
+    static func discardQueued(_ fd: Int32) -> Int {
+        var count = 0
+        var byte: UInt8 = 0
+        while true {
+            let received = recv(fd, &byte, 1, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC))
+            if received > 0 { count += 1; continue }
+            if received == 0 { return count }   // end of file (frames are never empty)
+            if errno == EINTR { continue }
+            return count
+        }
+    }
+
     static func setNonblocking(_ fd: Int32) throws(Errno) {
         try retryingOnInterrupt { cshims_set_nonblocking(fd, 1) }
     }

@@ -17,6 +17,8 @@ struct DataChannels {
         let upstreamEnd: Int32
         /// The reader's end: the downstream worker's `WireLayout.inputFD`.
         let downstreamEnd: Int32
+        let producer: String
+        let consumer: String
     }
 
     /// By the name of the downstream worker.
@@ -37,7 +39,7 @@ struct DataChannels {
                 throw SupervisorError(.spawnFailed, path: "\(producer)→\(spec.name)", detail: "data channel", Errno.current)
             }
             for fd in fds { Self.enlargeBuffers(fd) }
-            let channel = Channel(upstreamEnd: fds[0], downstreamEnd: fds[1])
+            let channel = Channel(upstreamEnd: fds[0], downstreamEnd: fds[1], producer: producer, consumer: spec.name)
             byConsumer[spec.name] = channel
             byProducer[producer] = channel
         }
@@ -49,6 +51,29 @@ struct DataChannels {
         if let channel = byConsumer[spec.name] { result.append((channel.downstreamEnd, WireLayout.inputFD)) }
         if let channel = byProducer[spec.name] { result.append((channel.upstreamEnd, WireLayout.outputFD)) }
         return result
+    }
+
+    /// Before `spec`'s worker is spawned: empties each of its channels whose other end has no live
+    /// worker either, so that nobody reads what a dead incarnation wrote.
+    ///
+    /// When a chain restarts from the checkpoint (rest_for_one after an upstream crash), the
+    /// frames a dead writer left queued would otherwise reach the new reader before the new
+    /// writer's: batches numbered from the same checkpoint but cut from a source that may have
+    /// grown meanwhile, so the new writer's batch of the same id (skipped as a duplicate) and its
+    /// next one would not join up. With both ends down nothing in the channel is owed to anyone:
+    /// the writer re-sends from the checkpoint and the reader asks for it. A channel whose other
+    /// end is alive is left alone: that worker re-sends its unacknowledged batches on request.
+    /// C: `recv(MSG_DONTWAIT)` until `EAGAIN`.
+    /// - Returns: the frames discarded, per channel, for the log (empty when nothing was queued).
+    func discardStale(for spec: ChildSpec, isAlive: (String) -> Bool) -> [(channel: String, frames: Int)] {
+        var discarded: [(String, Int)] = []
+        for channel in [byConsumer[spec.name], byProducer[spec.name]].compactMap({ $0 }) {
+            let other = channel.producer == spec.name ? channel.consumer : channel.producer
+            guard !isAlive(other) else { continue }
+            let frames = Posix.discardQueued(channel.downstreamEnd) + Posix.discardQueued(channel.upstreamEnd)
+            if frames > 0 { discarded.append(("\(channel.producer)→\(channel.consumer)", frames)) }
+        }
+        return discarded
     }
 
     func closeAll() {

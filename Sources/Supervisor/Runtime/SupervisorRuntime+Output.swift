@@ -27,9 +27,10 @@ extension SupervisorRuntime {
         }
     }
 
-    /// Keeps the last lines of the process writing to `fd`.
+    /// Keeps the last lines of the process writing to `fd`, and its last error line.
     private func remember(_ lines: [String], from fd: Int32) {
         guard !lines.isEmpty, case .output(_, let pid)? = sources[fd] else { return }
+        if let error = forwarders[fd]?.lastError { lastErrors[pid] = error }
         var kept = recentOutput[pid] ?? []
         kept.append(contentsOf: lines.suffix(Self.recentOutputLines))
         recentOutput[pid] = Array(kept.suffix(Self.recentOutputLines))

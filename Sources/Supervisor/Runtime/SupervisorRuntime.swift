@@ -47,6 +47,9 @@ public final class SupervisorRuntime {
     /// The last lines each worker process printed (stdout and stderr), by pid: the evidence of a
     /// poison pill. A worker's entry is dropped when its next incarnation is spawned.
     var recentOutput: [Int32: [String]] = [:]
+    /// The last error line each worker process printed (a plain stderr line, or a log entry at
+    /// error level or above), by pid: what a give-up and `cidp status` name as the cause.
+    var lastErrors: [Int32: String] = [:]
     /// The pid of each worker's latest incarnation, to find its `recentOutput`.
     var latestPID: [ElementID: Int32] = [:]
     /// Lines kept per process in `recentOutput`.
@@ -57,16 +60,19 @@ public final class SupervisorRuntime {
     ///   - runDirectory: where the lock file and control socket live.
     ///   - environment: extra `KEY=VALUE` entries every worker gets (besides the inherited environment).
     ///   - seed: backoff jitter seed.
-    ///   - haltEndsRun: when true (a job), a worker's halt stops the whole tree and `run()` returns
-    ///     exit code 1 with `"<node> halted by <worker>: <reason>"`; when false, the halted node
-    ///     is held down until `cidp resume` while the rest of the tree runs on.
+    ///   - haltEndsRun: when true (a run without `--follow`), a worker's halt stops the whole
+    ///     tree and `run()` returns exit code 1 with `"<node> halted by <worker>: <reason>"`; when
+    ///     false, the halted node is held down until `cidp resume` while the rest of the tree
+    ///     runs on.
+    ///   - isJob: when true, the run is a job that ends when a worker says it is done; a stop
+    ///     from outside before that returns `ExitCode.interrupted` (see `SupervisorTree.isJob`).
     public init(policy: Policy, runDirectory: RunDirectory, logger: Logger, environment: [String: String] = [:],
                 seed: UInt64 = UInt64(truncatingIfNeeded: Posix.monotonicNow().components.attoseconds),
-                haltEndsRun: Bool = false) {
+                haltEndsRun: Bool = false, isJob: Bool = false) {
         self.policy = policy
         self.runDirectory = runDirectory
         self.logger = logger
-        self.tree = SupervisorTree(root: policy.root, seed: seed, haltEndsRun: haltEndsRun)
+        self.tree = SupervisorTree(root: policy.root, seed: seed, haltEndsRun: haltEndsRun, isJob: isJob)
         // Our own launch variables are set per worker; an inherited copy would shadow them
         // (getenv returns the first match).
         let launchVariables = [WireLayout.workerNameVariable, WireLayout.supervisorPIDVariable,
@@ -94,13 +100,16 @@ public final class SupervisorRuntime {
         return fd
     }
 
-    /// Runs the tree until it has stopped: after `cidp stop`, SIGTERM/SIGINT, or the root giving up.
-    /// - Parameter signalFD: from `takeOverSignals()`.
-    /// - Throws: `SupervisorError` when the run directory or control socket cannot be set up
-    ///   (nothing has been started then).
-    public func run(signalFD: Int32) throws(SupervisorError) -> Outcome {
-        let lock = try runDirectory.acquire()
-        defer { withExtendedLifetime(lock) {} }
+    /// Runs the tree until it has stopped: after `cidp stop`, SIGTERM/SIGINT, the root giving up,
+    /// or a job done.
+    /// - Parameters:
+    ///   - signalFD: from `takeOverSignals()`.
+    ///   - runLock: the run directory's lock, taken (`RunDirectory.acquire`) before anything was
+    ///     created; held until this returns.
+    /// - Throws: `SupervisorError` when the control socket cannot be set up (nothing has been
+    ///   started then).
+    public func run(signalFD: Int32, runLock: RunDirectory.Lock) throws(SupervisorError) -> Outcome {
+        defer { withExtendedLifetime(runLock) {} }
         self.signalFD = signalFD
         do throws(Errno) { try Posix.becomeSubreaper() } catch {
             throw SupervisorError(.signals, path: "PR_SET_CHILD_SUBREAPER", error)
@@ -212,7 +221,7 @@ public final class SupervisorRuntime {
             // What the worker sent and printed just before it died is still queued: read it first,
             // so that its last `working` item and output lines count for this exit.
             readLeftovers(ofExited: pid)
-            process(.exited(pid: pid, status: ExitStatus(waitStatus: status)))
+            process(.exited(pid: pid, status: ExitStatus(waitStatus: status), lastError: lastErrors.removeValue(forKey: pid)))
         }
     }
 
@@ -226,6 +235,16 @@ public final class SupervisorRuntime {
             var metadata: Logger.Metadata = ["worker.name": "\(spec.name)", "resumed": "\(context.isResumed)"]
             if let pill = context.poisonPill { metadata["item"] = "\(pill.item)"; metadata["crashes"] = "\(pill.crashes)" }
             logger.info("Spawning worker with resume or poison-pill variables", metadata: metadata)
+        }
+        if let channels {
+            let discarded = channels.discardStale(for: spec) { name in
+                tree.elementID(named: name).flatMap { tree.pid(of: $0) } != nil
+            }
+            for (channel, frames) in discarded {
+                logger.info("Discarded what a dead incarnation left on a data channel", metadata: [
+                    "channel": "\(channel)", "frames": "\(frames)", "worker.name": "\(spec.name)",
+                ])
+            }
         }
         do throws(Errno) {
             let (parentEnd, childEnd) = try Posix.seqpacketPair()
@@ -338,9 +357,9 @@ public final class SupervisorRuntime {
             case .health(.degraded(let reason)): process(.health(id, pid: pid, degraded: reason))
             case .progress(let progress):
                 logProgress(progress, of: id)
-            case .stopRequested:
-                logger.notice("Worker asks the tree to stop", metadata: ["worker.name": "\(tree.name(of: id))"])
-                process(.shutdown(reason: "stop requested by '\(tree.name(of: id))'"))
+            case .jobDone:
+                // The worker's part of the job is done (the loader's last batch, the trainer's model).
+                process(.jobDone(id, pid: pid))
             case .halted(let reason):
                 process(.halted(id, pid: pid, reason: reason))
             case .working(let item):

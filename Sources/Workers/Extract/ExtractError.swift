@@ -15,8 +15,12 @@ public struct ExtractError: Error, CustomStringConvertible, Equatable, Sendable 
         case timeout
         /// Any other failure of the transfer: libcurl's code and message.
         case otherTransport(curlCode: Int, message: String)
-        /// The server answered with a status other than 200.
-        case httpStatus(Int)
+        /// The server answered with a status other than 200; `body`: the start of what it said
+        /// (at most `ExtractError.bodyExcerptLength` characters, control characters as spaces).
+        case httpStatus(Int, body: String = "")
+        /// The fetcher gave up: the source failed for longer than its `give_up_after` deadline;
+        /// the last failure's description.
+        case gaveUp(after: Duration, lastError: String)
         /// The body is not a telemetry page: what was wrong, and where.
         case malformedBody(String, at: BodyLocation)
         /// The body is longer than the client accepts.
@@ -70,11 +74,11 @@ public struct ExtractError: Error, CustomStringConvertible, Equatable, Sendable 
         switch code {
         case .connectionRefused, .couldNotResolve, .timeout, .malformedBody:
             return true
-        case .httpStatus(let status):
+        case .httpStatus(let status, _):
             return status >= 500 || status == 408 || status == 429
         case .otherTransport(let curlCode, _):
             return Self.retryableCurlCodes.contains(curlCode)
-        case .tooLarge, .libraryUnavailable, .stopped:
+        case .tooLarge, .libraryUnavailable, .stopped, .gaveUp:
             return false
         }
     }
@@ -99,8 +103,11 @@ public struct ExtractError: Error, CustomStringConvertible, Equatable, Sendable 
             what = "timed out"
         case .otherTransport(let curlCode, let message):
             what = "transfer failed: \(message) (curl error \(curlCode))"
-        case .httpStatus(let status):
-            what = "HTTP status \(status)"
+        case .httpStatus(let status, let body):
+            what = "HTTP status \(status)" + (body.isEmpty ? "" : ": \(body)")
+        case .gaveUp(let after, let lastError):
+            let ms = after.milliseconds
+            return "the source kept failing for \(ms % 1000 == 0 ? "\(ms / 1000) s" : "\(ms) ms") (give_up_after): \(lastError)"
         case .malformedBody(let problem, let location):
             what = "malformed body: \(problem) at \(location)"
         case .tooLarge(let limit):
@@ -111,6 +118,17 @@ public struct ExtractError: Error, CustomStringConvertible, Equatable, Sendable 
             what = "stopped while waiting to retry"
         }
         return url.isEmpty ? what : "GET \(url): \(what)"
+    }
+
+    /// The longest excerpt of an error body kept in `httpStatus`.
+    public static let bodyExcerptLength = 200
+
+    /// The start of an error body as one line: control characters as spaces, cut with `…`.
+    static func excerpt(_ body: [UInt8]) -> String {
+        let text = String(decoding: body.prefix(bodyExcerptLength * 4), as: UTF8.self)
+        var line = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+        while line.last == " " { line.removeLast() }
+        return line.count > bodyExcerptLength ? line.prefix(bodyExcerptLength - 1) + "…" : line
     }
 
     /// The same error, naming `url` if it named none.

@@ -27,6 +27,10 @@ public struct TelemetryFetcher {
     /// last one; nil retries them like any other transient failure.
     public var malformedLimit: Int?
 
+    /// How long `fetch` keeps retrying a page that fails (from its first failure) before it
+    /// throws `.gaveUp` with the last error; nil retries for as long as it takes.
+    public var giveUpAfter: Duration?
+
     /// A fetcher using `client` for every request.
     /// - Parameters:
     ///   - shouldStop: asked before every attempt and at least every `waitSlice` while waiting
@@ -58,14 +62,17 @@ public struct TelemetryFetcher {
     /// After each retryable failure, calls `onRetry` with the number of the attempt that failed
     /// (1 for the first), the error and the wait before the next attempt, then waits. The
     /// caller reports `degraded` from it, and heartbeats.
-    /// - Throws: `ExtractError` naming the URL: the first error that is not retryable, or
-    ///   `.stopped` once `shouldStop` returns true.
+    /// - Throws: `ExtractError` naming the URL: the first error that is not retryable,
+    ///   `.gaveUp` once the page has failed for `giveUpAfter`, or `.stopped` once `shouldStop`
+    ///   returns true.
     public mutating func fetch(cursor: String?,
                                onRetry: (_ attempt: Int, _ error: ExtractError, _ delay: Duration) -> Void)
         throws(ExtractError) -> TelemetryPage {
         let url = url(cursor: cursor)
         var attempt = 1
         var malformedInARow = 0
+        let clock = ContinuousClock()
+        var firstFailure: ContinuousClock.Instant?
         while true {
             guard !shouldStop() else { throw ExtractError(.stopped, url: url) }
             do {
@@ -80,7 +87,17 @@ public struct TelemetryFetcher {
                     malformedInARow = 0
                 }
                 let unitRandom = random.nextUnit()
-                let delay = schedule.delay(forAttempt: attempt + 1, unitRandom: unitRandom)
+                var delay = schedule.delay(forAttempt: attempt + 1, unitRandom: unitRandom)
+                if let giveUpAfter {
+                    let since = firstFailure ?? clock.now
+                    firstFailure = since
+                    let failingFor = since.duration(to: clock.now)
+                    guard failingFor < giveUpAfter else {
+                        throw ExtractError(.gaveUp(after: giveUpAfter, lastError: error.description), url: url)
+                    }
+                    // The last attempt comes at the deadline, not a whole backoff after it.
+                    delay = min(delay, giveUpAfter - failingFor)
+                }
                 onRetry(attempt, error, delay)
                 try wait(delay, url: url)
                 attempt += 1
@@ -91,7 +108,9 @@ public struct TelemetryFetcher {
     /// One attempt: GET, check the status, decode.
     private func fetchOnce(_ url: String) throws(ExtractError) -> TelemetryPage {
         let response = try client.get(url)
-        guard response.status == 200 else { throw ExtractError(.httpStatus(response.status), url: url) }
+        guard response.status == 200 else {
+            throw ExtractError(.httpStatus(response.status, body: ExtractError.excerpt(response.body)), url: url)
+        }
         do {
             return try TelemetryPage.decode(response.body)
         } catch {

@@ -172,13 +172,17 @@ struct TelemetryPageParser {
                                vibration: readings.2, temperature: readings.3, failure: failure)
     }
 
-    /// `next_cursor`: a string or `null`.
+    /// `next_cursor`: a non-empty string or `null`. An empty cursor could not be told from "no
+    /// cursor" (the first page) once it is the warehouse's resume position.
     private mutating func parseCursor() throws(ExtractError) -> String? {
         if current == UInt8(ascii: "n") {
             try expectNull("a string or null")
             return nil
         }
-        return try parseString()
+        let start = index
+        let cursor = try parseString()
+        guard !cursor.isEmpty else { throw malformed("next_cursor is an empty string; null ends the pages", at: start) }
+        return cursor
     }
 
     /// `{ "key" : value , … }`: calls `value` with each key, positioned at its value.

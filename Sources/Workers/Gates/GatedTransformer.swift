@@ -183,7 +183,7 @@ public struct GatedTransformer: Sendable {
         // Passed: its valid records extend the reference profile until it is complete.
         state.reference.collect(records, target: gates.batch.referenceRecords, bins: gates.batch.psiBins)
         return .passed(TransformOutcome(
-            output: RecordBatch(batchID: batch.batchID, cursor: batch.cursor, records: records),
+            output: RecordBatch(batchID: batch.batchID, position: batch.position, records: records),
             dropped: dropped, measurements: measurements))
     }
 

@@ -4,19 +4,35 @@ import Wire
 import Glibc
 #endif
 
-/// The `extractor` role: pages through the sensor API from the cursor the warehouse last
-/// committed, sends each page downstream as a numbered batch, and keeps the unacknowledged ones
-/// for a restarted transformer. While the API is unreachable it retries with capped exponential
-/// backoff and reports `degraded` — it does not crash-loop.
+/// The `extractor` role: pages through the sensor API from the source position the warehouse
+/// last committed, sends each page downstream as a numbered batch, and keeps the unacknowledged
+/// ones for a restarted transformer. While the API is unreachable it retries with capped
+/// exponential backoff and reports `degraded` — it does not crash-loop — until its
+/// `--give-up-after-s` deadline.
 ///
-/// Options: `--source URL` and `--db PATH` (required), `--page-size N` (default 1000),
-/// `--window N` (unacknowledged batches held, default 8), `--follow` (a growing source: only full
-/// pages become batches; a short page means "not enough new yet": ask the same cursor again
-/// every `--poll-ms` milliseconds, default 1000), `--malformed-limit N` (default 10; 0 retries
-/// forever): a page whose body is malformed N times in a row is the source's data, not the
-/// network — the record gate's schema check refuses it and the extractor reports `halted`,
-/// so the chain stops instead of retrying the same broken page forever (no batch exists for it,
-/// so nothing is quarantined; the log and the halt reason carry the parser's error).
+/// Every batch carries the source position after it (`SourcePosition`): the next page's cursor
+/// after a full page; after a page the source had only partly filled (its head, "for now"), that
+/// page's own cursor and how many of its records were taken. So a job loads what the source has
+/// *now*, and the next job — or a `--follow` run — asks for that page again and continues exactly
+/// where the warehouse stands.
+///
+/// Options: `--source URL` and `--db PATH` (required), `--page-size N` (default 1000; at most
+/// the API's own largest page, or every page looks like the head), `--window N`
+/// (unacknowledged batches held, default 8), `--follow` (a growing source: only full pages become
+/// batches — a batch must be the same whenever it is fetched — and a page that is not full is
+/// asked for again every `--poll-ms` milliseconds, default 1000; without it, a job: the first page
+/// that is not full, or has no next cursor, is the end of this run's stream),
+/// `--malformed-limit N` (default 10; 0 retries forever): a page whose body is malformed N times
+/// in a row is the source's data, not the network — the record gate's schema check refuses it and
+/// the extractor reports `halted`, so the chain stops instead of retrying the same broken page
+/// forever; `--give-up-after-s S` (a page failing for S seconds with errors worth retrying —
+/// unreachable, 5xx, timeouts — ends the retries and halts the chain with the last error;
+/// default 600 for a job, 0 = never for `--follow`).
+///
+/// The source's contract (README, "The source contract") is checked where the run resumes: a
+/// page now holding fewer records than the warehouse took from it, or a refused resume cursor
+/// (HTTP 4xx), means the source has fewer records than the warehouse or is another source; the
+/// chain halts naming both, and nothing is loaded.
 public struct ExtractorWorker {
     let source: String
     let databasePath: String
@@ -25,10 +41,7 @@ public struct ExtractorWorker {
     let follows: Bool
     let pollInterval: Duration
     let malformedLimit: Int
-
-    /// The cursor recorded with the last batch of an exhausted source, so that a restarted
-    /// extractor knows the stream is complete rather than starting it over.
-    public static let exhaustedCursor = "<end-of-stream>"
+    let giveUpAfter: Duration?
 
     public init(arguments: [String]) throws(WorkerUsageError) {
         var options = WorkerOptions(arguments, role: "extractor")
@@ -39,24 +52,35 @@ public struct ExtractorWorker {
         follows = options.flag("--follow")
         pollInterval = .milliseconds(try options.integer("--poll-ms", default: 1000, range: 10...3_600_000))
         malformedLimit = try options.integer("--malformed-limit", default: 10, range: 0...1_000_000)
+        let giveUpSeconds = try options.integer("--give-up-after-s", default: follows ? 0 : Self.jobGiveUpSeconds,
+                                                range: 0...31_536_000)
+        giveUpAfter = giveUpSeconds > 0 ? .seconds(giveUpSeconds) : nil
         try options.finish()
         guard source.hasPrefix("http://") || source.hasPrefix("https://") else {
             throw WorkerUsageError(description: "worker extractor: --source expects an http:// or https:// URL, got '\(source)'")
         }
     }
 
+    /// A job's default `--give-up-after-s`: ten minutes of a source failing ends the night's job.
+    public static let jobGiveUpSeconds = 600
+
     public func run(context: WorkerContext) -> Never {
         Termination.install()
         let logger = Logger(label: "cidp.extractor")
         var nextBatchID: UInt64
-        var cursor: String?
+        var position: SourcePosition
+        /// Records the warehouse holds from this source: what the contract check names.
+        var recordsInWarehouse: Int64 = 0
         do {
-            let checkpoint = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200)).checkpoint()
+            let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
+            let checkpoint = try warehouse.checkpoint()
             nextBatchID = (checkpoint?.batchID ?? 0) + 1
-            cursor = checkpoint?.cursor
+            position = checkpoint?.position ?? .start
+            if checkpoint != nil { recordsInWarehouse = try warehouse.batchTotals().extracted }
         } catch {
             workerFail("extractor: cannot read the checkpoint in \(databasePath): \(error)", code: 2)
         }
+        let resumesAt = position
         var output: DataChannel
         var fetcher: TelemetryFetcher
         do {
@@ -71,23 +95,31 @@ public struct ExtractorWorker {
                                            return Termination.isRequested
                                        })
             fetcher.malformedLimit = malformedLimit > 0 ? malformedLimit : nil
+            fetcher.giveUpAfter = giveUpAfter
         } catch {
             workerFail("extractor: \(error)", code: 2)
         }
         var unacked = UnackedBatches(capacity: windowSize)
         var end: EndOfStream?
-        if cursor == Self.exhaustedCursor {
-            // Everything was committed before this restart: only the end remains to be said.
-            end = EndOfStream(lastBatchID: nextBatchID - 1, records: 0)
-            try? output.send(.endOfStream, end!.encoded())
-        }
         var records: Int64 = 0
         var retries: Int64 = 0
         var isDegraded = false
         var progress = ProgressReporter(stage: "extract", counter: "records")
         var nextFetch = WorkerContext.monotonicNow()
         context.ready()
-        logger.info("Extractor ready", metadata: ["source": "\(source)", "resumes.at": "\(cursor ?? "start")"])
+        logger.info("Extractor ready", metadata: ["source": "\(source)", "resumes.at": "\(position)"])
+
+        /// Halts the chain: the source broke its contract where this run resumes.
+        func contractBroken(_ what: String) -> Never {
+            let message = "the source has fewer records than the warehouse, or is not the same source: \(what); "
+                + "the warehouse holds \(recordsInWarehouse) records from it, through batch \(nextBatchID - 1); "
+                + "nothing loaded (README, 'The source contract')"
+            logger.error("Source contract broken", metadata: [
+                "event": "source_contract", "resumes.at": "\(resumesAt)", "reason": "\(message)",
+                "watermark.batch": "\(nextBatchID - 1)",
+            ])
+            Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
+        }
 
         while true {
             if Termination.isRequested { exit(0) }
@@ -103,58 +135,81 @@ public struct ExtractorWorker {
                     }
                 }
                 if end == nil, !unacked.isFull, WorkerContext.monotonicNow() >= nextFetch {
-                    let page = try fetcher.fetch(cursor: cursor) { attempt, error, delay in
-                        retries += 1
-                        context.heartbeatIfDue()
-                        if !isDegraded {
-                            isDegraded = true
-                            context.reportHealth(degraded: "sensor API: \(error)")
+                    let page: TelemetryPage
+                    do throws(ExtractError) {
+                        page = try fetcher.fetch(cursor: position.cursor) { attempt, error, delay in
+                            retries += 1
+                            context.heartbeatIfDue()
+                            if !isDegraded {
+                                isDegraded = true
+                                context.reportHealth(degraded: "sensor API: \(error)")
+                            }
+                            logger.warning("Fetch failed; retrying", metadata: [
+                                "attempt": "\(attempt)", "error": "\(error)", "retry.in.ms": "\(delay.milliseconds)",
+                            ])
                         }
-                        logger.warning("Fetch failed; retrying", metadata: [
-                            "attempt": "\(attempt)", "error": "\(error)", "retry.in.ms": "\(delay.milliseconds)",
-                        ])
+                    } catch {
+                        if position == resumesAt, resumesAt != .start, Self.refusesPosition(error) {
+                            contractBroken("it refused the warehouse's resume position, \(resumesAt): \(error)")
+                        }
+                        throw error
                     }
                     if Termination.isRequested { exit(0) }
                     if isDegraded {
                         isDegraded = false
                         context.reportHealth(degraded: nil)
                     }
-                    // A batch must be the same whenever it is fetched, or a restarted extractor
-                    // would re-number different records with an id downstream already has (and
-                    // skips as a duplicate). A finite source's pages are fixed; a growing source's
-                    // head page is not, so with --follow only full pages are sent and a short one
-                    // is asked for again later, from the same cursor.
-                    let isHeadOfGrowingSource = follows && page.nextCursor != nil && page.records.count < pageSize
-                    if isHeadOfGrowingSource {
+                    guard page.records.count >= position.skip else {
+                        contractBroken("its page at \(SourcePosition(cursor: position.cursor)) holds \(page.records.count) "
+                            + "records, where the warehouse took \(position.skip)")
+                    }
+                    let fresh = Array(page.records.dropFirst(position.skip))
+                    // A full page is fixed: its records and next cursor are the same whenever it is
+                    // asked for. A page that is not full is the head of the source, for now.
+                    if let next = page.nextCursor, page.records.count >= pageSize {
+                        let after = SourcePosition(cursor: next)
+                        if !fresh.isEmpty { try send(fresh, ending: after) }
+                        position = after
+                    } else if follows {
+                        // Only full pages become batches: a restarted extractor must number the
+                        // same records under the same id. Ask for this page again later.
                         nextFetch = WorkerContext.monotonicNow() + pollInterval
                     } else {
-                        if !page.records.isEmpty {
-                            let batch = RecordBatch(batchID: nextBatchID, cursor: page.nextCursor ?? Self.exhaustedCursor,
-                                                    records: page.records)
-                            let payload = batch.encoded()
-                            try output.send(.recordBatch, payload)
-                            unacked.append(batchID: nextBatchID, kind: .recordBatch, payload: payload)
-                            nextBatchID += 1
-                            records += Int64(page.records.count)
-                        }
-                        cursor = page.nextCursor ?? cursor
-                    }
-                    if page.nextCursor == nil {
+                        // A job: what the source has now ends here. The next run asks for this
+                        // page again and takes what follows the records taken now.
+                        let after = SourcePosition(cursor: position.cursor, skip: page.records.count)
+                        if !fresh.isEmpty { try send(fresh, ending: after) }
+                        position = after
                         let last = EndOfStream(lastBatchID: nextBatchID - 1, records: UInt64(records))
                         end = last
                         try output.send(.endOfStream, last.encoded())
-                        logger.notice("Source exhausted", metadata: ["last.batch": "\(last.lastBatchID)"])
+                        logger.notice("Source read to its end for this run", metadata: [
+                            "last.batch": "\(last.lastBatchID)", "records": "\(records)", "next.run.resumes.at": "\(position)",
+                        ])
                     }
                 }
             } catch let error as ExtractError {
-                guard case .malformedBody = error.code else { workerFail("extractor: \(error)") }
-                let message = "gate 'record' refused the page at cursor \(cursor ?? "start"): "
-                    + "\(malformedLimit) malformed bodies in a row: \(error)"
-                logger.error("Integrity gate refused a page", metadata: [
-                    "event": "gate_violation", "gate": "record", "cursor": "\(cursor ?? "start")",
-                    "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
-                ])
-                Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
+                switch error.code {
+                case .malformedBody:
+                    let page = position.cursor.map { "the page at cursor '\($0)'" } ?? "the first page"
+                    let message = "gate 'record' refused \(page): "
+                        + "\(malformedLimit) malformed bodies in a row: \(error)"
+                    logger.error("Integrity gate refused a page", metadata: [
+                        "event": "gate_violation", "gate": "record", "cursor": "\(position)",
+                        "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
+                    ])
+                    Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
+                case .gaveUp:
+                    let message = "sensor API: \(error)"
+                    logger.error("Source given up", metadata: [
+                        "event": "source_gave_up", "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
+                    ])
+                    Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
+                case .stopped:
+                    exit(0)
+                default:
+                    workerFail("extractor: \(error)")
+                }
             } catch {
                 workerFail("extractor: \(error)")
             }
@@ -164,5 +219,21 @@ public struct ExtractorWorker {
                 DataChannel.wait(for: [output.fd], timeout: .milliseconds(50))
             }
         }
+
+        /// Sends `fresh` as the next batch, ending at `after`, and keeps it until acknowledged.
+        func send(_ fresh: [TelemetryRecord], ending after: SourcePosition) throws(WireError) {
+            let payload = RecordBatch(batchID: nextBatchID, position: after, records: fresh).encoded()
+            try output.send(.recordBatch, payload)
+            unacked.append(batchID: nextBatchID, kind: .recordBatch, payload: payload)
+            nextBatchID += 1
+            records += Int64(fresh.count)
+        }
+    }
+
+    /// Whether `error`, for the page at the warehouse's resume position, says the source does not
+    /// have that position: a 4xx other than those asking to retry or to authenticate.
+    static func refusesPosition(_ error: ExtractError) -> Bool {
+        guard case .httpStatus(let status, _) = error.code else { return false }
+        return (400..<500).contains(status) && ![401, 403, 407, 408, 429].contains(status)
     }
 }

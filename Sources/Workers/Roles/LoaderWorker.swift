@@ -9,8 +9,10 @@ import Glibc
 /// only after the commit. Batches are applied strictly in order; a duplicate (already
 /// committed) is acknowledged again, never re-applied.
 ///
-/// Options: `--db PATH` (required), `--job` (ask the tree to stop once the end of the stream is
-/// committed), `--lock-deadline-ms N` (how long a locked warehouse may block one commit before
+/// Options: `--db PATH` (required), `--run-id ID` (this run: once the end of its stream is
+/// committed the loader records it in `etl_runs`, which that run's trainer waits for), `--job`
+/// (the loader is the job's last stage: it tells the supervisor the job is done once the end of
+/// the stream is committed), `--lock-deadline-ms N` (how long a locked warehouse may block one commit before
 /// the loader fails loudly; default 600000). For `cidp drill oom`: `FaultInjection` from the environment.
 ///
 /// Poison pills: the loader says which batch it commits (`working`), and its first
@@ -24,12 +26,14 @@ import Glibc
 public struct LoaderWorker {
     let databasePath: String
     let isJob: Bool
+    let runID: String?
     let lockDeadline: Duration
 
     public init(arguments: [String]) throws(WorkerUsageError) {
         var options = WorkerOptions(arguments, role: "loader")
         databasePath = try options.required("--db")
         isJob = options.flag("--job")
+        runID = try options.value("--run-id")
         lockDeadline = .milliseconds(try options.integer("--lock-deadline-ms", default: 600_000, range: 1...86_400_000))
         try options.finish()
     }
@@ -135,7 +139,7 @@ public struct LoaderWorker {
                     }
                     // Every record of the batch goes to quarantine, the dropped ones included.
                     group.append(Warehouse.PendingBatch(
-                        batch: RecordBatch(batchID: id, cursor: quarantined.batch.cursor, records: []),
+                        batch: RecordBatch(batchID: id, position: quarantined.batch.position, records: []),
                         dropped: 0, windowState: quarantined.windowState, extracted: quarantined.batch.records.count,
                         quarantine: Quarantine(gate: quarantined.gate, action: action, reason: quarantined.reason,
                                                evidence: quarantined.evidence.isEmpty ? nil : quarantined.evidence,
@@ -210,10 +214,15 @@ public struct LoaderWorker {
             counters["committed_batch"] = Int64(committed)
             progress.report(counters, context: context)
             if let end, committed >= end.lastBatchID, !finished {
+                if let runID {
+                    do { try warehouse.recordStreamLoaded(runID, lastBatchID: committed) } catch {
+                        workerFail("loader: cannot record that run \(runID)'s stream is loaded: \(error)")
+                    }
+                }
                 finished = true
                 progress.report(counters, context: context, force: true)
-                logger.notice("Stream loaded", metadata: ["last.batch": "\(end.lastBatchID)"])
-                if isJob { context.requestStop() }
+                logger.notice("Stream loaded", metadata: ["last.batch": "\(end.lastBatchID)", "run": "\(runID ?? "")"])
+                if isJob { context.reportJobDone() }
             }
             if held.isEmpty { DataChannel.wait(for: [input.fd], timeout: .milliseconds(50)) }
         }
@@ -228,7 +237,7 @@ public struct LoaderWorker {
     static func poisonPill(_ transformed: TransformedBatch, evidence: String, windowState: [UInt8]) -> Warehouse.PendingBatch {
         let batch = transformed.batch
         return Warehouse.PendingBatch(
-            batch: RecordBatch(batchID: batch.batchID, cursor: batch.cursor, records: []),
+            batch: RecordBatch(batchID: batch.batchID, position: batch.position, records: []),
             dropped: transformed.dropped + transformed.rejected, windowState: windowState,
             extracted: batch.records.count + transformed.dropped + transformed.rejected,
             quarantine: Quarantine(gate: GateName.poisonPill.rawValue, action: .halt,

@@ -11,8 +11,9 @@ import Glibc
 /// Random Forest, holdout metrics — and publishes it with predictions for every row in one
 /// transaction, so a BI reader never sees a half-written `ai_telemetry_predictions`.
 ///
-/// Options: `--db PATH` (required); `--job` (train once the whole stream is committed, then ask
-/// the tree to stop); otherwise retrain whenever `--retrain-rows N` (default 10000) new rows have
+/// Options: `--db PATH` (required); `--job` with `--run-id ID` (train once the loader has recorded
+/// that run's stream committed — `etl_runs` — if the data changed since the newest model, then
+/// tell the supervisor the job is done); otherwise retrain whenever `--retrain-rows N` (default 10000) new rows have
 /// been committed or `--retrain-minutes T` (default 60) have passed with any new row;
 /// `--trees N` (default 100), `--seed S` (default 42), `--promotion-margin M` (the largest drop in
 /// holdout ROC-AUC or F1 against the serving model that still promotes; default 0.01 — see
@@ -24,6 +25,8 @@ import Glibc
 public struct TrainerWorker {
     let databasePath: String
     let isJob: Bool
+    /// The job's run id: whose stream the trainer waits for.
+    let runID: String?
     let retrainRows: Int64
     let retrainInterval: Duration
     let parameters: ForestParameters
@@ -36,6 +39,10 @@ public struct TrainerWorker {
         var options = WorkerOptions(arguments, role: "trainer")
         databasePath = try options.required("--db")
         isJob = options.flag("--job")
+        runID = try options.value("--run-id")
+        if isJob, runID == nil {
+            throw WorkerUsageError(description: "worker trainer: --job needs --run-id ID (the run whose stream it trains on)")
+        }
         retrainRows = Int64(try options.integer("--retrain-rows", default: 10_000, range: 1...1_000_000_000))
         retrainInterval = .seconds(60 * (try options.integer("--retrain-minutes", default: 60, range: 1...100_000)))
         var parameters = ForestParameters()
@@ -81,33 +88,43 @@ public struct TrainerWorker {
         }
         context.ready()
         var trainedAt = WorkerContext.monotonicNow()
+        var isJobDone = false
         while true {
             if Termination.isRequested { exit(0) }
             context.heartbeatIfDue()
             let mark: Watermark?
-            do { mark = try warehouse.watermark() } catch {
+            let isStreamLoaded: Bool
+            do {
+                mark = try warehouse.watermark()
+                isStreamLoaded = try runID.map { try warehouse.streamLoaded($0) != nil } ?? false
+            } catch {
                 workerFail("trainer: cannot read the watermark: \(error)")
             }
-            if isJob, let mark, mark.cursor == ExtractorWorker.exhaustedCursor, mark.rowsLoaded == trainedRows {
-                // Nothing new since the last model: the job is done.
-                context.requestStop()
-                trainedRows = -2
-            }
-            if let mark, mark.rowsLoaded > 0, mark.rowsLoaded != trainedRows, trainedRows != -2 {
-                let isStreamComplete = mark.cursor == ExtractorWorker.exhaustedCursor
-                let isDue = isJob
-                    ? isStreamComplete
-                    : trainedRows < 0 || mark.rowsLoaded - trainedRows >= retrainRows
-                        || WorkerContext.monotonicNow() - trainedAt >= retrainInterval
-                if isDue {
-                    // Counted as done even when the gate holds it: it is judged again on new rows.
-                    let trained = passesWarehouseGate(warehouse: warehouse, watermark: mark.batchID, context: context,
-                                                      logger: logger)
-                    if trained { train(warehouse: warehouse, context: context, logger: logger) }
-                    trainedRows = mark.rowsLoaded
-                    trainedAt = WorkerContext.monotonicNow()
-                    if isJob, trained { context.requestStop() }
+            let hasNewRows = mark.map { $0.rowsLoaded > 0 && $0.rowsLoaded != trainedRows } ?? false
+            if isJob {
+                // A job trains once this run's stream is committed, on what the warehouse then holds.
+                if isStreamLoaded, !isJobDone {
+                    if hasNewRows, let mark {
+                        // With `quarantine_and_continue` the gate may hold training: the job ends untrained.
+                        let trained = passesWarehouseGate(warehouse: warehouse, watermark: mark.batchID, context: context,
+                                                          logger: logger)
+                        if trained { train(warehouse: warehouse, context: context, logger: logger) }
+                        trainedRows = mark.rowsLoaded
+                    } else {
+                        logger.info("Nothing new since the last model: the job is done without training")
+                    }
+                    isJobDone = true
+                    context.reportJobDone()
                 }
+            } else if hasNewRows, let mark,
+                      trainedRows < 0 || mark.rowsLoaded - trainedRows >= retrainRows
+                        || WorkerContext.monotonicNow() - trainedAt >= retrainInterval {
+                // Counted as done even when the gate holds it: it is judged again on new rows.
+                let trained = passesWarehouseGate(warehouse: warehouse, watermark: mark.batchID, context: context,
+                                                  logger: logger)
+                if trained { train(warehouse: warehouse, context: context, logger: logger) }
+                trainedRows = mark.rowsLoaded
+                trainedAt = WorkerContext.monotonicNow()
             }
             var pause = timespec(tv_sec: 0, tv_nsec: 200_000_000)
             nanosleep(&pause, nil)

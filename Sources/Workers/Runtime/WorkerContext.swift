@@ -75,8 +75,9 @@ public final class WorkerContext: @unchecked Sendable {
         send(.health(reason.map { .degraded(reason: $0) } ?? .healthy))
     }
 
-    /// Asks the supervisor to stop the whole tree in order (a finished job).
-    public func requestStop() { send(.stopRequested) }
+    /// Tells the supervisor the job's work is done (its last stage finished): the tree stops in
+    /// order and `cidp up` exits 0.
+    public func reportJobDone() { send(.jobDone) }
 
     public func reportProgress(stage: String, counters: [String: Int64]) {
         send(.progress(ControlMessage.Progress(stage: stage, counters: counters)))

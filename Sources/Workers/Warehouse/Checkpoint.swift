@@ -1,10 +1,12 @@
+import Wire
+
 /// Where the ETL chain resumes after a restart: the warehouse's `etl_checkpoint` row, written
 /// in the same transaction as the batch it names.
 public struct Checkpoint: Equatable, Sendable {
     /// The last committed batch; batches numbered up to it are not applied again.
     public var batchID: UInt64
-    /// The source cursor after that batch: where extraction resumes.
-    public var cursor: String
+    /// The source position after that batch: where extraction resumes.
+    public var position: SourcePosition
     /// The transformer's rolling-window state after that batch, opaque to the warehouse.
     public var windowState: [UInt8]
     /// Fact rows inserted so far (duplicates of rows already present not counted): equals the
@@ -14,9 +16,9 @@ public struct Checkpoint: Equatable, Sendable {
     public var rowsDropped: Int64
 
     /// A checkpoint with every field given.
-    public init(batchID: UInt64, cursor: String, windowState: [UInt8], rowsLoaded: Int64, rowsDropped: Int64) {
+    public init(batchID: UInt64, position: SourcePosition, windowState: [UInt8], rowsLoaded: Int64, rowsDropped: Int64) {
         self.batchID = batchID
-        self.cursor = cursor
+        self.position = position
         self.windowState = windowState
         self.rowsLoaded = rowsLoaded
         self.rowsDropped = rowsDropped

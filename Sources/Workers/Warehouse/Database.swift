@@ -50,6 +50,13 @@ public final class Database {
         try self.init(path: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, busyTimeout: busyTimeout)
     }
 
+    /// Opens an existing `path` read-write without creating it: a file that is not there is an
+    /// error, not a new database. C: `sqlite3_open_v2(READWRITE|NOMUTEX|EXRESCODE)`.
+    /// - Throws: `DatabaseError`, `SQLITE_CANTOPEN` for a missing file.
+    public convenience init(existingPath path: String, busyTimeout: Duration = .zero) throws(DatabaseError) {
+        try self.init(path: path, flags: SQLITE_OPEN_READWRITE, busyTimeout: busyTimeout)
+    }
+
     /// Opens an existing `path` read-only: never creates it, never writes it (a backup's source,
     /// a file being verified). C: `sqlite3_open_v2(READONLY|NOMUTEX|EXRESCODE)`.
     /// - Throws: `DatabaseError`, `SQLITE_CANTOPEN` for a missing file.

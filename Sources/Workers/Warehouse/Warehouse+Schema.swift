@@ -1,4 +1,5 @@
 import CSQLite
+import Wire
 
 /// The warehouse schema: its tables, the named migrations that create them, and the check that
 /// an existing database has the shape this code expects before anything is written to it.
@@ -86,10 +87,36 @@ extension Warehouse {
             ALTER TABLE etl_batches ADD COLUMN rows_extracted INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE etl_batches ADD COLUMN rows_quarantined INTEGER NOT NULL DEFAULT 0
             """),
+        // The real source position after every batch: a page the source had only partly filled
+        // is asked for again, its first `cursor_skip` records passed over. Before this, the last
+        // batch of a finite stream recorded '<end-of-stream>' instead of a position, and the next
+        // run loaded nothing: that position is the cursor the last batch's page was asked with
+        // (the one recorded by the batch before it; '' for the first page) after the records that
+        // page held (`rows_extracted`, recorded since 006).
+        Migration(name: sourcePositionMigration, sql: """
+            ALTER TABLE etl_checkpoint ADD COLUMN cursor_skip INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE etl_batches ADD COLUMN cursor_skip INTEGER NOT NULL DEFAULT 0;
+            UPDATE etl_checkpoint SET
+                cursor = coalesce((SELECT b.cursor FROM etl_batches b WHERE b.batch_id < etl_checkpoint.last_batch_id
+                                   ORDER BY b.batch_id DESC LIMIT 1), ''),
+                cursor_skip = coalesce((SELECT b.rows_extracted FROM etl_batches b
+                                        WHERE b.batch_id = etl_checkpoint.last_batch_id), 0)
+            WHERE cursor = '<end-of-stream>'
+            """),
+        // Each run of the chain: the loader records when the stream a job was to load is committed,
+        // which is when that job's trainer trains (`Warehouse+Runs.swift`).
+        Migration(name: runsMigration, sql: """
+            CREATE TABLE IF NOT EXISTS etl_runs (
+                run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, stream_loaded_at TEXT, last_batch_id INTEGER)
+            """),
     ]
 
     /// The migration that adds `etl_quarantine` and `etl_batches`' two counts.
     static let quarantineMigration = "006_etl_quarantine"
+    /// The migration that adds the source position's `cursor_skip`.
+    static let sourcePositionMigration = "007_source_position"
+    /// The migration that adds `etl_runs`.
+    static let runsMigration = "008_etl_runs"
 
     static let migrationsTableSQL = """
         CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL)
@@ -115,9 +142,19 @@ extension Warehouse {
     /// has its two 006 columns exactly when 006 is recorded (before, `ADD COLUMN` must still be
     /// able to add them).
     static func expectedShapes(applied: Set<String>) -> [TableShape] {
-        let etlBatches = applied.contains(quarantineMigration)
+        var etlBatches = applied.contains(quarantineMigration)
             ? etlBatchesColumns003 + [Column("rows_extracted", "INTEGER"), Column("rows_quarantined", "INTEGER")]
             : etlBatchesColumns003
+        var etlCheckpoint = [
+            // An INTEGER PRIMARY KEY is the rowid: SQLite reports it nullable.
+            Column("id", "INTEGER", notNull: false, primaryKey: 1),
+            Column("last_batch_id", "INTEGER"), Column("cursor", "TEXT"), Column("window_state", "BLOB"),
+            Column("rows_loaded", "INTEGER"), Column("rows_dropped", "INTEGER"), Column("updated_at", "TEXT"),
+        ]
+        if applied.contains(sourcePositionMigration) {
+            etlBatches.append(Column("cursor_skip", "INTEGER"))
+            etlCheckpoint.append(Column("cursor_skip", "INTEGER"))
+        }
         return [
             TableShape(table: "schema_migrations", columns: [
                 Column("name", "TEXT", primaryKey: 1), Column("applied_at", "TEXT"),
@@ -128,12 +165,7 @@ extension Warehouse {
                 Column("temperature", "REAL"), Column("failure", "INTEGER"),
                 Column("vibration_rolling_mean", "REAL"), Column("pressure_rolling_mean", "REAL"),
             ]),
-            TableShape(table: "etl_checkpoint", columns: [
-                // An INTEGER PRIMARY KEY is the rowid: SQLite reports it nullable.
-                Column("id", "INTEGER", notNull: false, primaryKey: 1),
-                Column("last_batch_id", "INTEGER"), Column("cursor", "TEXT"), Column("window_state", "BLOB"),
-                Column("rows_loaded", "INTEGER"), Column("rows_dropped", "INTEGER"), Column("updated_at", "TEXT"),
-            ]),
+            TableShape(table: "etl_checkpoint", columns: etlCheckpoint),
             TableShape(table: "etl_batches", columns: etlBatches),
             TableShape(table: "ml_models", columns: [
                 Column("version", "INTEGER", notNull: false, primaryKey: 1), Column("created_at", "TEXT"),
@@ -153,6 +185,10 @@ extension Warehouse {
                 Column("record_count", "INTEGER"), Column("records", "TEXT"), Column("quarantined_at", "TEXT"),
                 Column("resumed_at", "TEXT", notNull: false),
             ], addedBy: quarantineMigration),
+            TableShape(table: "etl_runs", columns: [
+                Column("run_id", "TEXT", notNull: false, primaryKey: 1), Column("started_at", "TEXT"),
+                Column("stream_loaded_at", "TEXT", notNull: false), Column("last_batch_id", "INTEGER", notNull: false),
+            ], addedBy: runsMigration),
         ]
     }
 
@@ -203,7 +239,9 @@ extension Warehouse {
             if try check(shape) { present.insert(shape.table) }
         }
         if present.contains("etl_checkpoint") {
-            let query = try sqlite(path) { () throws(DatabaseError) in try db.prepare(checkpointQuerySQL) }
+            let query = try sqlite(path) { () throws(DatabaseError) in
+                try db.prepare(checkpointQuerySQL(positionColumns: applied.contains(sourcePositionMigration)))
+            }
             _ = try decodeCheckpoint(query, path: path)
         }
         return applied
@@ -243,8 +281,15 @@ extension Warehouse {
         return names
     }
 
-    static let checkpointQuerySQL =
-        "SELECT last_batch_id, cursor, window_state, rows_loaded, rows_dropped FROM etl_checkpoint"
+    /// The checkpoint's columns; before migration 007 (`positionColumns` false) `cursor_skip` reads 0.
+    static func checkpointQuerySQL(positionColumns: Bool) -> String {
+        "SELECT last_batch_id, cursor, window_state, rows_loaded, rows_dropped, "
+            + (positionColumns ? "cursor_skip" : "0") + " FROM etl_checkpoint"
+    }
+
+    /// How a position's cursor is stored: '' for the first page (a cursor the source gave is
+    /// never empty: the page parser refuses an empty `next_cursor`).
+    static func storedCursor(_ position: SourcePosition) -> String { position.cursor ?? "" }
 
     /// Runs `query` (`checkpointQuerySQL`) and checks every field's storage class and range.
     /// - Throws: `WarehouseError.Code.badCheckpoint` naming the field.
@@ -254,7 +299,7 @@ extension Warehouse {
         guard try sqlite(path, { () throws(DatabaseError) in try query.step() }) else { return nil }
         let expected: [(String, Int32)] = [
             ("last_batch_id", SQLITE_INTEGER), ("cursor", SQLITE_TEXT), ("window_state", SQLITE_BLOB),
-            ("rows_loaded", SQLITE_INTEGER), ("rows_dropped", SQLITE_INTEGER),
+            ("rows_loaded", SQLITE_INTEGER), ("rows_dropped", SQLITE_INTEGER), ("cursor_skip", SQLITE_INTEGER),
         ]
         for (index, (name, type)) in expected.enumerated() {
             let found = query.columnType(at: Int32(index))
@@ -263,11 +308,13 @@ extension Warehouse {
             }
         }
         let batchID = query.int64(at: 0), loaded = query.int64(at: 3), dropped = query.int64(at: 4)
+        let skip = query.int64(at: 5), cursor = query.string(at: 1)
         guard batchID >= 0 else { throw bad("last_batch_id is negative (\(batchID))") }
         guard loaded >= 0, dropped >= 0 else { throw bad("negative row counts (loaded \(loaded), dropped \(dropped))") }
+        guard (0...Int64(UInt32.max)).contains(skip) else { throw bad("cursor_skip is out of range (\(skip))") }
         let checkpoint = Checkpoint(
-            batchID: UInt64(batchID), cursor: query.string(at: 1), windowState: query.blob(at: 2),
-            rowsLoaded: loaded, rowsDropped: dropped)
+            batchID: UInt64(batchID), position: SourcePosition(cursor: cursor.isEmpty ? nil : cursor, skip: Int(skip)),
+            windowState: query.blob(at: 2), rowsLoaded: loaded, rowsDropped: dropped)
         guard try !sqlite(path, { () throws(DatabaseError) in try query.step() }) else { throw bad("more than one row") }
         return checkpoint
     }

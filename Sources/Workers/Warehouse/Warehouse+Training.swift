@@ -5,15 +5,12 @@ import CSQLite
 public struct Watermark: Equatable, Sendable {
     /// The last committed batch.
     public var batchID: UInt64
-    /// The source cursor after that batch.
-    public var cursor: String
     /// Fact rows loaded so far.
     public var rowsLoaded: Int64
 
     /// A watermark with every field given.
-    public init(batchID: UInt64, cursor: String, rowsLoaded: Int64) {
+    public init(batchID: UInt64, rowsLoaded: Int64) {
         self.batchID = batchID
-        self.cursor = cursor
         self.rowsLoaded = rowsLoaded
     }
 }
@@ -91,11 +88,11 @@ extension Warehouse {
         }
     }
 
-    /// The checkpoint's batch, cursor and row count, or nil before the first commit: cheap enough
+    /// The checkpoint's batch and row count, or nil before the first commit: cheap enough
     /// to poll.
     /// - Throws: `WarehouseError.Code.badCheckpoint`, `.database`.
     public func watermark() throws(WarehouseError) -> Watermark? {
-        try checkpoint().map { Watermark(batchID: $0.batchID, cursor: $0.cursor, rowsLoaded: $0.rowsLoaded) }
+        try checkpoint().map { Watermark(batchID: $0.batchID, rowsLoaded: $0.rowsLoaded) }
     }
 
     /// The body of `trainingData()`: the rows and their fingerprint, without the watermark.

@@ -12,9 +12,13 @@ import Wire
 ///   table plus its key index, measured with raw C inserts of 1 M rows);
 ///   the timestamp is `YYYY-MM-DD HH:MM:SS` UTC text, as pandas' `to_sql` writes datetimes.
 /// - `etl_checkpoint(id = 1, last_batch_id, cursor, window_state BLOB, rows_loaded,
-///   rows_dropped, updated_at)`: one row, where the chain resumes.
+///   rows_dropped, updated_at, cursor_skip)`: one row, where the chain resumes (the source
+///   position: the page at `cursor`, '' for the first page, after its first `cursor_skip` records).
 /// - `etl_batches(batch_id PRIMARY KEY, cursor, rows_inserted, rows_duplicate, rows_dropped,
-///   committed_at, rows_extracted, rows_quarantined)`: one row per committed batch, for reconciliation.
+///   committed_at, rows_extracted, rows_quarantined, cursor_skip)`: one row per committed batch,
+///   for reconciliation, with the source position after it.
+/// - `etl_runs(run_id PRIMARY KEY, started_at, stream_loaded_at, last_batch_id)`: each run of the
+///   chain, and whether (and where) the stream it was to load is committed (`Warehouse+Runs.swift`).
 /// - `etl_quarantine(batch_id PRIMARY KEY, gate, action, reason, evidence, record_count, records,
 ///   quarantined_at, resumed_at)`: the batches the integrity gates set aside (`Warehouse+Quarantine.swift`).
 /// - `schema_migrations(name PRIMARY KEY, applied_at)`: the named migrations applied.
@@ -84,8 +88,8 @@ public final class Warehouse {
                     """),
                  db.prepare("""
                     INSERT INTO etl_batches (batch_id, cursor, rows_inserted, rows_duplicate, rows_dropped,
-                        rows_extracted, rows_quarantined, committed_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'))
+                        rows_extracted, rows_quarantined, committed_at, cursor_skip)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'), ?)
                     """),
                  db.prepare("""
                     INSERT INTO etl_quarantine (batch_id, gate, action, reason, evidence, record_count, records,
@@ -93,13 +97,15 @@ public final class Warehouse {
                     VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'))
                     """),
                  db.prepare("""
-                    INSERT INTO etl_checkpoint (id, last_batch_id, cursor, window_state, rows_loaded, rows_dropped, updated_at)
-                    VALUES (1, ?, ?, ?, ?, ?, datetime('now'))
+                    INSERT INTO etl_checkpoint (id, last_batch_id, cursor, window_state, rows_loaded, rows_dropped, updated_at,
+                        cursor_skip)
+                    VALUES (1, ?, ?, ?, ?, ?, datetime('now'), ?)
                     ON CONFLICT (id) DO UPDATE SET last_batch_id = excluded.last_batch_id, cursor = excluded.cursor,
                         window_state = excluded.window_state, rows_loaded = excluded.rows_loaded,
-                        rows_dropped = excluded.rows_dropped, updated_at = excluded.updated_at
+                        rows_dropped = excluded.rows_dropped, updated_at = excluded.updated_at,
+                        cursor_skip = excluded.cursor_skip
                     """),
-                 db.prepare(Self.checkpointQuerySQL))
+                 db.prepare(Self.checkpointQuerySQL(positionColumns: true)))
         }
     }
 
@@ -233,18 +239,20 @@ public final class Warehouse {
                 outcome = .committed(inserted: inserted, duplicates: duplicates)
             }
             try insertBatch.bind(Int64(batch.batchID), at: 1)
-            try insertBatch.bind(batch.cursor, at: 2)
+            try insertBatch.bind(Self.storedCursor(batch.position), at: 2)
             try insertBatch.bind(Int64(inserted), at: 3)
             try insertBatch.bind(Int64(duplicates), at: 4)
             try insertBatch.bind(Int64(pending.dropped), at: 5)
             try insertBatch.bind(Int64(pending.extracted), at: 6)
             try insertBatch.bind(Int64(pending.quarantine?.records.count ?? 0), at: 7)
+            try insertBatch.bind(Int64(batch.position.skip), at: 8)
             try insertBatch.execute()
             try upsertCheckpoint.bind(Int64(batch.batchID), at: 1)
-            try upsertCheckpoint.bind(batch.cursor, at: 2)
+            try upsertCheckpoint.bind(Self.storedCursor(batch.position), at: 2)
             try upsertCheckpoint.bind(blob: pending.windowState, at: 3)
             try upsertCheckpoint.bind((previous?.rowsLoaded ?? 0) + Int64(inserted), at: 4)
             try upsertCheckpoint.bind((previous?.rowsDropped ?? 0) + Int64(pending.dropped), at: 5)
+            try upsertCheckpoint.bind(Int64(batch.position.skip), at: 6)
             try upsertCheckpoint.execute()
             return outcome
         }

@@ -1,0 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An exclusive lock on a file that says who holds it: the run directory's `cidp.lock` (one
+/// supervisor per run directory) and the warehouse's `<db>.lock` (one tree per warehouse).
+///
+/// `flock` locks belong to the open file: the kernel releases them when the holder exits, even
+/// after `kill -9`, so a lock is never stale. The file is opened with `O_NOFOLLOW` and must be a
+/// regular file of this user: a symbolic link or a file another user planted there is refused,
+/// never followed, truncated or written (an attack on root in a shared directory).
+public final class LockFile: @unchecked Sendable {
+    public let path: String
+    private let fd: Int32
+
+    private init(path: String, fd: Int32) {
+        self.path = path
+        self.fd = fd
+    }
+
+    deinit { Posix.close(fd) }
+
+    /// Why a lock could not be taken.
+    public enum Failure: Error, Sendable, CustomStringConvertible {
+        /// Another process holds it; what its file says about the holder (may be empty).
+        case held(holder: String)
+        /// The path is a symbolic link, not a regular file, or another user's file.
+        case unsafe(String)
+        /// A system call failed.
+        case io(Errno)
+
+        public var description: String {
+            switch self {
+            case .held(let holder): return holder.isEmpty ? "held by another process" : "held by \(holder)"
+            case .unsafe(let why): return why
+            case .io(let errno): return "\(errno)"
+            }
+        }
+    }
+
+    /// Takes the lock at `path` without waiting, creating the file (mode 0600) if it is missing and
+    /// recording that in `created`. The file's contents are left as they are: `announce` writes
+    /// the holder once the start is committed. C: `open(O_NOFOLLOW)`, `fstat`, `flock(LOCK_EX|LOCK_NB)`.
+    /// - Throws: `Failure`.
+    public static func acquire(_ path: String, created: inout CreatedPaths) throws(Failure) -> LockFile {
+        var fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            created.record(path)
+        } else {
+            guard errno == EEXIST else { throw .io(Errno.current) }
+            fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else {
+                if errno == ELOOP { throw .unsafe("'\(path)' is a symbolic link; a lock file is never followed") }
+                throw .io(Errno.current)
+            }
+        }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            let error = Errno.current
+            Posix.close(fd)
+            throw .io(error)
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            Posix.close(fd)
+            throw .unsafe("'\(path)' is not a regular file")
+        }
+        guard status.st_uid == geteuid() else {
+            Posix.close(fd)
+            throw .unsafe("'\(path)' belongs to uid \(status.st_uid), not to this user (uid \(geteuid()))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let error = Errno.current
+            let holder = Self.contents(of: fd)
+            Posix.close(fd)
+            if error.rawValue == EWOULDBLOCK { throw .held(holder: holder) }
+            throw .io(error)
+        }
+        return LockFile(path: path, fd: fd)
+    }
+
+    /// Replaces the file's contents with `text`: who holds the lock, for whoever is refused it.
+    /// C: `ftruncate`, `pwrite`.
+    public func announce(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = ftruncate(fd, 0)
+        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// What the holder wrote, trimmed, newlines as "; ", at most 512 bytes, control characters as spaces.
+    private static func contents(of fd: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 512, 0) }
+        guard count > 0 else { return "" }
+        let lines = String(decoding: buffer[0..<count], as: UTF8.self).split(whereSeparator: \.isNewline)
+        let text = lines.map { line in
+            String(String.UnicodeScalarView(line.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+        }.joined(separator: "; ")
+        return text
+    }
+}

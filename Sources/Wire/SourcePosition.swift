@@ -1,0 +1,27 @@
+/// Where extraction stands in the source: the page to ask for next, and how many records at its
+/// head the warehouse already holds.
+///
+/// A position is what a committed batch leaves behind, so that the next run — or a restarted
+/// extractor — continues exactly where the warehouse stands: a page the source had only partly
+/// filled (the end of what it had, "for now") is asked for again and its first `skip` records
+/// are passed over. It rests on the source's contract (README, "The source contract"): history
+/// does not change, and a cursor the source gave can be asked for again.
+public struct SourcePosition: Equatable, Sendable, CustomStringConvertible {
+    /// The page's cursor; nil for the source's first page (asked for without a cursor).
+    public var cursor: String?
+    /// Records at the head of that page already taken.
+    public var skip: Int
+
+    public init(cursor: String?, skip: Int = 0) {
+        self.cursor = cursor
+        self.skip = skip
+    }
+
+    /// The source's first page, nothing taken.
+    public static let start = SourcePosition(cursor: nil)
+
+    /// `cursor '7000'`, `the first page`, with `, after its first 500 records` when some are taken.
+    public var description: String {
+        (cursor.map { "cursor '\($0)'" } ?? "the first page") + (skip > 0 ? ", after its first \(skip) records" : "")
+    }
+}
