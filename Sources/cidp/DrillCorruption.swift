@@ -2,48 +2,48 @@ import Foundation
 import Wire
 import Workers
 
-/// "Corruption ETL Test": poisoned records (impossible readings, flipped labels) and malformed
-/// API bodies in a job. The integrity gates must stop the chain before anything poisoned is
-/// loaded or trained on: `cidp up` exits 1 naming the gate, the batch and a reason; the batch is
-/// in `etl_quarantine`; every fact row is clean; no model covers the quarantined batch.
+/// "Corruption ETL Test": clean batches, then poisoned records (impossible readings, flipped
+/// labels), with malformed API bodies throughout, in a job. The integrity gates must stop the
+/// chain at the first poisoned batch, after loading every batch before it intact: `cidp up`
+/// exits 1 naming the gate, the batch and a reason; the batch is in `etl_quarantine`; the fact
+/// table is exactly the clean batches, value for value; nothing poisoned is loaded or trained
+/// on; and the malformed bodies the extractor retried are counted, at least one.
 ///
-/// Written against the gates' contract (issue #5): `etl_quarantine(batch_id, gate, action,
-/// reason, evidence, record_count, records, quarantined_at, resumed_at)`, stderr naming
-/// `gate 'record'` (or `gate record`). Without the gates this drill fails, and says why.
+/// The scenario (`CorruptionPlan`) is worked out from the simulator's own decisions: the poison
+/// starts after ≥ 2 clean batches (`poison=0.01@FROM`), on which the simulator serves at least
+/// one malformed body, so "the batches before it are loaded" is checked on real rows, one of them
+/// a page the extractor had to ask for again.
 struct CorruptionDrill: Drill {
     static let name = "corruption"
-    static let scenario = "1 % poisoned records and 5 % malformed API bodies in a job (--sim-fault poison=0.01, malformed=0.05)"
-    /// The issue's rate. A quarter of the poison is a flipped label alone, which no record check
-    /// can see; at 1 % every batch also holds impossible readings, so the record gate stops the
-    /// chain at the first poisoned batch. (Rare lone label flips are the promotion guard's
-    /// business: a model trained on them is rejected when its metrics drop.)
-    static let faultSettings = ["poison=0.01", "malformed=0.05"]
+    static let scenario = "clean batches, then 1 % poisoned records, with 25 % malformed API bodies, in a job "
+        + "(--sim-fault poison=0.01@FROM, malformed=0.25)"
 
     func run(_ context: DrillContext, report: inout DrillReport) throws {
-        var faults = SimulatorFaults()
-        for setting in Self.faultSettings { faults.apply(try SimulatorFaults.parse(setting)) }
-        // The simulator decides poison per (seed, record index): the same decisions, computed here.
-        let generator = TelemetryGenerator(seed: context.seed, count: context.records)
-        var poisoned: [RowKey: (index: Int, record: TelemetryRecord)] = [:]
-        for index in 0..<context.records {
-            if let record = generator.poisonedRecord(at: index, faults: faults) { poisoned[RowKey(record)] = (index, record) }
-        }
         let page = context.policy.pageSize
-        let firstPoisonedBatch = poisoned.values.map { $0.index / page + 1 }.min()
-        context.note("\(poisoned.count) of \(context.records) records are poisoned, the first in batch \(firstPoisonedBatch.map(String.init) ?? "-")")
+        guard let plan = try CorruptionPlan(seed: context.seed, records: context.records, pageSize: page) else {
+            report.check("scenario fits", false,
+                         expected: "--records holding ≥ \(CorruptionPlan.minimumCleanBatches + 1) batches of \(page) "
+                            + "(\(CorruptionPlan.minimumCleanBatches) clean, then the poisoned one)",
+                         observed: "--records \(context.records): \(context.records / page) full batches")
+            return
+        }
+        context.note("poison from record \(plan.poisonFrom): \(plan.cleanBatches) clean batches, on which the simulator "
+                     + "serves malformed bodies \(plan.malformedPerCleanBatch.map(String.init).joined(separator: "+")); "
+                     + "\(plan.poisoned.count) of \(context.records) records poisoned, the first in batch "
+                     + (plan.firstPoisonedBatch.map(String.init) ?? "-"))
 
-        let tree = try context.startTree(context.jobOptions + Self.faultSettings.flatMap { ["--sim-fault", $0] })
+        let tree = try context.startTree(context.jobOptions + plan.settings.flatMap { ["--sim-fault", $0] })
         let ending = tree.waitForExit(timeout: context.patience)
         context.checkExit(ending, expected: 1, how: "(halted by an integrity gate)", tree: tree, report: &report)
-        checkGateNamed(tree, report: &report)
+        checkGateNamed(tree, batch: plan.firstPoisonedBatch, report: &report)
 
         let quarantine = QuarantineTable(path: context.sandbox.databasePath)
         report.check("batch quarantined", quarantine.rows.count >= 1,
                      expected: "≥ 1 row in etl_quarantine (batch_id, gate, action, reason, …)",
                      observed: quarantine.summary)
         let stoppedAt = quarantine.rows.map(\.batchID).min()
-        report.check("halted at the first poisoned batch", stoppedAt != nil && stoppedAt == firstPoisonedBatch.map(Int64.init),
-                     expected: "the quarantined batch is the first with a poisoned record (batch \(firstPoisonedBatch.map(String.init) ?? "-"))",
+        report.check("halted at the first poisoned batch", stoppedAt != nil && stoppedAt == plan.firstPoisonedBatch.map(Int64.init),
+                     expected: "the quarantined batch is the first with a poisoned record (batch \(plan.firstPoisonedBatch.map(String.init) ?? "-"))",
                      observed: stoppedAt.map { "batch \($0) quarantined" } ?? "nothing quarantined")
 
         let rows: [TelemetryRecord]
@@ -56,24 +56,38 @@ struct CorruptionDrill: Drill {
             report.check("fact table", false, expected: "a readable warehouse", observed: "\(error)")
             return
         }
-        let clean = TableComparison(observed: rows, expected: ReferenceTable.rows(seed: context.seed, count: context.records),
-                                    requireEveryExpectedRow: false)
-        report.check("fact rows clean", clean.rowsPresentAreClean,
-                     expected: "every row of fact_telemetry_features equal to the fault-free record for its key",
-                     observed: clean.summary)
-        let before = stoppedAt.map { Int($0 - 1) * page } ?? 0
-        report.check("batches before it loaded", stoppedAt != nil && rows.count == before,
-                     expected: "the \(before) records of the batches before the quarantined one in the fact table",
-                     observed: "\(rows.count) rows")
+        let before = plan.cleanRecords
+        let batchesBefore = before / page
+        let comparison = TableComparison(observed: rows, expected: ReferenceTable.rows(seed: context.seed, count: before))
+        report.check("batches before it loaded", before > 0 && !rows.isEmpty && comparison.isExact,
+                     expected: "the \(before) records of batches 1…\(batchesBefore) (the clean ones) in the fact table, "
+                        + "each once, value for value (> 0 rows)",
+                     observed: comparison.summary)
+        let generator = TelemetryGenerator(seed: context.seed, count: context.records)
+        let later = Set((before..<context.records).map { RowKey(generator.record(at: $0)) })
+        let loadedLater = rows.filter { later.contains(RowKey($0)) }
+        report.check("nothing after it loaded", loadedLater.isEmpty,
+                     expected: "none of the \(context.records - before) records from batch \(batchesBefore + 1) on in the fact table",
+                     observed: "\(loadedLater.count) rows" + (loadedLater.first.map { " (e.g. \(RowKey($0).description))" } ?? ""))
         let loadedPoison = rows.filter { row in
-            guard let served = poisoned[RowKey(row)]?.record else { return false }
+            guard let served = plan.poisoned[RowKey(row)]?.record else { return false }
             return row.flowRate == served.flowRate && row.pressure == served.pressure
                 && row.temperature == served.temperature && row.failure == served.failure
         }
         report.check("no poisoned row loaded", loadedPoison.isEmpty,
-                     expected: "none of the \(poisoned.count) poisoned records in fact_telemetry_features",
+                     expected: "none of the \(plan.poisoned.count) poisoned records in fact_telemetry_features",
                      observed: "\(loadedPoison.count) poisoned rows loaded"
                         + (loadedPoison.first.map { " (e.g. \(RowKey($0).description), failure \($0.failure): a flipped label)" } ?? ""))
+
+        let extractor = context.policy.name(of: .extractor)
+        let malformed = SupervisorLog(directory: context.sandbox.logDirectory).malformedBodiesRetried(by: extractor)
+        let isConfigured = plan.faults.malformedRate > 0
+        report.check("malformed bodies retried", !isConfigured || !malformed.isEmpty,
+                     expected: "≥ 1 malformed body retried by '\(extractor)' (malformed=\(plan.faults.malformedRate); the simulator "
+                        + "serves \(plan.malformedBeforePoison) on the \(plan.cleanBatches) clean batches)",
+                     observed: "\(malformed.count) malformed bodies retried ('Fetch failed; retrying' in the root's log)"
+                        + (malformed.first.map { "; first: \($0)" } ?? ""))
+
         let quarantinedBatch = quarantine.rows.map(\.batchID).min()
         let trainedOnIt = models.filter { model in quarantinedBatch.map { model.watermarkBatch >= UInt64($0) } ?? true }
         report.check("no model on quarantined data", trainedOnIt.isEmpty,
@@ -84,19 +98,21 @@ struct CorruptionDrill: Drill {
         report.keyEvidence = [
             "cidp up " + (ending.map { "\($0)" } ?? "did not end"),
             quarantine.problem == nil ? "\(quarantine.rows.count) quarantined" : "no etl_quarantine",
+            "\(rows.count) rows before batch \(plan.firstPoisonedBatch.map(String.init) ?? "-")",
+            "\(malformed.count) malformed bodies retried",
             "\(loadedPoison.count) poisoned rows loaded",
             "\(models.count) models",
         ]
     }
 
     /// `gate named`: `cidp up`'s own error line (`cidp: etl halted by transformer: gate 'record'
-    /// quarantined batch N: reason`) names the record gate, the batch and a reason.
-    private func checkGateNamed(_ tree: TreeUnderTest, report: inout DrillReport) {
+    /// quarantined batch N: reason`) names the record gate, the first poisoned batch and a reason.
+    private func checkGateNamed(_ tree: TreeUnderTest, batch: Int?, report: inout DrillReport) {
         let own = tree.ownErrorLines.last ?? ""
-        let named = own.contains("gate 'record'")
+        let named = own.contains("gate 'record'") && batch.map { own.contains("batch \($0): ") } == true
             && own.range(of: #"batch \d+: \S"#, options: .regularExpression) != nil
         report.check("gate named", named,
-                     expected: "cidp up's error line names gate 'record', the batch and a reason",
+                     expected: "cidp up's error line names gate 'record', batch \(batch.map(String.init) ?? "-") and a reason",
                      observed: own.isEmpty ? "no error line from cidp up" : own)
     }
 }

@@ -46,6 +46,14 @@ struct SupervisorLog {
         return "\(name) \(pid) \(exit.metadata["exit.status"] ?? "?")" + (said.map { " (\($0.message))" } ?? "")
     }
 
+    /// The `error` of every fetch that worker `name` (an extractor) retried because the body
+    /// was malformed, in order: its `Fetch failed; retrying` warnings whose error says
+    /// `malformed body` (`ExtractorWorker`, `ExtractError`).
+    func malformedBodiesRetried(by name: String) -> [String] {
+        entries("Fetch failed; retrying", ["worker.name": name]).compactMap { $0.metadata["error"] }
+            .filter { $0.contains("malformed body") }
+    }
+
     /// The pid of every spawn of worker `name`, in order.
     func spawnedPIDs(of name: String) -> [String] {
         entries("Worker spawned", ["worker.name": name]).compactMap { $0.metadata["worker.pid"] }

@@ -28,6 +28,13 @@ struct DrillTests {
         stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("PASS  ") || $0.hasPrefix("FAIL  ") }
     }
 
+    /// The integer just before `suffix` in what a check line observed (`… observed 2000 rows; …` → 2000).
+    static func number(before suffix: String, in line: String) -> Int? {
+        guard let observed = line.range(of: "  observed ")?.upperBound,
+              let end = line[observed...].range(of: suffix)?.lowerBound else { return nil }
+        return Int(String(line[observed..<end].reversed().prefix { $0.isNumber }.reversed()))
+    }
+
     /// Exit 0, every check line PASS, each of `expected` among them, and the verdict last.
     func expectPassed(_ name: String, _ run: (code: Int32, stdout: String, stderr: String, sandbox: Sandbox),
                       checks expected: [String], sourceLocation: SourceLocation = #_sourceLocation) {
@@ -96,7 +103,67 @@ struct DrillTests {
         let run = try drill("corruption")
         expectPassed("corruption", run, checks: ["cidp up exit", "gate named", "batch quarantined",
                                                  "halted at the first poisoned batch", "batches before it loaded",
-                                                 "fact rows clean", "no poisoned row loaded", "no model on quarantined data"])
+                                                 "nothing after it loaded", "no poisoned row loaded",
+                                                 "malformed bodies retried", "no model on quarantined data"])
+        let lines = Self.checks(run.stdout)
+        // The poison starts after clean batches: real rows are loaded before the quarantined one …
+        let loaded = lines.first { $0.hasPrefix("PASS  batches before it loaded") }
+            .flatMap { Self.number(before: " rows;", in: $0) }
+        #expect((loaded ?? 0) >= 2000, "\(run.stdout)")
+        let quarantined = lines.first { $0.hasPrefix("PASS  halted at the first poisoned batch") }
+            .flatMap { Self.number(before: " quarantined", in: $0) }
+        #expect((quarantined ?? 0) >= 3, "\(run.stdout)")
+        // … and the malformed bodies the extractor retried are counted.
+        let malformed = lines.first { $0.hasPrefix("PASS  malformed bodies retried") }
+            .flatMap { Self.number(before: " malformed bodies retried (", in: $0) }
+        #expect((malformed ?? 0) > 0, "\(run.stdout)")
+    }
+
+    @Test func aRecordGateThatOnlyQuarantinesFailsTheCorruptionDrill() throws {
+        // The record gate quarantines the poisoned batches and goes on: nothing poisoned is
+        // loaded, but the chain never halts, the job exits 0 and trains — the drill must say FAIL.
+        let sandbox = try Sandbox(policy: "")
+        let policy = sandbox.path + "/quarantine-and-continue.toml"
+        let text = try String(contentsOfFile: Self.defaultPolicy, encoding: .utf8)
+        #expect(text.contains("\"record.on_violation=halt\""))
+        try text.replacingOccurrences(of: "\"record.on_violation=halt\"", with: "\"record.on_violation=quarantine_and_continue\"")
+            .write(toFile: policy, atomically: true, encoding: .utf8)
+        let run = try drill("corruption", policy: policy)
+        let lines = Self.checks(run.stdout)
+        #expect(run.code == 1, "\(run.stdout)\n\(run.stderr.suffix(2000))")
+        #expect(lines.contains { $0.hasPrefix("FAIL  cidp up exit") && $0.contains("observed exit code 0") }, "\(run.stdout)")
+        #expect(lines.contains { $0.hasPrefix("FAIL  gate named") }, "\(run.stdout)")
+        #expect(run.stdout.split(separator: "\n").last.map(String.init) == "drill corruption: FAIL", "\(run.stdout)")
+    }
+
+    @Test func anExtractorThatDoesNotRetryMalformedBodiesFailsTheCorruptionDrill() throws {
+        // With --malformed-limit 1 the first malformed body halts the chain at the extractor
+        // (seed 42 serves one on the very first page): no batch is loaded or quarantined, and no
+        // malformed body is retried — the drill must say so.
+        let sandbox = try Sandbox(policy: "")
+        let policy = sandbox.path + "/no-malformed-retry.toml"
+        let text = try String(contentsOfFile: Self.defaultPolicy, encoding: .utf8)
+        let extractor = "[workers.extractor]\nrole = \"extractor\"\n"
+        #expect(text.contains(extractor))
+        try text.replacingOccurrences(of: extractor, with: extractor + "args = [\"--malformed-limit\", \"1\"]\n")
+            .write(toFile: policy, atomically: true, encoding: .utf8)
+        let run = try drill("corruption", policy: policy)
+        let lines = Self.checks(run.stdout)
+        #expect(run.code == 1, "\(run.stdout)\n\(run.stderr.suffix(2000))")
+        #expect(lines.contains { $0.hasPrefix("FAIL  malformed bodies retried") && $0.contains("observed 0 malformed bodies retried") },
+                "\(run.stdout)")
+        #expect(lines.contains { $0.hasPrefix("FAIL  batches before it loaded") && $0.contains("observed 0 rows") }, "\(run.stdout)")
+        #expect(lines.contains { $0.hasPrefix("FAIL  halted at the first poisoned batch") }, "\(run.stdout)")
+        #expect(run.stdout.split(separator: "\n").last.map(String.init) == "drill corruption: FAIL", "\(run.stdout)")
+    }
+
+    @Test func aSourceTooSmallForCleanBatchesFailsTheCorruptionDrillSayingWhy() throws {
+        let run = try drill("corruption", records: 2000)
+        #expect(run.code == 1, "\(run.stdout)\n\(run.stderr.suffix(2000))")
+        #expect(Self.checks(run.stdout) == [
+            "FAIL  scenario fits  expected --records holding ≥ 3 batches of 1000 (2 clean, then the poisoned one)  "
+                + "observed --records 2000: 2 full batches",
+        ], "\(run.stdout)")
     }
 
     @Test func aLoaderThatGivesUpOnTheLockFailsTheDeadlockDrill() throws {

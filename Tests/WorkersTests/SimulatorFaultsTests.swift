@@ -9,7 +9,9 @@ import Wire
         ("latency=20", .latency(.milliseconds(20))),
         ("http500=0.1", .http500(0.1)),
         ("malformed=0.05", .malformed(0.05)),
-        ("poison=0.01", .poison(0.01)),
+        ("poison=0.01", .poison(0.01, from: 0)),
+        ("poison=0.01@3000", .poison(0.01, from: 3000)),
+        ("poison=1@0", .poison(1, from: 0)),
         ("missing=1", .missing(1)),
         ("missing=0", .missing(0)),
         ("flip=0.05", .flip(0.05, from: 0)),
@@ -32,11 +34,15 @@ import Wire
         ("latency=nan", "latency expects milliseconds >= 0, got 'nan'"),
         ("http500=1.5", "http500 expects a rate from 0 to 1, got '1.5'"),
         ("malformed=-0.1", "malformed expects a rate from 0 to 1, got '-0.1'"),
-        ("poison=10%", "poison expects a rate from 0 to 1, got '10%'"),
+        ("poison=10%", "poison expects RATE or RATE@FROM (a rate from 0 to 1, FROM a record index >= 0), got '10%'"),
         ("missing= 0.1", "missing expects a rate from 0 to 1, got ' 0.1'"),
         ("flip=2", "flip expects RATE or RATE@FROM"),
         ("flip=0.1@-5", "flip expects RATE or RATE@FROM"),
         ("flip=0.1@", "flip expects RATE or RATE@FROM"),
+        ("poison=0.01@-1", "poison expects RATE or RATE@FROM"),
+        ("poison=0.01@", "poison expects RATE or RATE@FROM"),
+        ("poison=0.01@3k", "poison expects RATE or RATE@FROM"),
+        ("poison=@3000", "poison expects RATE or RATE@FROM"),
     ])
     func rejectsBadFormsNamingWhatIsExpected(text: String, message: String) {
         #expect {
@@ -56,6 +62,12 @@ import Wire
         #expect(faults.http500Rate == 0.2)
         #expect(faults.outage == .seconds(5))
         #expect(faults.description == "outage=5.0 http500=0.2 poison=0.01")
+        faults.apply(try SimulatorFaults.parse("poison=0.01@3000"))
+        #expect(faults.poisonRate == 0.01 && faults.poisonFrom == 3000)
+        #expect(faults.description == "outage=5.0 http500=0.2 poison=0.01@3000")
+        // A later plain poison=RATE starts the poison at the first record again.
+        faults.apply(try SimulatorFaults.parse("poison=0.02"))
+        #expect(faults.poisonFrom == 0 && faults.description == "outage=5.0 http500=0.2 poison=0.02")
     }
 
     @Test func poisonAndMissingAreDeterministicPerSeedAndIndex() {
@@ -103,6 +115,43 @@ import Wire
             let withPoison = generator.servedRecord(at: index, faults: poisonOnly)
             if withPoison.poison != nil { #expect(generator.servedRecord(at: index, faults: both) == withPoison) }
         }
+    }
+
+    @Test func poisonFromLeavesTheRecordsBeforeItCleanAndPoisonsTheRestAtTheRate() throws {
+        let from = 3000
+        var faults = SimulatorFaults()
+        faults.apply(try SimulatorFaults.parse("poison=0.01@\(from)"))
+        faults.missingRate = 0.01
+        var fromStart = faults
+        fromStart.poisonFrom = 0
+        var missingOnly = faults
+        missingOnly.poisonRate = 0
+        let generator = TelemetryGenerator(seed: 42, count: 50_000)
+        let again = TelemetryGenerator(seed: 42, count: 50_000)
+        var poisoned = 0
+        for index in 0..<generator.count {
+            let served = generator.servedRecord(at: index, faults: faults)
+            // Same seed, same data.
+            #expect(served == again.servedRecord(at: index, faults: faults))
+            if index < from {
+                // Before FROM: the record without the poison fault, the other faults untouched.
+                #expect(served == generator.servedRecord(at: index, faults: missingOnly), "record \(index)")
+                #expect(served.poison == nil)
+            } else {
+                // From FROM on: exactly what plain poison=RATE serves.
+                #expect(served == generator.servedRecord(at: index, faults: fromStart), "record \(index)")
+                if served.poison != nil { poisoned += 1 }
+            }
+        }
+        #expect((370...570).contains(poisoned), "poisoned \(poisoned) of 47000 at 1 %")
+        // With no other fault, the records before FROM are the fault-free ones.
+        var poisonOnly = SimulatorFaults()
+        poisonOnly.apply(.poison(1, from: from))
+        for index in 0..<from {
+            #expect(generator.servedRecord(at: index, faults: poisonOnly) == ServedRecord(record: generator.record(at: index)))
+        }
+        #expect(generator.servedRecord(at: from, faults: poisonOnly).poison != nil)
+        #expect(generator.poisonedRecord(at: from - 1, faults: poisonOnly) == nil)
     }
 
     @Test func poisonAtRateOneMakesEveryRecordImpossibleOrMislabelled() {

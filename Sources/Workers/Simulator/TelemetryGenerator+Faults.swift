@@ -45,7 +45,9 @@ extension TelemetryGenerator {
         let poisonKind = Poison.allCases[Int(random.next() % UInt64(Poison.allCases.count))]
         let missingDraw = random.nextUnit()
         var missingReading = SimulatedReading.allCases[Int(random.next() % UInt64(SimulatedReading.allCases.count))]
-        if poisonDraw < faults.poisonRate {
+        // The draws above are made whatever `poisonFrom`, so the records from FROM on get exactly
+        // the decisions they get under `poison=RATE`; the ones before it are served clean of poison.
+        if index >= faults.poisonFrom, poisonDraw < faults.poisonRate {
             served.poison = poisonKind
             switch poisonKind {
             case .negativeFlow: served.record.flowRate = -(abs(served.record.flowRate) + 1)
