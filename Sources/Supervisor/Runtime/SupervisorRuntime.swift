@@ -54,6 +54,8 @@ public final class SupervisorRuntime {
     var latestPID: [ElementID: Int32] = [:]
     /// Lines kept per process in `recentOutput`.
     static let recentOutputLines = 5
+    /// READY, STATUS, WATCHDOG and STOPPING for systemd (`SupervisorRuntime+Systemd.swift`).
+    let systemd: SystemdNotifier
 
     /// - Parameters:
     ///   - policy: the validated tree and settings.
@@ -73,13 +75,15 @@ public final class SupervisorRuntime {
         self.runDirectory = runDirectory
         self.logger = logger
         self.tree = SupervisorTree(root: policy.root, seed: seed, haltEndsRun: haltEndsRun, isJob: isJob)
+        self.systemd = SystemdNotifier(logger: logger)
         // Our own launch variables are set per worker; an inherited copy would shadow them
         // (getenv returns the first match).
         let launchVariables = [WireLayout.workerNameVariable, WireLayout.supervisorPIDVariable,
                                WireLayout.heartbeatIntervalVariable, WireLayout.memoryLimitVariable,
                                WireLayout.resumedVariable, WireLayout.poisonItemVariable,
                                WireLayout.poisonEvidenceVariable]
-        let overridden = launchVariables + environment.keys
+        // systemd's variables are the root's alone: a worker holding them could speak for it.
+        let overridden = launchVariables + SystemdNotifier.environmentVariables + environment.keys
         var inherited: [String] = []
         var pointer = environ
         while let entry = pointer.pointee {
@@ -139,7 +143,7 @@ public final class SupervisorRuntime {
 
     private func waitAndDispatch() {
         var timeout: Int32 = 1000
-        if let deadline = tree.nextDeadline() {
+        if let deadline = earliestDeadline() {
             let remaining = deadline - Posix.monotonicNow()
             let ms = remaining <= .zero ? 0 : remaining.milliseconds + 1
             timeout = Int32(min(ms, 1000))
@@ -156,6 +160,7 @@ public final class SupervisorRuntime {
         if let deadline = tree.nextDeadline(), deadline <= Posix.monotonicNow() {
             process(.tick)
         }
+        notifySystemd()
     }
 
     private func dispatch(fd: Int32, source: Source) {
@@ -191,6 +196,7 @@ public final class SupervisorRuntime {
             Posix.signalGroup(pid, signal)
         case .notice(let notice):
             log(notice)
+            observeForSystemd(notice)
         case .finished(let exitCode, let message):
             outcome = Outcome(exitCode: exitCode, message: message)
         }
@@ -357,6 +363,7 @@ public final class SupervisorRuntime {
             case .health(.degraded(let reason)): process(.health(id, pid: pid, degraded: reason))
             case .progress(let progress):
                 logProgress(progress, of: id)
+                noteProgressForSystemd(progress, of: id)
             case .jobDone:
                 // The worker's part of the job is done (the loader's last batch, the trainer's model).
                 process(.jobDone(id, pid: pid))
