@@ -59,11 +59,14 @@ let package = Package(
         // Side-by-side benchmarks (docs/BENCHMARKS.md).
         .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims"]),
 
+        // Sets how many test cases run at once before Swift Testing starts (a C constructor).
+        .target(name: "TestRunnerSettings", path: "Tests/TestRunnerSettings"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims", "CSQLite", "cidp", "cidp-sensor-sim"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims", "CSQLite",
+                                                            "TestRunnerSettings", "cidp", "cidp-sensor-sim"]),
     ]
 )
