@@ -78,6 +78,62 @@ import Workers
         }
     }
 
+    /// A warehouse as CIDP left it before migration 007: a finished job's checkpoint says
+    /// '<end-of-stream>' instead of a source position.
+    static func warehouseBefore007(_ path: String, batches: [(cursor: String, extracted: Int)]) throws {
+        let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))
+        for (index, batch) in batches.enumerated() {
+            let id = UInt64(index + 1)
+            let records = (0..<batch.extracted).map { makeRecord("P_00\(index)", hour: Int64($0)) }
+            _ = try warehouse.commit(RecordBatch(batchID: id, cursor: batch.cursor, records: records), dropped: 0, windowState: [UInt8(id)])
+        }
+        try Database(path: path).execute("""
+            DROP TABLE etl_runs;
+            ALTER TABLE etl_checkpoint DROP COLUMN cursor_skip;
+            ALTER TABLE etl_batches DROP COLUMN cursor_skip;
+            DELETE FROM schema_migrations WHERE name IN ('007_source_position', '008_etl_runs');
+            """)
+    }
+
+    @Test func an007MigrationTurnsTheEndOfStreamMarkerIntoThePositionItStoodFor() throws {
+        try withTemporaryDirectory { directory in
+            // Two full pages, then the last page: 3 records asked with the second page's next cursor.
+            let path = directory + "/dwh.sqlite"
+            try Self.warehouseBefore007(path, batches: [("1000", 4), ("2000", 4), ("<end-of-stream>", 3)])
+            #expect(try Warehouse.inspect(path: path)?.position == SourcePosition(cursor: "<end-of-stream>"))
+            let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))
+            #expect(try warehouse.checkpoint()?.position == SourcePosition(cursor: "2000", skip: 3))
+            #expect(try warehouse.checkpoint()?.windowState == [3])
+
+            // A stream of one page: its position is the first page, after its records.
+            let single = directory + "/single.sqlite"
+            try Self.warehouseBefore007(single, batches: [("<end-of-stream>", 5)])
+            #expect(try Warehouse(path: single, busyTimeout: .seconds(1)).checkpoint()?.position == SourcePosition(cursor: nil, skip: 5))
+
+            // A checkpoint that was a real cursor (a --follow run) is left as it was.
+            let follow = directory + "/follow.sqlite"
+            try Self.warehouseBefore007(follow, batches: [("1000", 4), ("2000", 4)])
+            #expect(try Warehouse(path: follow, busyTimeout: .seconds(1)).checkpoint()?.position == SourcePosition(cursor: "2000"))
+        }
+    }
+
+    @Test func inspectingAWarehouseChangesNoByteAndLeavesNoFileBehind() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/dwh.sqlite"
+            try Self.warehouseBefore007(path, batches: [("1000", 4)])
+            let before = fileBytes(path)
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+            #expect(try Warehouse.inspect(path: path)?.batchID == 1)
+            #expect(fileBytes(path) == before)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == files)
+            // Not a warehouse: refused, still unchanged.
+            let notes = directory + "/notes.sqlite"
+            try "just notes\n".write(toFile: notes, atomically: true, encoding: .utf8)
+            #expect(throws: WarehouseError.self) { try Warehouse.inspect(path: notes) }
+            #expect(try String(contentsOfFile: notes, encoding: .utf8) == "just notes\n")
+        }
+    }
+
     @Test func theOldShapeOfEtlBatchesIsRefusedOnce006IsRecorded() throws {
         try withTemporaryDirectory { directory in
             let path = directory + "/dwh.sqlite"
