@@ -6,7 +6,8 @@ struct Cidp: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cidp",
         abstract: "Camrail Industrial Data Platform: a supervised, crash-proof sensor-data pipeline.",
-        discussion: "Exit codes: 0 success; 1 halted (integrity gate or restart intensity); 2 usage or configuration error.",
+        discussion: "Exit codes: 0 success; 1 halted, failed or gave up (integrity gate, source, restart intensity); "
+            + "2 usage or configuration error, nothing started; 3 a job interrupted before it was done.",
         subcommands: [Up.self, Status.self, Restart.self, Resume.self, Stop.self, ModelsCommand.self, QuarantineCommand.self, BackupCommand.self,
                       RestoreCommand.self, DrillCommand.self, Worker.self]
     )

@@ -8,7 +8,12 @@ import Glibc
 
 struct Up: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start the supervision tree of a policy and run it until 'cidp stop', SIGTERM or SIGINT.")
+        abstract: "Run the nightly job: load what the source has past the warehouse's last batch, train, exit.",
+        discussion: """
+            With --follow, run continuously until 'cidp stop', SIGTERM or SIGINT. Exit codes: 0 done (or a \
+            --follow tree stopped); 1 halted, failed or gave up; 2 usage or configuration error, nothing started; \
+            3 a job interrupted before it was done (the next one continues where the warehouse stands).
+            """)
 
     @Option(help: "The policy file describing the tree.") var policy: String = "policies/default.toml"
     @OptionGroup var control: RunDirectoryOption
