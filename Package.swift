@@ -22,6 +22,8 @@ let package = Package(
     targets: [
         // C leaves.
         .target(name: "CShims"),
+        // A test VFS that fails the N-th open, write or sync (enabled only by CIDP_FAULT_VFS).
+        .target(name: "CSQLiteFaults", dependencies: ["CSQLite"]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
@@ -38,7 +40,7 @@ let package = Package(
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
+        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
 
         // The failure-prediction model: a Random Forest in pure Swift, no dependencies.
         .target(name: "Forest", dependencies: ["PortableRandom"]),

@@ -120,8 +120,11 @@ struct WarehouseLock {
 
     static func absolute(_ path: String) -> String {
         guard !path.hasPrefix("/") else { return path }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-        guard getcwd(&buffer, buffer.count) != nil else { return path }
-        return String(cString: buffer) + "/" + path
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let found = buffer.withUnsafeMutableBufferPointer { bytes in
+            bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { getcwd($0, bytes.count) } != nil
+        }
+        guard found, let end = buffer.firstIndex(of: 0) else { return path }
+        return String(decoding: buffer[..<end], as: UTF8.self) + "/" + path
     }
 }

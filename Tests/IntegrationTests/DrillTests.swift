@@ -167,8 +167,8 @@ struct DrillTests {
     }
 
     @Test func aLoaderThatGivesUpOnTheLockFailsTheDeadlockDrill() throws {
-        // The loader's lock deadline (1 s) is shorter than the drill's lock (5 s): it fails loudly
-        // and is restarted — the drill must see the crash and say FAIL.
+        // The loader's lock deadline (1 s) is shorter than the drill's lock (5 s): under --follow it
+        // gives up (exit 75, the world's trouble) and is restarted — the drill must see it and say FAIL.
         let sandbox = try Sandbox(policy: "")
         let policy = sandbox.path + "/short-lock-deadline.toml"
         try String(contentsOfFile: Self.defaultPolicy, encoding: .utf8)

@@ -67,16 +67,22 @@ public struct ExtractorWorker {
     public func run(context: WorkerContext) -> Never {
         Termination.install()
         let logger = Logger(label: "cidp.extractor")
+        // Ready before the warehouse is read: a warehouse locked or failing at start is waited
+        // out, degraded, rather than a start that fails and is restarted.
+        context.ready()
+        var trouble = WarehouseTrouble(context: context, logger: logger, role: "extractor", giveUpAfter: giveUpAfter ?? .seconds(600), haltsChain: !follows)
         var nextBatchID: UInt64
         var position: SourcePosition
         /// Records the warehouse holds from this source: what the contract check names.
         var recordsInWarehouse: Int64 = 0
         do {
-            let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
-            let checkpoint = try warehouse.checkpoint()
-            nextBatchID = (checkpoint?.batchID ?? 0) + 1
-            position = checkpoint?.position ?? .start
-            if checkpoint != nil { recordsInWarehouse = try warehouse.batchTotals().extracted }
+            (nextBatchID, position, recordsInWarehouse) = try trouble.waitingOut("checkpoint read", watermark: 0) {
+                () throws(WarehouseError) in
+                let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
+                let checkpoint = try warehouse.checkpoint()
+                return ((checkpoint?.batchID ?? 0) + 1, checkpoint?.position ?? .start,
+                        checkpoint == nil ? 0 : try warehouse.batchTotals().extracted)
+            }
         } catch {
             workerFail("extractor: cannot read the checkpoint in \(databasePath): \(error)", code: 2)
         }
@@ -106,7 +112,6 @@ public struct ExtractorWorker {
         var isDegraded = false
         var progress = ProgressReporter(stage: "extract", counter: "records")
         var nextFetch = WorkerContext.monotonicNow()
-        context.ready()
         logger.info("Extractor ready", metadata: ["source": "\(source)", "resumes.at": "\(position)"])
 
         /// Halts the chain: the source broke its contract where this run resumes.

@@ -28,6 +28,7 @@ public struct LoaderWorker {
     let isJob: Bool
     let runID: String?
     let lockDeadline: Duration
+    let ioGiveUpAfter: Duration
 
     public init(arguments: [String]) throws(WorkerUsageError) {
         var options = WorkerOptions(arguments, role: "loader")
@@ -35,21 +36,39 @@ public struct LoaderWorker {
         isJob = options.flag("--job")
         runID = try options.value("--run-id")
         lockDeadline = .milliseconds(try options.integer("--lock-deadline-ms", default: 600_000, range: 1...86_400_000))
+        let giveUp = try options.integer("--io-give-up-after-s", default: 600, range: 0...31_536_000)
+        ioGiveUpAfter = giveUp == 0 ? .seconds(Int64.max / 2_000_000_000) : .seconds(giveUp)
         try options.finish()
     }
 
     public func run(context: WorkerContext) -> Never {
         Termination.install()
         let logger = Logger(label: "cidp.loader")
+        var trouble = WarehouseTrouble(context: context, logger: logger, role: "loader", giveUpAfter: ioGiveUpAfter,
+                                       haltsChain: isJob || runID != nil)   // a job (its run id) halts; --follow restarts
+        // Ready before the warehouse opens: a warehouse locked or failing at start is waited out,
+        // degraded, rather than a start that fails and is restarted.
+        context.ready()
         let warehouse: Warehouse
         var committed: UInt64
         /// The transformer state the last commit checkpointed: what a poison pill is quarantined with.
         var lastWindowState: [UInt8]
         do {
-            warehouse = try Warehouse(path: databasePath, lockPolicy: LockPolicy(deadline: lockDeadline))
-            let checkpoint = try warehouse.checkpoint()
-            committed = checkpoint?.batchID ?? 0
-            lastWindowState = checkpoint?.windowState ?? TransformerState().encoded()
+            (warehouse, committed, lastWindowState) = try trouble.waitingOut("open", watermark: 0) {
+                () throws(WarehouseError) in
+                let warehouse = try Warehouse(path: databasePath, lockPolicy: LockPolicy(deadline: lockDeadline))
+                let checkpoint = try warehouse.checkpoint()
+                if let runID {
+                    var wasBlocked = false
+                    try warehouse.recordRunStarted(runID) { waited in
+                        context.heartbeatIfDue()
+                        if !wasBlocked { context.reportHealth(degraded: "warehouse locked for \(waited.milliseconds) ms") }
+                        wasBlocked = true
+                    }
+                    if wasBlocked { context.reportHealth(degraded: nil) }
+                }
+                return (warehouse, checkpoint?.batchID ?? 0, checkpoint?.windowState ?? TransformerState().encoded())
+            }
         } catch {
             workerFail("loader: \(error)", code: 2)
         }
@@ -61,7 +80,6 @@ public struct LoaderWorker {
             workerFail("loader: no input channel: \(error)", code: 2)
         }
         let faults = FaultInjection.fromEnvironment(role: "loader")
-        context.ready()
         logger.info("Loader ready", metadata: ["db": "\(databasePath)", "committed.batch": "\(committed)"])
 
         var counters: [String: Int64] = ["rows_loaded": 0, "duplicates": 0, "dropped": 0, "quarantined": 0, "batches": 0]
@@ -154,19 +172,25 @@ public struct LoaderWorker {
             }
             if let last = group.last?.batch.batchID {
                 let first = group[0].batch.batchID
-                context.reportWorking(on: first == last ? "batch \(first)" : "batches \(first)…\(last)")
+                let item = first == last ? "batch \(first)" : "batches \(first)…\(last)"
+                context.reportWorking(on: item)
                 faults.beforeCommit(batches: first...last, role: "loader")
                 for pending in group where pending.quarantine == nil {
                     CrashInjection.crashIfArmed(batchID: pending.batch.batchID, role: "loader")
                 }
                 do {
-                    let outcomes = try warehouse.commit(group) { waited in
-                        // Blocked by another connection's lock: stay visibly alive, and hold
-                        // everything upstream (no acknowledgement, so the windows fill).
-                        context.heartbeatIfDue()
-                        if !isBlocked {
-                            isBlocked = true
-                            context.reportHealth(degraded: "warehouse locked for \(waited.milliseconds) ms")
+                    // A full disk or an I/O error is the world's, not the batch's: waited out,
+                    // degraded, the same group committed once it clears (nothing quarantined).
+                    let outcomes = try trouble.waitingOut("commit of \(item)", item: item, watermark: committed) {
+                        () throws(WarehouseError) in
+                        try warehouse.commit(group) { waited in
+                            // Blocked by another connection's lock: stay visibly alive, and hold
+                            // everything upstream (no acknowledgement, so the windows fill).
+                            context.heartbeatIfDue()
+                            if !isBlocked {
+                                isBlocked = true
+                                context.reportHealth(degraded: "warehouse locked for \(waited.milliseconds) ms")
+                            }
                         }
                     }
                     if isBlocked {
@@ -215,7 +239,11 @@ public struct LoaderWorker {
             progress.report(counters, context: context)
             if let end, committed >= end.lastBatchID, !finished {
                 if let runID {
-                    do { try warehouse.recordStreamLoaded(runID, lastBatchID: committed) } catch {
+                    do {
+                        try trouble.waitingOut("record of run \(runID)", watermark: committed) { () throws(WarehouseError) in
+                            try warehouse.recordStreamLoaded(runID, lastBatchID: committed) { _ in context.heartbeatIfDue() }
+                        }
+                    } catch {
                         workerFail("loader: cannot record that run \(runID)'s stream is loaded: \(error)")
                     }
                 }

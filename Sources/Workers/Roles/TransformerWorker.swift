@@ -64,33 +64,39 @@ public struct TransformerWorker {
     public func run(context: WorkerContext) -> Never {
         Termination.install()
         let logger = Logger(label: "cidp.transformer")
+        // Ready before the warehouse is read: a warehouse locked or failing at start is waited
+        // out, degraded, rather than a start that fails and is restarted.
+        context.ready()
+        var trouble = WarehouseTrouble(context: context, logger: logger, role: "transformer", giveUpAfter: .seconds(600), haltsChain: false)
         var transformer: GatedTransformer
         var committed: UInt64
         /// A halt the warehouse still records (the operator has not resumed it): the chain stays down.
         var standingHalt: String?
         do {
-            let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
-            let checkpoint = try warehouse.checkpoint()
-            committed = checkpoint?.batchID ?? 0
-            let state = try checkpoint.map { try TransformerState(decoding: $0.windowState) } ?? TransformerState()
-            transformer = GatedTransformer(rules: rules, gates: gates, state: state)
-            if let halt = try warehouse.openHalts().first {
+            let (checkpoint, halt) = try trouble.waitingOut("checkpoint read", watermark: 0) {
+                () throws(WarehouseError) in
+                let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
+                let checkpoint = try warehouse.checkpoint()
+                guard let halt = try warehouse.openHalts().first else { return (checkpoint, nil as QuarantineEntry?) }
                 if context.isResumed {
                     let resumed = try warehouse.resumeHalts()
                     logger.notice("Halt lifted by the operator", metadata: [
                         "event": "resumed", "batch": "\(halt.batchID)", "gate": "\(halt.gate)",
-                        "halts": "\(resumed)", "watermark.batch": "\(committed)",
+                        "halts": "\(resumed)", "watermark.batch": "\(checkpoint?.batchID ?? 0)",
                     ])
-                } else {
-                    standingHalt = Halt.message(gate: halt.gate, batchID: halt.batchID, reason: halt.reason)
+                    return (checkpoint, nil)
                 }
+                return (checkpoint, halt)
             }
+            committed = checkpoint?.batchID ?? 0
+            let state = try checkpoint.map { try TransformerState(decoding: $0.windowState) } ?? TransformerState()
+            transformer = GatedTransformer(rules: rules, gates: gates, state: state)
+            standingHalt = halt.map { Halt.message(gate: $0.gate, batchID: $0.batchID, reason: $0.reason) }
         } catch {
             workerFail("transformer: cannot resume from the checkpoint in \(databasePath): \(error)", code: 2)
         }
         if let standingHalt {
             // Halted before this start and not resumed: say so again and stay down.
-            context.ready()
             Halt.stop(standingHalt, batch: nil, watermark: committed, logger: logger, context: context)
         }
         var processed = committed
@@ -111,7 +117,6 @@ public struct TransformerWorker {
         var halting: (batchID: UInt64, message: String)?
         var counters: [String: Int64] = ["records_in": 0, "records_out": 0, "dropped": 0, "quarantined": 0]
         var progress = ProgressReporter(stage: "transform", counter: "records_in")
-        context.ready()
         logger.info("Transformer ready", metadata: ["resumes.after.batch": "\(committed)"])
 
         while true {

@@ -65,6 +65,8 @@ public final class Database {
     }
 
     private init(path: String, flags openFlags: Int32, busyTimeout: Duration) throws(DatabaseError) {
+        // Before the first connection of the process: a test may have asked for failing I/O.
+        _ = SQLiteFaults.isInstalled
         self.path = path
         var connection: OpaquePointer?
         let flags = openFlags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE

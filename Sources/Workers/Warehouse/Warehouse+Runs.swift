@@ -6,8 +6,9 @@ import CSQLite
 extension Warehouse {
     /// Records that run `runID` has started (once: a restarted loader leaves the row as it is).
     /// - Throws: `WarehouseError` (`.locked` past the lock policy's deadline).
-    public func recordRunStarted(_ runID: String) throws(WarehouseError) {
-        try retryingWhileLocked(onBlocked: { _ in }) { () throws(WarehouseError) in
+    /// - Parameter onBlocked: called while another connection's lock is waited out (heartbeat from it).
+    public func recordRunStarted(_ runID: String, onBlocked: (_ waited: Duration) -> Void = { _ in }) throws(WarehouseError) {
+        try retryingWhileLocked(onBlocked: onBlocked) { () throws(WarehouseError) in
             try Self.sqlite(path) { () throws(DatabaseError) in
                 let insert = try db.prepare(
                     "INSERT INTO etl_runs (run_id, started_at) VALUES (?, datetime('now')) ON CONFLICT (run_id) DO NOTHING")
@@ -19,8 +20,10 @@ extension Warehouse {
 
     /// Records that run `runID`'s stream is committed, up to `lastBatchID`.
     /// - Throws: `WarehouseError` (`.locked` past the lock policy's deadline).
-    public func recordStreamLoaded(_ runID: String, lastBatchID: UInt64) throws(WarehouseError) {
-        try retryingWhileLocked(onBlocked: { _ in }) { () throws(WarehouseError) in
+    /// - Parameter onBlocked: called while another connection's lock is waited out (heartbeat from it).
+    public func recordStreamLoaded(_ runID: String, lastBatchID: UInt64,
+                                   onBlocked: (_ waited: Duration) -> Void = { _ in }) throws(WarehouseError) {
+        try retryingWhileLocked(onBlocked: onBlocked) { () throws(WarehouseError) in
             try Self.sqlite(path) { () throws(DatabaseError) in
                 let upsert = try db.prepare("""
                     INSERT INTO etl_runs (run_id, started_at, stream_loaded_at, last_batch_id)

@@ -259,6 +259,14 @@ extension Warehouse {
     /// Creates `schema_migrations` and applies, in one transaction, every migration not recorded there.
     /// - Throws: `WarehouseError.Code.database` (the transaction is rolled back).
     static func migrate(_ db: Database) throws(WarehouseError) {
+        // Nothing to apply (every open but the first): no write lock taken, so a worker that only
+        // reads opens even while another connection writes.
+        let isCurrent = try sqlite(db.path) { () throws(DatabaseError) -> Bool in
+            let exists = try db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").step()
+            guard exists else { return false }
+            return Set(try appliedMigrations(db)).isSuperset(of: migrations.map(\.name))
+        }
+        guard !isCurrent else { return }
         try sqlite(db.path) { () throws(DatabaseError) in
             try db.transaction(.immediate) { () throws(DatabaseError) in
                 try db.execute(migrationsTableSQL)

@@ -1,3 +1,4 @@
+import CSQLite
 import Glibc
 import Wire
 
@@ -114,5 +115,48 @@ extension WarehouseError {
     /// Wraps an SQLite failure, recognising a file that is not a database.
     init(_ error: DatabaseError, path: String) {
         self.init(error.isNotADatabase ? .notADatabase : .database(error), path: path)
+    }
+}
+
+extension WarehouseError {
+    /// Whether the failure is the world's, not the data's: a full disk, an I/O error, a lock held
+    /// past its deadline, no memory, no descriptors. Such a failure says nothing about the batch
+    /// being written — it is waited out (`degraded`, retried with backoff) and never counted
+    /// towards a poison pill; a later attempt of the same work may succeed unchanged.
+    public var isEnvironmental: Bool {
+        switch code {
+        case .locked:
+            return true
+        case .database(let error):
+            switch error.primaryCode {
+            case SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_CANTOPEN, SQLITE_PROTOCOL:
+                return true
+            default:
+                return false
+            }
+        case .cannotCreateDirectory(_, let errno), .directoryNotWritable(_, let errno), .fileOperation(_, _, let errno):
+            return [ENOSPC, EIO, EMFILE, ENFILE, ENOMEM, EDQUOT, EAGAIN].contains(errno)
+        default:
+            return false
+        }
+    }
+
+    /// The cause, short, for a `degraded` reason: `disk full`, `I/O error`, `locked`, ….
+    public var environmentalCause: String {
+        switch code {
+        case .locked: return "locked by another connection"
+        case .database(let error):
+            switch error.primaryCode {
+            case SQLITE_FULL: return "disk full"
+            case SQLITE_IOERR: return "I/O error"
+            case SQLITE_BUSY, SQLITE_LOCKED: return "locked by another connection"
+            case SQLITE_NOMEM: return "out of memory"
+            case SQLITE_CANTOPEN: return "cannot open the file"
+            default: return "SQLite error \(error.resultCode)"
+            }
+        case .cannotCreateDirectory(_, let errno), .directoryNotWritable(_, let errno), .fileOperation(_, _, let errno):
+            return String(cString: strerror(errno))
+        default: return "\(self)"
+        }
     }
 }
