@@ -29,7 +29,7 @@ struct BackupCommandTests {
 
         let backup = try sandbox.cidp(["backup", "--db", db, "--to", copy])
         #expect(backup.code == 0, "\(backup.stderr)")
-        #expect(backup.stdout.contains("quick_check ok"), "\(backup.stdout)")
+        #expect(backup.stdout.contains("integrity_check ok"), "\(backup.stdout)")
         let live = Self.rows(db)
         let report = try Warehouse.verify(copy)
         let inserted = try Self.integer(copy, "SELECT sum(rows_inserted) FROM etl_batches")
