@@ -49,7 +49,11 @@ struct RestoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Replace the warehouse with a backup, verified first; refused while a supervisor runs.",
-        discussion: "The replaced warehouse is kept beside it as <db>.before-restore-YYYYMMDD-HHMMSS.")
+        discussion: """
+            The backup is verified with PRAGMA integrity_check first: a corrupt one is refused and nothing \
+            changes. The replaced warehouse is kept beside it as <db>.before-restore-YYYYMMDD-HHMMSS-mmm \
+            (UTC; -N added if that name is taken), the newest \(Warehouse.safetyCopiesKept) such copies kept.
+            """)
 
     @Argument(help: "The backup file.") var backup: String
     @Option(help: "The SQLite warehouse file to replace.") var db: String = "database/industrial_dwh.sqlite"
@@ -69,16 +73,20 @@ struct RestoreCommand: ParsableCommand {
             throw CLIExit.usage("\(error)")
         }
         defer { withExtendedLifetime(lock) {} }
-        let stamp = Warehouse.backupFileName(prefix: "", at: Int64(time(nil))).dropFirst().dropLast(".sqlite".count)
         let report: RestoreReport
         do {
-            report = try Warehouse.restore(backup, over: db, safetyCopy: db + ".before-restore-" + stamp)
+            report = try Warehouse.restore(backup, over: db)
         } catch {
             throw CLIExit.usage("restore failed: \(error)")
         }
         let restored = report.restored
+        let deleted = report.deletedSafetyCopies.count
         print("restored \(db) from \(backup): \(restored.factRows) fact rows, \(restored.predictionRows) predictions, "
-              + "\(restored.models) models, quick_check \(restored.integrity); "
-              + (report.safetyCopy.map { "the replaced warehouse is kept as \($0)" } ?? "there was no warehouse to replace"))
+              + "\(restored.models) models, integrity_check \(restored.integrity); "
+              + (report.safetyCopy.map { "the replaced warehouse is kept as \($0)" } ?? "there was no warehouse to replace")
+              + (deleted == 0 ? "" : " (\(deleted) older cop\(deleted == 1 ? "y" : "ies") deleted)"))
+        if let failure = report.rotationFailure {
+            FileHandle.standardError.write(Data("cidp restore: warning: older copies not deleted: \(failure)\n".utf8))
+        }
     }
 }

@@ -234,6 +234,54 @@ import Workers
         }
     }
 
+    @Test func restoresKeepEachReplacedWarehouseUnderItsOwnNameAndOnlyTheNewestThree() throws {
+        try withTemporaryDirectory { directory in
+            let (_, path) = try Self.populated(directory, batches: 3)
+            let backup = try Warehouse.backup(from: path, to: directory + "/b.sqlite")
+            let series = BackupSeries(safetyCopiesOf: path)
+            var kept: [String] = []
+            // Five restores in one millisecond, each over a warehouse with one batch more, so every
+            // copy is of another warehouse.
+            for round in 0..<5 {
+                let rows = try {
+                    let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))
+                    _ = try warehouse.commit(Self.batch(50 + UInt64(round)), dropped: 0, windowState: [])
+                    return try warehouse.rowCount()
+                }()
+                let report = try Warehouse.restore(backup.path, over: path, atMilliseconds: BackupSeriesTests.newYear)
+                let copy = try #require(report.safetyCopy)
+                #expect(copy == series.path(of: series.name(atMilliseconds: BackupSeriesTests.newYear, attempt: round)))
+                #expect(report.rotationFailure == nil)
+                #expect(report.deletedSafetyCopies == (round >= 3 ? [kept[round - 3]] : []))
+                #expect(report.restored.factRows == backup.factRows && report.restored.path == path)
+                #expect(try Warehouse.verify(copy).factRows == rows)
+                kept.append(copy)
+            }
+            #expect(try series.members().map(series.path(of:)) == Array(kept.suffix(3)))
+            // Opening a copy (verify, above) may leave its `-shm` and `-wal`: they go with it.
+            let left = try Self.listing(directory).filter { $0.contains(".before-restore-") }
+            let survivors = kept.suffix(3).map { URL(fileURLWithPath: $0).lastPathComponent }
+            #expect(left.allSatisfy { name in survivors.contains { name == $0 || name == $0 + "-wal" || name == $0 + "-shm" } }, "\(left)")
+        }
+    }
+
+    @Test func aCorruptBackupIsRefusedBeforeAnythingChanges() throws {
+        try withTemporaryDirectory { directory in
+            let (source, path) = try Self.populated(directory, batches: 3)
+            let backup = try Warehouse.backup(from: path, to: directory + "/b.sqlite")
+            try IndexCorruption.corruptServingIndex(backup.path)
+            _ = try source.commit(Self.batch(50), dropped: 0, windowState: [])
+            let before = try Self.listing(directory)
+            let rows = try source.rowCount()
+            let error = try #require(throws: WarehouseError.self) { try Warehouse.restore(backup.path, over: path) }
+            #expect(error.path == backup.path, "\(error)")
+            guard case .verificationFailed(let why) = error.code else { Issue.record("\(error)"); return }
+            #expect(why.hasPrefix("integrity_check: "), "\(why)")
+            #expect(try Self.listing(directory) == before)
+            #expect(try source.rowCount() == rows)
+        }
+    }
+
     static func listing(_ directory: String) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
     }
