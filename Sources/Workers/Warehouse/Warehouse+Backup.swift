@@ -117,7 +117,8 @@ extension Warehouse {
     /// integrity_check` — the b-trees, and every index against its table, which `quick_check`
     /// skips —, every warehouse table present with the shape `init` expects, no unknown
     /// migration, a checkpoint that decodes; then counts the rows, all in one read transaction.
-    /// It reads the whole file: about a second per million fact rows (docs/BENCHMARKS.md).
+    /// It reads the whole file: about 1.5 s at a million fact rows and as many predictions,
+    /// 1.4 × `quick_check` (docs/BENCHMARKS.md).
     /// - Throws: `WarehouseError`: `.noSuchFile`, `.notADatabase`, `.verificationFailed`
     ///   (integrity_check's first findings on one line, a corrupt page met while counting, a
     ///   missing table), `.unexpectedShape`, `.unknownMigration`, `.badCheckpoint`, `.database`.
