@@ -43,18 +43,20 @@ var idleSeconds = 10
 var etlRecords: [Int] = []
 var comparePython = 0
 var arguments = CommandLine.arguments.dropFirst()
-let mode = ["etl", "forest"].contains(arguments.first ?? "") ? arguments.removeFirst() : "supervision"
+let mode = ["etl", "forest", "backup"].contains(arguments.first ?? "") ? arguments.removeFirst() : "supervision"
 var sklearn = false
 var jobRecords = 0
+var repeats = 5
 while let flag = arguments.popFirst() {
     switch flag {
     case "--records": etlRecords.append(arguments.popFirst().flatMap(Int.init) ?? { fail("--records needs a number") }())
     case "--sklearn": sklearn = true
     case "--job-records": jobRecords = arguments.popFirst().flatMap(Int.init) ?? { fail("--job-records needs a number") }()
     case "--python-records": comparePython = arguments.popFirst().flatMap(Int.init) ?? { fail("--python-records needs a number") }()
+    case "--repeats": repeats = arguments.popFirst().flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? { fail("--repeats needs a positive number") }()
     case "--iterations": iterations = arguments.popFirst().flatMap(Int.init) ?? { fail("--iterations needs a number") }()
     case "--idle-seconds": idleSeconds = arguments.popFirst().flatMap(Int.init) ?? { fail("--idle-seconds needs a number") }()
-    default: fail("unknown option '\(flag)'; expected [etl] --iterations N, --idle-seconds S, --records N, --python-records N")
+    default: fail("unknown option '\(flag)'; expected [etl|forest|backup] --iterations N, --idle-seconds S, --records N, --python-records N, --repeats N")
     }
 }
 
@@ -82,6 +84,10 @@ func readyTimes(_ path: String) -> [Int32: Int64] {
 
 if mode == "forest" {
     runForestBench(rows: etlRecords.isEmpty ? [100_000, 1_000_000] : etlRecords, withSklearn: sklearn, jobRecords: jobRecords)
+    exit(0)
+}
+if mode == "backup" {
+    runBackupBench(records: etlRecords.isEmpty ? [100_000, 1_000_000] : etlRecords, repeats: repeats)
     exit(0)
 }
 if mode == "etl" {

@@ -7,28 +7,40 @@ import Workers
 struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
-        abstract: "Copy the warehouse online (safe while 'cidp up' runs) to a new file and verify the copy.")
+        abstract: "Copy the warehouse online (safe while 'cidp up' runs) to a new file and verify the copy.",
+        discussion: """
+            The copy is verified with PRAGMA integrity_check before it gets its name. Stale .partial files \
+            of this warehouse (left by a killed backup) are removed first, in the destination's directory \
+            and in the trainer's default backups/ beside the warehouse.
+            """)
 
     @Option(help: "The SQLite warehouse file.") var db: String = "database/industrial_dwh.sqlite"
     @Option(help: "The new file (refused if it exists); default backups/<db name>-YYYYMMDD-HHMMSS.sqlite (UTC).")
     var to: String?
 
     func run() throws {
-        let destination = to ?? "backups/" + Warehouse.backupFileName(prefix: Self.stem(of: db), at: Int64(time(nil)))
+        let stem = Warehouse.backupStem(of: db)
+        let destination = to ?? "backups/" + Warehouse.backupFileName(prefix: stem, at: Int64(time(nil)))
         let report: BackupReport
+        let stale: [String]
         do {
+            // Only `.partial` files no backup holds a lock on are removed: a running trainer's are safe.
+            let directory = Warehouse.parentDirectory(of: destination)
+            let series = [
+                BackupSeries(directory: directory, prefix: stem + "-", suffix: ".sqlite", acceptsSecondStamps: true),
+                BackupSeries(warehouse: db, kind: BackupSeries.preTrainingKind, in: directory),
+                BackupSeries(warehouse: db, kind: BackupSeries.preTrainingKind, in: Warehouse.parentDirectory(of: db) + "/backups"),
+            ]
+            var removed: [String] = []
+            for series in Set(series) { removed += try series.removeStalePartials() }
+            stale = removed
             report = try Warehouse.backup(from: db, to: destination)
         } catch {
             throw CLIExit.usage("backup failed, no file written: \(error)")
         }
         print("backup \(report.path): \(report.pages) pages, \(report.factRows) fact rows, "
-              + "\(report.predictionRows) predictions, \(report.models) models, quick_check \(report.integrity)")
-    }
-
-    /// `industrial_dwh` for `database/industrial_dwh.sqlite`.
-    static func stem(of path: String) -> String {
-        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return name.isEmpty ? "warehouse" : name
+              + "\(report.predictionRows) predictions, \(report.models) models, integrity_check \(report.integrity)"
+              + (stale.isEmpty ? "" : "; removed \(stale.count) stale .partial file\(stale.count == 1 ? "" : "s")"))
     }
 }
 
@@ -37,7 +49,11 @@ struct RestoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Replace the warehouse with a backup, verified first; refused while a supervisor runs.",
-        discussion: "The replaced warehouse is kept beside it as <db>.before-restore-YYYYMMDD-HHMMSS.")
+        discussion: """
+            The backup is verified with PRAGMA integrity_check first: a corrupt one is refused and nothing \
+            changes. The replaced warehouse is kept beside it as <db>.before-restore-YYYYMMDD-HHMMSS-mmm \
+            (UTC; -N added if that name is taken), the newest \(Warehouse.safetyCopiesKept) such copies kept.
+            """)
 
     @Argument(help: "The backup file.") var backup: String
     @Option(help: "The SQLite warehouse file to replace.") var db: String = "database/industrial_dwh.sqlite"
@@ -57,16 +73,20 @@ struct RestoreCommand: ParsableCommand {
             throw CLIExit.usage("\(error)")
         }
         defer { withExtendedLifetime(lock) {} }
-        let stamp = Warehouse.backupFileName(prefix: "", at: Int64(time(nil))).dropFirst().dropLast(".sqlite".count)
         let report: RestoreReport
         do {
-            report = try Warehouse.restore(backup, over: db, safetyCopy: db + ".before-restore-" + stamp)
+            report = try Warehouse.restore(backup, over: db)
         } catch {
             throw CLIExit.usage("restore failed: \(error)")
         }
         let restored = report.restored
+        let deleted = report.deletedSafetyCopies.count
         print("restored \(db) from \(backup): \(restored.factRows) fact rows, \(restored.predictionRows) predictions, "
-              + "\(restored.models) models, quick_check \(restored.integrity); "
-              + (report.safetyCopy.map { "the replaced warehouse is kept as \($0)" } ?? "there was no warehouse to replace"))
+              + "\(restored.models) models, integrity_check \(restored.integrity); "
+              + (report.safetyCopy.map { "the replaced warehouse is kept as \($0)" } ?? "there was no warehouse to replace")
+              + (deleted == 0 ? "" : " (\(deleted) older cop\(deleted == 1 ? "y" : "ies") deleted)"))
+        if let failure = report.rotationFailure {
+            FileHandle.standardError.write(Data("cidp restore: warning: older copies not deleted: \(failure)\n".utf8))
+        }
     }
 }

@@ -29,7 +29,7 @@ struct BackupCommandTests {
 
         let backup = try sandbox.cidp(["backup", "--db", db, "--to", copy])
         #expect(backup.code == 0, "\(backup.stderr)")
-        #expect(backup.stdout.contains("quick_check ok"), "\(backup.stdout)")
+        #expect(backup.stdout.contains("integrity_check ok"), "\(backup.stdout)")
         let live = Self.rows(db)
         let report = try Warehouse.verify(copy)
         let inserted = try Self.integer(copy, "SELECT sum(rows_inserted) FROM etl_batches")
@@ -52,7 +52,9 @@ struct BackupCommandTests {
         #expect(restore.code == 0, "\(restore.stderr)")
         #expect(restore.stdout.contains(".before-restore-"), "\(restore.stdout)")
         #expect(Self.rows(db) == report.factRows)
-        let kept = try FileManager.default.contentsOfDirectory(atPath: sandbox.path).filter { $0.hasPrefix("dwh.sqlite.before-restore-") && !$0.hasSuffix("-wal") }
+        let kept = try FileManager.default.contentsOfDirectory(atPath: sandbox.path).filter {
+            $0.hasPrefix("dwh.sqlite.before-restore-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm")
+        }
         #expect(kept.count == 1)
         if let kept = kept.first { #expect(Self.rows(sandbox.path + "/" + kept) == stopped) }
     }
@@ -66,5 +68,53 @@ struct BackupCommandTests {
         let defaulted = try sandbox.cidp(["backup", "--db", "missing.sqlite"])
         #expect(defaulted.code == 2)
         #expect(!FileManager.default.fileExists(atPath: sandbox.path + "/backups"))
+    }
+
+    @Test func restoreRefusesACorruptBackupAndKeepsOnlyTheNewestThreeReplacedWarehouses() throws {
+        let sandbox = try Sandbox(policy: "")
+        let db = sandbox.path + "/dwh.sqlite"
+        try TrainerBackupTests.commit(db, [1, 2])
+        try TrainerBackupTests.train(sandbox, db, until: 1)
+
+        // `cidp backup` removes what a killed backup left of this warehouse (the trainer's too).
+        let stale = sandbox.path + "/backups/dwh-pre-train-20240101-000000-000.sqlite.partial"
+        _ = FileManager.default.createFile(atPath: stale, contents: Data(repeating: 1, count: 4096))
+        let good = sandbox.path + "/manual/good.sqlite"
+        let backup = try sandbox.cidp(["backup", "--db", db, "--to", good])
+        #expect(backup.code == 0 && backup.stdout.contains("integrity_check ok; removed 1 stale .partial file"), "\(backup)")
+        #expect(!FileManager.default.fileExists(atPath: stale))
+
+        // A backup whose index disagrees with its table: refused in one line, nothing changed.
+        let corrupt = sandbox.path + "/manual/corrupt.sqlite"
+        try FileManager.default.copyItem(atPath: good, toPath: corrupt)
+        try corruptServingIndex(corrupt)
+        try TrainerBackupTests.commit(db, [3])
+        let warehouseFiles = { try FileManager.default.contentsOfDirectory(atPath: sandbox.path).filter { $0.hasPrefix("dwh.sqlite") }.sorted() }
+        let before = try warehouseFiles()
+        let bytes = FileManager.default.contents(atPath: db)
+        let refused = try sandbox.cidp(["restore", corrupt, "--db", db, "--run-dir", sandbox.runDirectory])
+        #expect(refused.code == 2, "\(refused)")
+        #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("verification failed: integrity_check: ") && refused.stderr.contains(corrupt), "\(refused.stderr)")
+        #expect(refused.stdout.isEmpty)
+        #expect(try warehouseFiles() == before)
+        #expect(FileManager.default.contents(atPath: db) == bytes)
+
+        // Five restores, however quick: each replaced warehouse kept under its own name, the newest three.
+        var kept: [String] = []
+        for round in 0..<5 {
+            try TrainerBackupTests.commit(db, [UInt64(20 + round)])
+            let restore = try sandbox.cidp(["restore", good, "--db", db, "--run-dir", sandbox.runDirectory])
+            #expect(restore.code == 0, "\(restore)")
+            #expect(restore.stdout.contains("integrity_check ok"), "\(restore.stdout)")
+            let copy = restore.stdout.components(separatedBy: "kept as ").last?.split(whereSeparator: \.isWhitespace).first.map(String.init)
+            kept.append(copy ?? "?")
+            #expect(restore.stdout.contains(round >= 3 ? "(1 older copy deleted)" : "kept as"), "\(restore.stdout)")
+        }
+        #expect(Set(kept).count == 5, "\(kept)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: sandbox.path)
+            .filter { $0.hasPrefix("dwh.sqlite.before-restore-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }
+        #expect(left.sorted() == kept.suffix(3).map { URL(fileURLWithPath: $0).lastPathComponent }.sorted(), "\(left) \(kept)")
+        #expect(Self.rows(db) == 200)
     }
 }

@@ -39,9 +39,9 @@ struct TrainerTests {
         let predictions = try Self.predictions(sandbox.path + "/a.sqlite")
         #expect(predictions.count == 10_000)
 
-        // Before training, a verified online backup of the warehouse (beside it, in backups/).
+        // Before training, a verified online backup of the warehouse (beside it, in backups/, named after it).
         let backups = try FileManager.default.contentsOfDirectory(atPath: sandbox.path + "/backups")
-            .filter { $0.hasPrefix("pre-train-") && $0.hasSuffix(".sqlite") }
+            .filter { $0.hasPrefix("a-pre-train-") && $0.hasSuffix(".sqlite") }
         #expect(backups.count == 1, "\(backups)")
         if let backup = backups.first {
             let report = try Warehouse.verify(sandbox.path + "/backups/" + backup)

@@ -3,7 +3,8 @@ import Testing
 import Wire
 import Workers
 
-/// `Warehouse.backup`, `verify`, `restore` and `rotateBackups` on real files.
+/// `Warehouse.backup`, `verify` and `restore` on real files (names and rotation: `BackupSeriesTests`;
+/// the trainer's backup: `WarehouseAutomaticBackupTests`).
 @Suite(.timeLimit(.minutes(1))) struct WarehouseBackupTests {
     /// Batch `id`: 100 records, pumps P_000–P_009 × ten hours of their own.
     static func batch(_ id: UInt64) -> RecordBatch {
@@ -21,7 +22,7 @@ import Workers
         return (warehouse, path)
     }
 
-    @Test func aBackupEqualsItsSourceAndPassesQuickCheck() throws {
+    @Test func aBackupEqualsItsSourceAndPassesIntegrityCheck() throws {
         try withTemporaryDirectory { directory in
             let (source, path) = try Self.populated(directory)
             let destination = directory + "/backups/nested/copy.sqlite"
@@ -100,18 +101,90 @@ import Workers
         }
     }
 
-    @Test func rotationKeepsTheNewestBackupsAndNothingElse() throws {
+    @Test func anIndexDisagreeingWithItsTablePassesQuickCheckButFailsVerification() throws {
         try withTemporaryDirectory { directory in
-            let times: [Int64] = [1_704_067_200, 1_704_070_800, 1_706_745_600, 1_709_251_200, 1_709_251_201]
-            let names = times.map { Warehouse.backupFileName(prefix: "dwh", at: $0) }
-            #expect(names[0] == "dwh-20240101-000000.sqlite")
-            let others = ["dwh-2024-01-01.sqlite", "other-20240101-000000.sqlite", "dwh-20240101-000000.sqlite.partial", "notes.txt"]
-            for name in names.shuffled() + others { _ = FileManager.default.createFile(atPath: directory + "/" + name, contents: nil) }
-            let deleted = try Warehouse.rotateBackups(in: directory, prefix: "dwh", keep: 2)
-            #expect(deleted == names.prefix(3).map { directory + "/" + $0 })
-            let left = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
-            #expect(left == (Array(names.suffix(2)) + others).sorted())
-            #expect(try Warehouse.rotateBackups(in: directory, prefix: "dwh", keep: 2).isEmpty)
+            let (_, path) = try Self.populated(directory, batches: 3)
+            let good = try Warehouse.backup(from: path, to: directory + "/good.sqlite")
+            try IndexCorruption.corruptServingIndex(good.path)
+            // What the trainer's gate and the old verification looked at says nothing…
+            #expect(try IndexCorruption.pragma(good.path, "quick_check") == "ok")
+            #expect(try IndexCorruption.pragma(good.path, "integrity_check") != "ok")
+            let bytes = try #require(fileBytes(good.path))
+            // …verification does, in one line, and changes nothing.
+            let error = try #require(throws: WarehouseError.self) { try Warehouse.verify(good.path) }
+            guard case .verificationFailed(let why) = error.code else { Issue.record("\(error)"); return }
+            #expect(why.hasPrefix("integrity_check: ") && why.contains("missing from index ml_models_one_serving"), "\(why)")
+            #expect(!error.description.contains("\n"), "\(error)")
+            #expect(fileBytes(good.path) == bytes)
+            // A copy of it is never kept: no file, no `.partial`.
+            let copy = directory + "/copy.sqlite"
+            #expect(throws: WarehouseError.self) { try Warehouse.backup(from: good.path, to: copy) }
+            #expect(try Self.listing(directory).filter { $0.hasPrefix("copy") }.isEmpty)
+        }
+    }
+
+    @Test func aBackupIntoASeriesTakesTheNextNameWhenOneIsTakenAndNeverOverwrites() throws {
+        try withTemporaryDirectory { directory in
+            let (_, path) = try Self.populated(directory, batches: 2)
+            let series = BackupSeries(warehouse: path, kind: "pre-train", in: directory + "/backups")
+            let now = BackupSeriesTests.newYear
+            let taken = series.path(of: series.name(atMilliseconds: now))
+            try FileManager.default.createDirectory(atPath: series.directory, withIntermediateDirectories: true)
+            try Data("someone else's".utf8).write(to: URL(fileURLWithPath: taken))
+            let first = try Warehouse.backup(from: path, into: series, atMilliseconds: now)
+            #expect(first.path == series.path(of: series.name(atMilliseconds: now, attempt: 1)))
+            #expect(fileBytes(taken) == Data("someone else's".utf8))
+            // The same millisecond again: the one after.
+            let second = try Warehouse.backup(from: path, into: series, atMilliseconds: now)
+            #expect(second.path == series.path(of: series.name(atMilliseconds: now, attempt: 2)))
+            #expect(try Warehouse.verify(first.path).factRows == first.factRows && first.factRows == 12 + 2 * 100)
+            // A `.partial` another backup is writing (locked) is not taken over: that name is skipped.
+            let busy = series.path(of: series.name(atMilliseconds: now + 1)) + ".partial"
+            _ = FileManager.default.createFile(atPath: busy, contents: Data("being written".utf8))
+            let holder = open(busy, O_RDONLY | O_CLOEXEC)
+            defer { close(holder) }
+            #expect(flock(holder, LOCK_EX | LOCK_NB) == 0)
+            let third = try Warehouse.backup(from: path, into: series, atMilliseconds: now + 1)
+            #expect(third.path == series.path(of: series.name(atMilliseconds: now + 1, attempt: 1)))
+            #expect(fileBytes(busy) == Data("being written".utf8))
+            #expect(try series.members().map(series.path(of:)) == [taken, first.path, second.path, third.path])
+        }
+    }
+
+    @Test func sevenWarehousesBackedUpIntoOneDirectoryInTheSameMillisecondKeepTheirOwn() throws {
+        try withTemporaryDirectory { directory in
+            // Seven warehouses side by side, each a different size, the trainer's default backups/ shared.
+            let paths = (0..<7).map { directory + "/w\($0).sqlite" }
+            for (index, path) in paths.enumerated() {
+                let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))
+                for id in 1...UInt64(index + 1) { _ = try warehouse.commit(Self.batch(id), dropped: 0, windowState: []) }
+            }
+            // Some earlier backups of each, so that rotation has something to rotate.
+            let backups = directory + "/backups"
+            for path in paths {
+                _ = try Warehouse.backUpIfChanged(path, into: BackupSeries(warehouse: path, kind: "pre-train", in: backups),
+                                                  keep: 1, atMilliseconds: BackupSeriesTests.newYear)
+                _ = try Warehouse(path: path, busyTimeout: .seconds(1)).commit(Self.batch(99), dropped: 0, windowState: [])
+            }
+            // All at once, one millisecond for all, keeping one each.
+            let outcomes = ConcurrentResults<AutomaticBackup>()
+            DispatchQueue.concurrentPerform(iterations: paths.count) { index in
+                let path = paths[index]
+                outcomes.record(index) {
+                    try Warehouse.backUpIfChanged(path, into: BackupSeries(warehouse: path, kind: "pre-train", in: backups),
+                                                  keep: 1, atMilliseconds: BackupSeriesTests.newYear + 1000)
+                }
+            }
+            let stamp = "-pre-train-20240101-000001-000.sqlite"
+            #expect(try Self.listing(backups) == (0..<7).map { "w\($0)" + stamp }.sorted())
+            for index in 0..<7 {
+                guard case .taken(let report, let deleted, _) = try outcomes.result(index) else {
+                    Issue.record("w\(index): no backup taken"); continue
+                }
+                #expect(report.path == backups + "/w\(index)" + stamp)
+                #expect(deleted == [backups + "/w\(index)-pre-train-20240101-000000-000.sqlite"])
+                #expect(try Warehouse.verify(report.path).factRows == Int64(index + 2) * 100)
+            }
         }
     }
 
@@ -159,6 +232,74 @@ import Workers
             #expect(try Warehouse.verify(safety).factRows == newer)
             #expect(!FileManager.default.fileExists(atPath: path + ".restoring"))
         }
+    }
+
+    @Test func restoresKeepEachReplacedWarehouseUnderItsOwnNameAndOnlyTheNewestThree() throws {
+        try withTemporaryDirectory { directory in
+            let (_, path) = try Self.populated(directory, batches: 3)
+            let backup = try Warehouse.backup(from: path, to: directory + "/b.sqlite")
+            let series = BackupSeries(safetyCopiesOf: path)
+            var kept: [String] = []
+            // Five restores in one millisecond, each over a warehouse with one batch more, so every
+            // copy is of another warehouse.
+            for round in 0..<5 {
+                let rows = try {
+                    let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))
+                    _ = try warehouse.commit(Self.batch(50 + UInt64(round)), dropped: 0, windowState: [])
+                    return try warehouse.rowCount()
+                }()
+                let report = try Warehouse.restore(backup.path, over: path, atMilliseconds: BackupSeriesTests.newYear)
+                let copy = try #require(report.safetyCopy)
+                #expect(copy == series.path(of: series.name(atMilliseconds: BackupSeriesTests.newYear, attempt: round)))
+                #expect(report.rotationFailure == nil)
+                #expect(report.deletedSafetyCopies == (round >= 3 ? [kept[round - 3]] : []))
+                #expect(report.restored.factRows == backup.factRows && report.restored.path == path)
+                #expect(try Warehouse.verify(copy).factRows == rows)
+                kept.append(copy)
+            }
+            #expect(try series.members().map(series.path(of:)) == Array(kept.suffix(3)))
+            // Opening a copy (verify, above) may leave its `-shm` and `-wal`: they go with it.
+            let left = try Self.listing(directory).filter { $0.contains(".before-restore-") }
+            let survivors = kept.suffix(3).map { URL(fileURLWithPath: $0).lastPathComponent }
+            #expect(left.allSatisfy { name in survivors.contains { name == $0 || name == $0 + "-wal" || name == $0 + "-shm" } }, "\(left)")
+        }
+    }
+
+    @Test func aCorruptBackupIsRefusedBeforeAnythingChanges() throws {
+        try withTemporaryDirectory { directory in
+            let (source, path) = try Self.populated(directory, batches: 3)
+            let backup = try Warehouse.backup(from: path, to: directory + "/b.sqlite")
+            try IndexCorruption.corruptServingIndex(backup.path)
+            _ = try source.commit(Self.batch(50), dropped: 0, windowState: [])
+            let before = try Self.listing(directory)
+            let rows = try source.rowCount()
+            let error = try #require(throws: WarehouseError.self) { try Warehouse.restore(backup.path, over: path) }
+            #expect(error.path == backup.path, "\(error)")
+            guard case .verificationFailed(let why) = error.code else { Issue.record("\(error)"); return }
+            #expect(why.hasPrefix("integrity_check: "), "\(why)")
+            #expect(try Self.listing(directory) == before)
+            #expect(try source.rowCount() == rows)
+        }
+    }
+
+    static func listing(_ directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+    }
+}
+
+/// Results of work done on several threads at once, by index.
+final class ConcurrentResults<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Int: Result<Value, any Error>] = [:]
+
+    func record(_ index: Int, _ work: () throws -> Value) {
+        let result = Result { try work() }
+        lock.withLock { results[index] = result }
+    }
+
+    func result(_ index: Int) throws -> Value {
+        guard let result = lock.withLock({ results[index] }) else { throw CancellationError() }
+        return try result.get()
     }
 }
 

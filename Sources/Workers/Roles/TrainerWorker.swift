@@ -86,6 +86,7 @@ public struct TrainerWorker {
         } catch {
             workerFail("trainer: cannot read the model registry: \(error)", code: 2)
         }
+        if let stale = try? BackupSeries(warehouse: databasePath, kind: Self.backupPrefix, in: backupDirectory).removeStalePartials(), !stale.isEmpty { logger.notice("Stale partial backups removed", metadata: ["backup.removed": "\(stale)"]) }
         context.ready()
         var trainedAt = WorkerContext.monotonicNow()
         var isJobDone = false
@@ -235,25 +236,32 @@ extension TrainerWorker {
                   logger: logger, context: context)
     }
 
-    static let backupPrefix = "pre-train"
+    static let backupPrefix = BackupSeries.preTrainingKind
 
-    /// A verified online backup of the warehouse before training replaces its predictions; the
-    /// newest `backupKeep` are kept. A failed backup stops the trainer (it is restarted by its
-    /// policy): no intervention without a backup.
+    /// A verified online backup of the warehouse before training replaces its predictions, in the
+    /// warehouse's own series (`STEM-pre-train-YYYYMMDD-HHMMSS-mmm[-N].sqlite`, never skipped for a
+    /// taken name), unless nothing changed since the newest one; the newest `backupKeep` are kept
+    /// (`Warehouse.backUpIfChanged`). A backup that cannot be made and verified (`PRAGMA
+    /// integrity_check`) stops the trainer (it is restarted by its policy): no training without one.
     func backUp(logger: Logger) {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let name = Warehouse.backupFileName(prefix: Self.backupPrefix, at: Int64(now.tv_sec))
-        let path = backupDirectory + "/" + name
-        guard access(path, F_OK) != 0 else { return }  // one this second already
+        let series = BackupSeries(warehouse: databasePath, kind: Self.backupPrefix, in: backupDirectory)
+        let outcome: AutomaticBackup
         do {
-            let report = try Warehouse.backup(from: databasePath, to: path)
-            try Warehouse.rotateBackups(in: backupDirectory, prefix: Self.backupPrefix, keep: backupKeep)
-            logger.notice("Backup before training", metadata: [
-                "backup.path": "\(report.path)", "fact.rows": "\(report.factRows)", "quick_check": "\(report.integrity)",
-            ])
+            outcome = try Warehouse.backUpIfChanged(databasePath, into: series, keep: backupKeep)
         } catch {
             workerFail("trainer: no training without a backup: \(error)")
+        }
+        switch outcome {
+        case .taken(let report, let deleted, let partials):
+            logger.notice("Backup before training", metadata: [
+                "backup.path": "\(report.path)", "fact.rows": "\(report.factRows)", "integrity_check": "\(report.integrity)",
+                "backup.rotated": "\(deleted.count)", "backup.stale_partials": "\(partials.count)",
+            ])
+        case .unchanged(let newest, let mark, let deleted, let partials):
+            logger.notice("Backup before training: unchanged since the newest", metadata: [
+                "backup.path": "\(newest)", "warehouse.mark": "\(mark)", "backup.rotated": "\(deleted.count)",
+                "backup.stale_partials": "\(partials.count)",
+            ])
         }
     }
 }
