@@ -63,20 +63,35 @@ struct RestoreCommand: ParsableCommand {
         let runDirectory = control.runDirectory
         let refusal = "cannot restore while a supervisor is running in '\(runDirectory.path)'; stop it first ('cidp stop')"
         if (try? ControlClient(runDirectory: runDirectory).send(.status)) != nil { throw CLIExit.usage(refusal) }
-        // Held until the process exits: no `cidp up` can start on this run directory mid-restore.
+        // Held until the process exits: no `cidp up` can start on this run directory, nor on this
+        // warehouse from any run directory, mid-restore; and a tree running on the warehouse from
+        // another run directory refuses the restore (its loader would go on committing into the
+        // replaced file).
+        var created = CreatedPaths()
         let lock: RunDirectory.Lock
+        let warehouseLock: WarehouseLock
         do {
-            lock = try runDirectory.acquire()
-        } catch where error.code == .alreadyRunning {
-            throw CLIExit.usage(refusal + " (\(error.detail ?? "unknown pid"))")
+            do {
+                lock = try runDirectory.acquire(created: &created)
+            } catch where error.code == .alreadyRunning {
+                throw CLIExit.usage(refusal + " (\(error.detail ?? "unknown pid"))")
+            } catch {
+                throw CLIExit.usage("\(error)")
+            }
+            warehouseLock = try WarehouseLock(database: db, created: &created)
         } catch {
-            throw CLIExit.usage("\(error)")
+            created.removeAll()
+            throw error
         }
-        defer { withExtendedLifetime(lock) {} }
+        lock.announce()
+        warehouseLock.announceRestore()
+        defer { withExtendedLifetime((lock, warehouseLock)) {} }
         let report: RestoreReport
         do {
             report = try Warehouse.restore(backup, over: db)
         } catch {
+            // Refused (a corrupt backup, …): nothing changed, nor left behind by the locks.
+            created.removeAll()
             throw CLIExit.usage("restore failed: \(error)")
         }
         let restored = report.restored

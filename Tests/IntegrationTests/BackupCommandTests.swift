@@ -44,6 +44,14 @@ struct BackupCommandTests {
         let refused = try sandbox.cidp(["restore", copy, "--db", db, "--run-dir", sandbox.runDirectory])
         #expect(refused.code == 2)
         #expect(refused.stderr.contains("running"), "\(refused.stderr)")
+        // From another run directory too: the lock beside the warehouse refuses it, naming the tree;
+        // the warehouse is not replaced under the running loader, and nothing is left behind.
+        let elsewhere = sandbox.path + "/elsewhere"
+        let beside = try sandbox.cidp(["restore", copy, "--db", db, "--run-dir", elsewhere])
+        #expect(beside.code == 2)
+        #expect(beside.stderr.contains("is in use by another tree (cidp up pid \(supervisor.pid)"), "\(beside.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: elsewhere))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.path).filter { $0.contains("before-restore") }.isEmpty)
 
         #expect(try supervisor.stop() == 0, "\(supervisor.log.suffix(2000))")
         let stopped = Self.rows(db)

@@ -43,6 +43,23 @@ public final class LockFile: @unchecked Sendable {
     /// the holder once the start is committed. C: `open(O_NOFOLLOW)`, `fstat`, `flock(LOCK_EX|LOCK_NB)`.
     /// - Throws: `Failure`.
     public static func acquire(_ path: String, created: inout CreatedPaths) throws(Failure) -> LockFile {
+        // A holder that created the file may remove it again (a refused start leaves nothing
+        // behind) while another process waits on the same inode: the lock won on a file no longer
+        // at `path` is worth nothing, so take it again on the file that is there now.
+        for _ in 0..<8 {
+            var createdNow = created
+            let lock = try acquireOnce(path, created: &createdNow)
+            var atPath = stat()
+            var held = stat()
+            if lstat(path, &atPath) == 0, fstat(lock.fd, &held) == 0, atPath.st_dev == held.st_dev, atPath.st_ino == held.st_ino {
+                created = createdNow
+                return lock
+            }
+        }
+        throw .io(Errno(rawValue: EAGAIN))
+    }
+
+    private static func acquireOnce(_ path: String, created: inout CreatedPaths) throws(Failure) -> LockFile {
         var fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd >= 0 {
             created.record(path)
