@@ -126,6 +126,56 @@ struct WarehouseFaultTests {
         #expect(try NightlyJobTests.differingRows(db, Self.reference.db) == 0)
     }
 
+    /// Overwrites the first bytes of `table`'s root page with garbage, the WAL checkpointed first:
+    /// `PRAGMA quick_check` then reports the page.
+    static func corruptRootPage(of table: String, in db: String) throws {
+        let page = Int(try queryText(db, "SELECT page_size FROM pragma_page_size")) ?? 4096
+        let root = Int(try queryText(db, "SELECT rootpage FROM sqlite_schema WHERE name = '\(table)'")) ?? 0
+        #expect(root > 1)
+        let handle = try #require(FileHandle(forUpdatingAtPath: db))
+        defer { try? handle.close() }
+        try handle.seek(toOffset: UInt64((root - 1) * page))
+        try handle.write(contentsOf: Data(repeating: 0xA5, count: 64))
+    }
+
+    @Test func aCorruptWarehouseIsNeverWrittenToAndTheJobSaysHowToRestoreIt() throws {
+        let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy())
+        let db = sandbox.path + "/dwh.sqlite"
+        let first = try NightlyJobTests.job(sandbox, db: db, ["--records", "2000"])
+        #expect(first.code == 0, "\(first.stderr)")
+        _ = try Self.queryText(db, "PRAGMA journal_mode=DELETE")   // everything in the main file, no WAL left
+        try Self.corruptRootPage(of: "fact_telemetry_features", in: db)
+        #expect(try Self.queryText(db, "PRAGMA quick_check") != "ok")
+        let bytes = FileManager.default.contents(atPath: db)
+        // The next night: a source with more records, which must not be written into it.
+        let run = try NightlyJobTests.job(sandbox, db: db, ["--records", "4000"])
+        #expect(run.code == 1, "\(run.stderr.suffix(2000))")
+        let line = run.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(line.contains(" halted by ") && line.contains("corrupt: warehouse '\(db)': "), "\(line)")
+        #expect(line.contains("cidp restore BACKUP --db \(db)"), "\(line)")
+        #expect(FileManager.default.contents(atPath: db) == bytes, "the corrupt warehouse was written to")
+    }
+
+    @Test func anIndexThatDisagreesWithItsTableHaltsTrainingInsteadOfACrashLoop() throws {
+        let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy())
+        let db = sandbox.path + "/dwh.sqlite"
+        let first = try NightlyJobTests.job(sandbox, db: db, ["--records", "2000"])
+        #expect(first.code == 0, "\(first.stderr)")
+        _ = try Self.queryText(db, "PRAGMA wal_checkpoint(TRUNCATE)")
+        try corruptServingIndex(db)
+        #expect(try Self.queryText(db, "PRAGMA quick_check") == "ok")
+        #expect(try Self.queryText(db, "PRAGMA integrity_check") != "ok")
+        let run = try NightlyJobTests.job(sandbox, db: db, ["--records", "3000"])
+        #expect(run.code == 1, "\(run.stderr.suffix(2000))")
+        let line = run.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(line.hasPrefix("cidp: ml halted by trainer: corrupt: warehouse '\(db)': "), "\(line)")
+        // Halted once, not restarted again and again; no model trained on it.
+        let log = (try? String(contentsOfFile: sandbox.path + "/logs/cidp.log", encoding: .utf8)) ?? ""
+        let trainerCrashes = log.split(separator: "\n").filter { $0.contains("Worker exited unexpectedly") && $0.contains("\"trainer\"") }
+        #expect(trainerCrashes.isEmpty, "\(trainerCrashes)")
+        #expect(try Warehouse(path: db, busyTimeout: .seconds(5)).listModels().count == 1)
+    }
+
     /// A real full disk: a tmpfs the test mounts (as root) and fills, the warehouse on it.
     @Test func aRealFullDiskIsWaitedOutAndTheRunEqualsAFaultFreeOne() throws {
         let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy().replacingOccurrences(

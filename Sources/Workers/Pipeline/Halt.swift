@@ -11,6 +11,13 @@ public enum Halt {
         "gate '\(gate)' quarantined batch \(batchID): \(reason)"
     }
 
+    /// The one line for a warehouse SQLite finds malformed: nothing is written to it or trained
+    /// on, and the way back is a verified backup.
+    public static func corruptWarehouse(_ path: String, finding: String) -> String {
+        "corrupt: warehouse '\(path)': \(finding); nothing is written to it or trained on: "
+            + "restore a verified backup (cidp restore BACKUP --db \(path); the trainer's are in backups/ beside it)"
+    }
+
     /// Halts the worker's chain: logs the `halted` event with the batch (when the halt has one)
     /// and the warehouse watermark, tells the supervisor `message`, then idles until stopped.
     public static func stop(_ message: String, batch: UInt64?, watermark: UInt64, logger: Logger,

@@ -79,6 +79,10 @@ public struct ExtractorWorker {
             (nextBatchID, position, recordsInWarehouse) = try trouble.waitingOut("checkpoint read", watermark: 0) {
                 () throws(WarehouseError) in
                 let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
+                if let finding = try warehouse.fileCheck() {
+                    Halt.stop(Halt.corruptWarehouse(databasePath, finding: finding), batch: nil, watermark: 0,
+                              logger: logger, context: context)
+                }
                 let checkpoint = try warehouse.checkpoint()
                 return ((checkpoint?.batchID ?? 0) + 1, checkpoint?.position ?? .start,
                         checkpoint == nil ? 0 : try warehouse.batchTotals().extracted)

@@ -57,6 +57,11 @@ public struct LoaderWorker {
             (warehouse, committed, lastWindowState) = try trouble.waitingOut("open", watermark: 0) {
                 () throws(WarehouseError) in
                 let warehouse = try Warehouse(path: databasePath, lockPolicy: LockPolicy(deadline: lockDeadline))
+                // Nothing is written to a file SQLite finds malformed.
+                if let finding = try warehouse.fileCheck() {
+                    Halt.stop(Halt.corruptWarehouse(databasePath, finding: finding), batch: nil, watermark: 0,
+                              logger: logger, context: context)
+                }
                 let checkpoint = try warehouse.checkpoint()
                 if let runID {
                     var wasBlocked = false

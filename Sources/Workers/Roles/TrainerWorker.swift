@@ -68,26 +68,35 @@ public struct TrainerWorker {
     public func run(context: WorkerContext) -> Never {
         Termination.install()
         let logger = Logger(label: "cidp.trainer")
+        // Ready before the warehouse opens: one locked or failing at start is waited out, degraded.
+        context.ready()
+        var trouble = WarehouseTrouble(context: context, logger: logger, role: "trainer", giveUpAfter: .seconds(600),
+                                       haltsChain: isJob)
         let warehouse: Warehouse
-        do {
-            warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(250))
-        } catch {
-            workerFail("trainer: \(error)", code: 2)
-        }
         // A model already registered for the current watermark (a restart after publishing, or a
         // job re-run on unchanged data) is not trained again.
         var trainedRows: Int64 = -1
         do {
-            let newest = try warehouse.listModels().max { $0.version < $1.version }
-            if let newest, let mark = try warehouse.watermark(), newest.watermarkBatch == mark.batchID {
-                trainedRows = mark.rowsLoaded
+            (warehouse, trainedRows) = try trouble.waitingOut("open", watermark: 0) { () throws(WarehouseError) in
+                let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(250))
+                if let finding = try warehouse.fileCheck() {
+                    Halt.stop(Halt.corruptWarehouse(databasePath, finding: finding), batch: nil, watermark: 0,
+                              logger: logger, context: context)
+                }
+                let newest = try warehouse.listModels().max { $0.version < $1.version }
+                guard let newest, let mark = try warehouse.watermark(), newest.watermarkBatch == mark.batchID else {
+                    return (warehouse, -1)
+                }
                 logger.info("Model up to date", metadata: ["model.version": "\(newest.version)", "watermark.batch": "\(mark.batchID)"])
+                return (warehouse, mark.rowsLoaded)
             }
         } catch {
-            workerFail("trainer: cannot read the model registry: \(error)", code: 2)
+            workerFail("trainer: \(error)", code: 2)
         }
-        if let stale = try? BackupSeries(warehouse: databasePath, kind: Self.backupPrefix, in: backupDirectory).removeStalePartials(), !stale.isEmpty { logger.notice("Stale partial backups removed", metadata: ["backup.removed": "\(stale)"]) }
-        context.ready()
+        if let stale = try? BackupSeries(warehouse: databasePath, kind: Self.backupPrefix, in: backupDirectory).removeStalePartials(),
+           !stale.isEmpty {
+            logger.notice("Stale partial backups removed", metadata: ["backup.removed": "\(stale)"])
+        }
         var trainedAt = WorkerContext.monotonicNow()
         var isJobDone = false
         while true {
@@ -96,8 +105,11 @@ public struct TrainerWorker {
             let mark: Watermark?
             let isStreamLoaded: Bool
             do {
-                mark = try warehouse.watermark()
-                isStreamLoaded = try runID.map { try warehouse.streamLoaded($0) != nil } ?? false
+                (mark, isStreamLoaded) = try trouble.waitingOut("watermark read", watermark: 0) { () throws(WarehouseError) in
+                    let mark = try warehouse.watermark()
+                    guard let runID else { return (mark, false) }
+                    return (mark, try warehouse.streamLoaded(runID) != nil)
+                }
             } catch {
                 workerFail("trainer: cannot read the watermark: \(error)")
             }
@@ -207,11 +219,24 @@ extension TrainerWorker {
     func passesWarehouseGate(warehouse: Warehouse, watermark: UInt64, context: WorkerContext, logger: Logger) -> Bool {
         let halts: [QuarantineEntry]
         let report: IntegrityReport
+        var trouble = WarehouseTrouble(context: context, logger: logger, role: "trainer", giveUpAfter: .seconds(600),
+                                       haltsChain: isJob)
         do {
-            halts = try warehouse.openHalts { _ in context.heartbeatIfDue() }
-            report = try warehouse.integrityCheck { _ in context.heartbeatIfDue() }
+            (halts, report) = try trouble.waitingOut("check before training", watermark: watermark) { () throws(WarehouseError) in
+                // integrity_check, not quick_check: an index that disagrees with its table is found too.
+                (try warehouse.openHalts { _ in context.heartbeatIfDue() },
+                 try warehouse.integrityCheck(thorough: true) { _ in context.heartbeatIfDue() })
+            }
         } catch {
             workerFail("trainer: cannot check the warehouse before training: \(error)")
+        }
+        if case .failed(let finding) = report.quickCheck {
+            // Malformed: never trained on, whatever the gate's action; the way back is a backup.
+            logger.error("Integrity gate refused training: the warehouse is corrupt", metadata: [
+                "event": "gate_violation", "gate": "warehouse", "action": "halt", "reason": "\(finding)",
+            ])
+            Halt.stop(Halt.corruptWarehouse(databasePath, finding: finding), batch: nil, watermark: watermark,
+                      logger: logger, context: context)
         }
         if let halt = halts.first {
             logger.warning("Training held: the chain is halted", metadata: [

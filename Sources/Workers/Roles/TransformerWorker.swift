@@ -76,6 +76,10 @@ public struct TransformerWorker {
             let (checkpoint, halt) = try trouble.waitingOut("checkpoint read", watermark: 0) {
                 () throws(WarehouseError) in
                 let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
+                if let finding = try warehouse.fileCheck() {
+                    Halt.stop(Halt.corruptWarehouse(databasePath, finding: finding), batch: nil, watermark: 0,
+                              logger: logger, context: context)
+                }
                 let checkpoint = try warehouse.checkpoint()
                 guard let halt = try warehouse.openHalts().first else { return (checkpoint, nil as QuarantineEntry?) }
                 if context.isResumed {

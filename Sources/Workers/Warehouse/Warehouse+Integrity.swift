@@ -23,13 +23,46 @@ extension Warehouse {
     /// another connection holds an exclusive lock.
     /// - Throws: `WarehouseError`: `.locked` past the lock policy's deadline, `.database` for
     ///   any failure other than corruption.
-    public func integrityCheck(onBlocked: (_ waited: Duration) -> Void = { _ in }) throws(WarehouseError) -> IntegrityReport {
+    /// - Parameter thorough: `PRAGMA integrity_check` instead of `quick_check` (also every index
+    ///   against its table: about 1.4× the time, `docs/BENCHMARKS.md`): what the trainer runs
+    ///   before every training.
+    public func integrityCheck(thorough: Bool = false,
+                               onBlocked: (_ waited: Duration) -> Void = { _ in }) throws(WarehouseError) -> IntegrityReport {
         try retryingWhileLocked(onBlocked: onBlocked) { () throws(WarehouseError) -> IntegrityReport in
             try db.transaction(.deferred, wrapping: { WarehouseError($0, path: path) }) {
                 () throws(WarehouseError) -> IntegrityReport in
-                try Self.sqlite(path) { () throws(DatabaseError) -> IntegrityReport in try checkIntegrity() }
+                try Self.sqlite(path) { () throws(DatabaseError) -> IntegrityReport in try checkIntegrity(thorough: thorough) }
             }
         }
+    }
+
+    /// SQLite's own check of the file alone (`PRAGMA quick_check`, or `integrity_check` when
+    /// `thorough`): what every worker runs when it opens the warehouse, so that nothing is
+    /// written to, or trained on, a file SQLite finds malformed.
+    /// - Returns: nil when sound, else the first finding on one line (`unreadable: …` when a
+    ///   corrupt page stops the check itself).
+    /// - Throws: `WarehouseError` for any failure other than corruption (a lock, an I/O error).
+    public func fileCheck(thorough: Bool = false) throws(WarehouseError) -> String? {
+        try Self.sqlite(path) { () throws(DatabaseError) -> String? in
+            var findings: [String] = []
+            let verdict = try unlessCorrupt { () throws(DatabaseError) -> IntegrityReport.Verdict in
+                try Self.runFileCheck(db, thorough: thorough, into: &findings)
+            }
+            if case .failed(let reason) = verdict { return reason }
+            return nil
+        }
+    }
+
+    /// Runs `PRAGMA quick_check` or `integrity_check`, every row it returns into `findings`.
+    private static func runFileCheck(_ db: Database, thorough: Bool, into findings: inout [String])
+        throws(DatabaseError) -> IntegrityReport.Verdict {
+        let check = try db.prepare(thorough ? "PRAGMA integrity_check" : "PRAGMA quick_check")
+        while try check.step() { findings.append(check.string(at: 0)) }
+        guard findings != ["ok"] else { return .passed }
+        guard let first = findings.first else { return .failed("no answer") }
+        // A finding may span lines (`*** in database main ***` then the page): the reason is one.
+        let line = first.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return .failed("\(line) (\(findings.count) finding\(findings.count == 1 ? "" : "s"))")
     }
 
     /// The sums over `etl_batches` alone, without any check: one pass over a row per batch,
@@ -52,16 +85,10 @@ extension Warehouse {
     }
 
     /// The body of `integrityCheck`'s transaction.
-    private func checkIntegrity() throws(DatabaseError) -> IntegrityReport {
+    private func checkIntegrity(thorough: Bool) throws(DatabaseError) -> IntegrityReport {
         var findings: [String] = []
         let quickCheck = try unlessCorrupt { () throws(DatabaseError) -> IntegrityReport.Verdict in
-            let check = try db.prepare("PRAGMA quick_check")
-            while try check.step() { findings.append(check.string(at: 0)) }
-            guard findings != ["ok"] else { return .passed }
-            guard let first = findings.first else { return .failed("no answer") }
-            // A finding may span lines (`*** in database main ***` then the page): the reason is one.
-            let line = first.split(whereSeparator: \.isNewline).joined(separator: " ")
-            return .failed("\(line) (\(findings.count) finding\(findings.count == 1 ? "" : "s"))")
+            try Self.runFileCheck(db, thorough: thorough, into: &findings)
         }
         if case .failed(let reason) = quickCheck, findings.isEmpty { findings = [reason] }
 
