@@ -157,10 +157,8 @@ struct NightlyJobTests {
             print('port', server.server_address[1], flush=True)
             server.serve_forever()
             """
-        let server = try RunningSupervisor(sandbox: sandbox, arguments: ["python3", "-c", script], executable: "/usr/bin/env")
+        let (server, port) = try Self.pythonServer(sandbox, script)
         defer { Self.stop(server) }
-        #expect(poll { server.log.contains("port ") })
-        let port = try #require(server.log.split(separator: " ").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
         // policies/README.md: about 12 s of backoff and 24 starts; the deadline is four times that, not a timing assertion.
         let run = try Self.job(sandbox, db: sandbox.path + "/dwh.sqlite", ["--source", "http://127.0.0.1:\(port)"])
         #expect(run.code == 1, "\(run.stderr.suffix(2000))")
@@ -169,6 +167,50 @@ struct NightlyJobTests {
         #expect(line.contains("'extractor' exited (exit code 1: extractor: GET http://127.0.0.1:\(port)/v1/telemetry?limit=1000: "
             + "HTTP status 404: {\"error\": \"no such collection\"})"), "\(line)")
         #expect(line.contains("restarts of children of 'etl'") && line.contains("restarts of children of 'cidp'"), "\(line)")
+    }
+
+    /// Starts `python3 -c SCRIPT`, which prints `port N` once it listens. - Returns: the process and N.
+    static func pythonServer(_ sandbox: Sandbox, _ script: String) throws -> (RunningSupervisor, Int) {
+        let server = try RunningSupervisor(sandbox: sandbox, arguments: ["python3", "-c", script], executable: "/usr/bin/env")
+        #expect(poll { server.log.contains("port ") }, "\(server.log)")
+        let port = try #require(server.log.split(separator: " ").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        return (server, port)
+    }
+
+    @Test func aHostileNextCursorIsRefusedBeforeItReachesTheCheckpoint() throws {
+        let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy())
+        // A page of one good record whose next_cursor is 2 KiB of text, or holds an escape sequence.
+        let script = #"""
+            import http.server, json, sys
+            cursor = sys.argv[1]
+            class Hostile(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    body = json.dumps({"records": [{"timestamp": "2001-01-01T00:00:00Z", "pump_id": "P_001",
+                        "flow_rate": 500.0, "pressure": 5.0, "vibration": 2.0, "temperature": 45.0, "failure": 0}],
+                        "next_cursor": cursor}).encode()
+                    self.send_response(200)
+                    self.send_header('Content-Length', str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                def log_message(self, *args):
+                    pass
+            server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Hostile)
+            print('port', server.server_address[1], flush=True)
+            server.serve_forever()
+            """#
+        for (cursor, problem) in [(String(repeating: "c", count: 2048), "is 2048 bytes long, over the 1024 the warehouse keeps"),
+                                  ("next\u{1B}[2J", "has byte 0x1b at 4, outside printable ASCII")] {
+            let server = try RunningSupervisor(sandbox: sandbox, arguments: ["python3", "-c", script, cursor], executable: "/usr/bin/env")
+            defer { Self.stop(server) }
+            #expect(poll { server.log.contains("port ") }, "\(server.log)")
+            let port = try #require(server.log.split(separator: " ").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+            let db = sandbox.path + "/hostile-\(cursor.count).sqlite"
+            let run = try Self.job(sandbox, db: db, ["--source", "http://127.0.0.1:\(port)"])
+            #expect(run.code == 1, "\(run.stderr.suffix(1000))")
+            let line = run.stderr.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(line == "cidp: etl halted by extractor: gate 'record' refused the first page: its next_cursor \(problem)", "\(line)")
+            #expect(try Warehouse(path: db, busyTimeout: .seconds(5)).checkpoint() == nil, "the cursor reached the checkpoint")
+        }
     }
 
     @Test func aSourceWithNothingListeningEndsTheJobAfterItsGiveUpDeadline() throws {

@@ -173,6 +173,16 @@ public struct ExtractorWorker {
                             + "records, where the warehouse took \(position.skip)")
                     }
                     let fresh = Array(page.records.dropFirst(position.skip))
+                    // A cursor is committed as the warehouse's position: the source's text, bounded
+                    // and checked before it goes anywhere near the checkpoint.
+                    if let next = page.nextCursor, let problem = SourcePosition.problem(withCursor: next) {
+                        let page = position.cursor.map { "the page at cursor '\($0)'" } ?? "the first page"
+                        let message = "gate 'record' refused \(page): its next_cursor \(problem)"
+                        logger.error("Integrity gate refused a page", metadata: [
+                            "event": "gate_violation", "gate": "record", "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
+                        ])
+                        Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
+                    }
                     // A full page is fixed: its records and next cursor are the same whenever it is
                     // asked for. A page that is not full is the head of the source, for now.
                     if let next = page.nextCursor, page.records.count >= pageSize {
