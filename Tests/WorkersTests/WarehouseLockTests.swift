@@ -17,7 +17,7 @@ import Workers
             // The holder writes one of the keys the batch carries: the commit must see it once it gets in.
             try blocker.execute("""
                 BEGIN EXCLUSIVE;
-                INSERT INTO fact_telemetry_features VALUES ('2024-01-01 00:00:00', 'P_001', 1, 1, 1, 1, 0, 1, 1)
+                INSERT INTO fact_telemetry_features VALUES ('2024-01-01 00:00:00', 'P_001', 1, 1, 1, 1, 0, 1, 1, 0)
                 """)
             let handOver = ConnectionHandOver(blocker)
             let blocked = DispatchSemaphore(value: 0)

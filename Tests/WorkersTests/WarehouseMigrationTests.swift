@@ -57,7 +57,7 @@ import Workers
             let path = directory + "/dwh.sqlite"
             try Database(path: path).execute(Self.schemaBefore006 + Self.rowsBefore006)
             let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))
-            #expect(try queryStrings(path, "SELECT name FROM schema_migrations ORDER BY rowid").last == "008_etl_runs")
+            #expect(try queryStrings(path, "SELECT name FROM schema_migrations ORDER BY rowid").last == "009_batch_lineage")
             #expect(try queryStrings(path, """
                 SELECT batch_id || ' ' || cursor || ' ' || rows_inserted || ' ' || rows_duplicate || ' ' || rows_dropped
                     || ' ' || committed_at || ' ' || rows_extracted || ' ' || rows_quarantined
@@ -74,7 +74,7 @@ import Workers
             #expect(try queryInteger(path, "SELECT rows_extracted FROM etl_batches WHERE batch_id = 3") == 2)
             // Reopening migrates nothing more.
             _ = try Warehouse(path: path, busyTimeout: .seconds(1))
-            #expect(try queryInteger(path, "SELECT count(*) FROM schema_migrations") == 8)
+            #expect(try queryInteger(path, "SELECT count(*) FROM schema_migrations") == 9)
         }
     }
 
@@ -88,10 +88,12 @@ import Workers
             _ = try warehouse.commit(RecordBatch(batchID: id, cursor: batch.cursor, records: records), dropped: 0, windowState: [UInt8(id)])
         }
         try Database(path: path).execute("""
+            ALTER TABLE fact_telemetry_features DROP COLUMN batch_id;
+            ALTER TABLE etl_batches DROP COLUMN window_state;
             DROP TABLE etl_runs;
             ALTER TABLE etl_checkpoint DROP COLUMN cursor_skip;
             ALTER TABLE etl_batches DROP COLUMN cursor_skip;
-            DELETE FROM schema_migrations WHERE name IN ('007_source_position', '008_etl_runs');
+            DELETE FROM schema_migrations WHERE name IN ('007_source_position', '008_etl_runs', '009_batch_lineage');
             """)
     }
 
@@ -164,8 +166,8 @@ import Workers
                 guard let error = error as? WarehouseError, case .unexpectedShape(let table, let expected, let found) = error.code else {
                     return false
                 }
-                return table == "etl_batches" && expected.hasSuffix("committed_at TEXT NOT NULL, cursor_skip INTEGER NOT NULL")
-                    && found.hasSuffix("rows_quarantined INTEGER NOT NULL, cursor_skip INTEGER NOT NULL")
+                return table == "etl_batches" && expected.hasSuffix("committed_at TEXT NOT NULL, cursor_skip INTEGER NOT NULL, window_state BLOB")
+                    && found.hasSuffix("rows_quarantined INTEGER NOT NULL, cursor_skip INTEGER NOT NULL, window_state BLOB")
             }
         }
     }

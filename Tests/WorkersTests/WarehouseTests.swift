@@ -7,6 +7,7 @@ import Workers
     private let migrationNames = [
         "001_fact_telemetry_features", "002_etl_checkpoint", "003_etl_batches", "004_ml_models",
         "005_ai_telemetry_predictions", "006_etl_quarantine", "007_source_position", "008_etl_runs",
+        "009_batch_lineage",
     ]
 
     @Test func createsTheSchemaInWALAndRecordsMigrationsOnce() throws {
@@ -191,7 +192,7 @@ import Workers
             for text in ["2024-02-30 00:00:00", "2024-01-01T00:00:00", "2024-01-01 24:00:00"] {
                 try Database(path: path).execute("""
                     DELETE FROM fact_telemetry_features;
-                    INSERT INTO fact_telemetry_features VALUES ('\(text)', 'P_001', 1, 1, 1, 1, 0, 1, 1)
+                    INSERT INTO fact_telemetry_features VALUES ('\(text)', 'P_001', 1, 1, 1, 1, 0, 1, 1, 0)
                     """)
                 #expect {
                     try warehouse.rows()

@@ -109,6 +109,13 @@ extension Warehouse {
             CREATE TABLE IF NOT EXISTS etl_runs (
                 run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, stream_loaded_at TEXT, last_batch_id INTEGER)
             """),
+        // Lineage, so that an operator can rewind the warehouse to a batch (`cidp checkpoint
+        // rewind`): the batch each fact row was loaded with (0 for rows loaded before this
+        // migration), and each batch's transformer state after it (NULL before).
+        Migration(name: lineageMigration, sql: """
+            ALTER TABLE fact_telemetry_features ADD COLUMN batch_id INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE etl_batches ADD COLUMN window_state BLOB
+            """),
     ]
 
     /// The migration that adds `etl_quarantine` and `etl_batches`' two counts.
@@ -117,6 +124,8 @@ extension Warehouse {
     static let sourcePositionMigration = "007_source_position"
     /// The migration that adds `etl_runs`.
     static let runsMigration = "008_etl_runs"
+    /// The migration that adds the batch each fact row came with, and each batch's window state.
+    static let lineageMigration = "009_batch_lineage"
 
     static let migrationsTableSQL = """
         CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL)
@@ -155,16 +164,21 @@ extension Warehouse {
             etlBatches.append(Column("cursor_skip", "INTEGER"))
             etlCheckpoint.append(Column("cursor_skip", "INTEGER"))
         }
+        var fact = [
+            Column("timestamp", "TEXT", primaryKey: 2), Column("pump_id", "TEXT", primaryKey: 1),
+            Column("flow_rate", "REAL"), Column("pressure", "REAL"), Column("vibration", "REAL"),
+            Column("temperature", "REAL"), Column("failure", "INTEGER"),
+            Column("vibration_rolling_mean", "REAL"), Column("pressure_rolling_mean", "REAL"),
+        ]
+        if applied.contains(lineageMigration) {
+            fact.append(Column("batch_id", "INTEGER"))
+            etlBatches.append(Column("window_state", "BLOB", notNull: false))
+        }
         return [
             TableShape(table: "schema_migrations", columns: [
                 Column("name", "TEXT", primaryKey: 1), Column("applied_at", "TEXT"),
             ]),
-            TableShape(table: "fact_telemetry_features", columns: [
-                Column("timestamp", "TEXT", primaryKey: 2), Column("pump_id", "TEXT", primaryKey: 1),
-                Column("flow_rate", "REAL"), Column("pressure", "REAL"), Column("vibration", "REAL"),
-                Column("temperature", "REAL"), Column("failure", "INTEGER"),
-                Column("vibration_rolling_mean", "REAL"), Column("pressure_rolling_mean", "REAL"),
-            ]),
+            TableShape(table: "fact_telemetry_features", columns: fact),
             TableShape(table: "etl_checkpoint", columns: etlCheckpoint),
             TableShape(table: "etl_batches", columns: etlBatches),
             TableShape(table: "ml_models", columns: [

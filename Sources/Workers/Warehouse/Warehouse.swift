@@ -83,13 +83,13 @@ public final class Warehouse {
             () throws(DatabaseError) in
             try (db.prepare("""
                     INSERT INTO fact_telemetry_features (timestamp, pump_id, flow_rate, pressure, vibration,
-                        temperature, failure, vibration_rolling_mean, pressure_rolling_mean)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pump_id, timestamp) DO NOTHING
+                        temperature, failure, vibration_rolling_mean, pressure_rolling_mean, batch_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pump_id, timestamp) DO NOTHING
                     """),
                  db.prepare("""
                     INSERT INTO etl_batches (batch_id, cursor, rows_inserted, rows_duplicate, rows_dropped,
-                        rows_extracted, rows_quarantined, committed_at, cursor_skip)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'), ?)
+                        rows_extracted, rows_quarantined, committed_at, cursor_skip, window_state)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'), ?, ?)
                     """),
                  db.prepare("""
                     INSERT INTO etl_quarantine (batch_id, gate, action, reason, evidence, record_count, records,
@@ -232,6 +232,7 @@ public final class Warehouse {
                     try insertFact.bind(Int64(record.failure), at: 7)
                     try insertFact.bind(record.vibrationRollingMean!, at: 8)
                     try insertFact.bind(record.pressureRollingMean!, at: 9)
+                    try insertFact.bind(Int64(batch.batchID), at: 10)
                     try insertFact.execute()
                     inserted += Int(db.changes)
                 }
@@ -246,6 +247,7 @@ public final class Warehouse {
             try insertBatch.bind(Int64(pending.extracted), at: 6)
             try insertBatch.bind(Int64(pending.quarantine?.records.count ?? 0), at: 7)
             try insertBatch.bind(Int64(batch.position.skip), at: 8)
+            try insertBatch.bind(blob: pending.windowState, at: 9)
             try insertBatch.execute()
             try upsertCheckpoint.bind(Int64(batch.batchID), at: 1)
             try upsertCheckpoint.bind(Self.storedCursor(batch.position), at: 2)

@@ -50,6 +50,8 @@ public struct WarehouseError: Error, CustomStringConvertible, Equatable, Sendabl
         case verificationFailed(String)
         /// A file operation of a backup or restore failed: the call, the file, `errno`.
         case fileOperation(String, file: String, errno: Int32)
+        /// `rewind(toBatch:)` cannot go there; the string says why. Nothing was changed.
+        case cannotRewind(String)
     }
 
     /// What went wrong.
@@ -100,6 +102,8 @@ public struct WarehouseError: Error, CustomStringConvertible, Equatable, Sendabl
             "verification failed: \(why)"
         case .fileOperation(let call, let file, let errno):
             "\(call) '\(file)' failed: \(String(cString: strerror(errno)))"
+        case .cannotRewind(let why):
+            "cannot rewind: \(why); nothing was changed"
         }
         return "warehouse '\(path)': \(what)"
     }
