@@ -8,7 +8,7 @@ struct Cidp: ParsableCommand {
         abstract: "Camrail Industrial Data Platform: a supervised, crash-proof sensor-data pipeline.",
         discussion: "Exit codes: 0 success; 1 halted, failed or gave up (integrity gate, source, restart intensity); "
             + "2 usage or configuration error, nothing started; 3 a job interrupted before it was done.",
-        subcommands: [Up.self, Status.self, Restart.self, Resume.self, Stop.self, ModelsCommand.self, QuarantineCommand.self, BackupCommand.self,
+        subcommands: [Up.self, Status.self, Restart.self, Resume.self, Stop.self, Start.self, ModelsCommand.self, QuarantineCommand.self, BackupCommand.self,
                       RestoreCommand.self, CheckpointCommand.self, DrillCommand.self, Worker.self]
     )
 }
@@ -28,7 +28,8 @@ struct RunDirectoryOption: ParsableArguments {
 
     var runDirectory: RunDirectory { RunDirectory(path: runDir) }
 
-    /// Sends a request; a missing supervisor or a refusal ends the process with exit 2.
+    /// Sends a request. A missing supervisor ends the process with exit 2; a reply with an error
+    /// with the code the supervisor gives (2 refused, nothing changed; 1 begun and not done).
     func send(_ request: ControlRequest, waitForExit: Bool = false) throws -> ControlReply {
         let reply: ControlReply
         do {
@@ -36,7 +37,7 @@ struct RunDirectoryOption: ParsableArguments {
         } catch {
             throw CLIExit.usage("\(error)")
         }
-        guard reply.ok else { throw CLIExit.usage(reply.error ?? "request refused") }
+        guard reply.ok else { throw CLIExit(code: reply.code ?? ExitCode.usage, message: reply.error ?? "request refused") }
         return reply
     }
 }

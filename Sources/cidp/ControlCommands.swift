@@ -37,32 +37,54 @@ struct Restart: ParsableCommand {
 struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start a halted node's workers again, in order; returns once it is running again.",
-        discussion: "Without NODE, every halted node is resumed. Exits 1 when nothing (or not NODE) is halted, or when it halts again.")
+        discussion: """
+            Without NODE, every halted node is resumed. Exits 2 when nothing (or not NODE) is halted \
+            (refused, nothing changed), 1 when it halts again or does not come back.
+            """)
 
     @OptionGroup var control: RunDirectoryOption
     @Argument(help: "The halted node (or worker), as in 'cidp status'; all halted ones when omitted.") var node: String?
 
     func run() throws {
-        let reply: ControlReply
-        do {
-            reply = try ControlClient(runDirectory: control.runDirectory).send(.resume(node))
-        } catch {
-            throw CLIExit.usage("\(error)")
-        }
-        // A refusal is not a usage error: the command was right, the tree was not halted.
-        guard reply.ok else { throw CLIExit(code: 1, message: reply.error ?? "resume refused") }
+        let reply = try control.send(.resume(node))
         print(reply.message ?? "resumed")
     }
 }
 
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Orderly shutdown: children stop in reverse start order; returns once the supervisor has exited.")
+        abstract: "Without NAME: orderly shutdown, children in reverse start order; returns once the supervisor has exited.",
+        discussion: """
+            With NAME: stop that worker or node — and what its node's strategy ties to it, e.g. the later \
+            stages of a rest_for_one chain — and hold it stopped: no strategy restarts it and restart \
+            intensity is not charged, until 'cidp start NAME'. Returns once it is down. Exit codes: 0 \
+            done, 2 refused (nothing changed), 1 begun and not done.
+            """)
 
     @OptionGroup var control: RunDirectoryOption
+    @Argument(help: "The worker or node to stop and hold stopped, as in 'cidp status'.") var name: String?
 
     func run() throws {
-        _ = try control.send(.stop, waitForExit: true)
-        print("stopped")
+        guard let name else {
+            _ = try control.send(.stop, waitForExit: true)
+            print("stopped")
+            return
+        }
+        let reply = try control.send(.stopChild(name))
+        print(reply.message ?? "stopped '\(name)'")
+    }
+}
+
+struct Start: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start again a worker (or node) 'cidp stop NAME' holds, with what was held with it; returns once it is ready.",
+        discussion: "Exit codes: 0 done, 2 refused (it is not held stopped; nothing changed), 1 begun and not done.")
+
+    @OptionGroup var control: RunDirectoryOption
+    @Argument(help: "The worker or node, as in 'cidp status'.") var name: String
+
+    func run() throws {
+        let reply = try control.send(.start(name))
+        print(reply.message ?? "started '\(name)'")
     }
 }

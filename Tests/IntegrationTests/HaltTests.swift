@@ -100,10 +100,11 @@ struct HaltTests {
         #expect(supervisor.log.contains("event=resumed"), "\(supervisor.log)")
 
         let again = try sandbox.cidp(["resume", "etl", "--run-dir", sandbox.runDirectory])
-        #expect(again.code == 1)
+        // A refused operator request exits 2, whichever request (one rule: README "Exit codes").
+        #expect(again.code == 2)
         #expect(again.stderr.contains("'etl' is not halted"), "\(again.stderr)")
         let nothing = try sandbox.cidp(["resume", "--run-dir", sandbox.runDirectory])
-        #expect(nothing.code == 1)
+        #expect(nothing.code == 2)
         #expect(nothing.stderr.contains("nothing is halted"), "\(nothing.stderr)")
         #expect(try supervisor.stop() == 0, "\(supervisor.log)")
     }

@@ -157,15 +157,19 @@ struct TrainerBackupTests {
         #expect(afterBadRow.count == 3 && Array(afterBadRow.prefix(2)) == Array(good.suffix(2)), "\(afterBadRow)")
         #expect(Self.models(path) == 3)
 
-        // Now an index the trainer's gate (quick_check) does not look at goes bad after a new batch:
-        // every start tries a backup, integrity_check refuses the copy, the trainer exits 1
-        // without training; every backup stays as it was.
+        // Now an index goes bad after a new batch (quick_check does not look at indexes; the
+        // trainer's integrity_check before training does): every start halts the chain naming the
+        // corrupt warehouse before any backup is tried; every backup stays as it was.
         try Self.commit(path, [5])
         try corruptServingIndex(path)
         let bytes = afterBadRow.map { FileManager.default.contents(atPath: series.path(of: $0)) }
         for _ in 0..<4 {
-            let log = try Self.failingRun(sandbox, path, keep)
-            #expect(log.contains("no training without a backup") && log.contains("integrity_check"), "\(log)")
+            let trainer = try Self.trainer(sandbox, path, keep)
+            #expect(poll(timeout: .seconds(60)) { trainer.log.contains("Chain halted") || !trainer.isRunning }, "\(trainer.log)")
+            Self.stop(trainer)
+            let log = trainer.log
+            #expect(log.contains("corrupt: warehouse") && log.contains("cidp restore"), "\(log)")
+            #expect(!log.contains("\"Backup before training\"") && !log.contains("\"Training\""), "\(log)")
         }
         #expect(try series.members() == afterBadRow)
         #expect(afterBadRow.map { FileManager.default.contents(atPath: series.path(of: $0)) } == bytes)

@@ -87,7 +87,21 @@ struct TreeDriver {
     }
 
     /// An operator resumes `name`.
-    mutating func resume(_ name: String) { send(.resume(id(name))) }
+    mutating func resume(_ name: String) { _ = request(.resume(id(name))) }
+
+    /// The tree's answers to operator requests, by ticket.
+    private(set) var answers: [Int: OperatorAnswer] = [:]
+    private var lastTicket = 0
+
+    /// Sends an operator request. - Returns: its ticket (see `answers`) and its answer if it came
+    /// with the request itself (a refusal, or a request done at once).
+    @discardableResult
+    mutating func request(_ request: OperatorRequest) -> (ticket: Int, answer: OperatorAnswer?) {
+        lastTicket += 1
+        let ticket = lastTicket
+        send(.request(request, ticket: ticket))
+        return (ticket, answers[ticket])
+    }
 
     /// What the live instance of `name` was told at its spawn.
     func context(_ name: String) -> SpawnContext? { instance(name).flatMap { contexts[$0] } }
@@ -198,6 +212,8 @@ struct TreeDriver {
                 precondition(finished == nil, "finished twice")
                 finished = (code, message)
                 trace.append("finished \(code)")
+            case .answer(let ticket, let answer):
+                answers[ticket] = answer
             }
         }
     }

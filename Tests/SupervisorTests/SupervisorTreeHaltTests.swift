@@ -153,9 +153,7 @@ extension SupervisorTreeTests {
         @Test func aResumeDuringTheHaltWaitsForTheChildrenToGoDown() throws {
             var driver = Self.design()
             driver.halt("transformer", Self.reason)
-            var tree = driver.tree
-            _ = try tree.resume(driver.id("etl"), now: driver.now)
-            driver.tree = tree
+            driver.resume("etl")
             #expect(driver.tree.resumeProgress(of: driver.id("etl")) == .underWay)
             driver.die("loader")
             driver.die("transformer")
@@ -168,33 +166,28 @@ extension SupervisorTreeTests {
 
         @Test func resumeIsRefusedWhenNotHalted() throws {
             var driver = Self.design()
-            var tree = driver.tree
-            #expect(tree.haltedElements.isEmpty)
-            #expect(throws: SupervisorTree.ResumeRefusal.notHalted("etl")) { try tree.resume(driver.id("etl"), now: .zero) }
-            #expect(throws: SupervisorTree.ResumeRefusal.notHalted("loader")) { try tree.resume(driver.id("loader"), now: .zero) }
-            #expect(SupervisorTree.ResumeRefusal.notHalted("etl").description == "'etl' is not halted")
+            #expect(driver.tree.haltedElements.isEmpty)
+            #expect(driver.request(.resume(driver.id("etl"))).answer == .refused(.notHalted("etl")))
+            #expect(driver.request(.resume(driver.id("loader"))).answer == .refused(.notHalted("loader")))
+            #expect(driver.request(.resume(nil)).answer == .refused(.nothingHalted))
+            #expect(OperatorRefusal.notHalted("etl").description == "'etl' is not halted")
             driver = Self.halted()
             driver.shutdown()
-            tree = driver.tree
-            #expect(throws: SupervisorTree.ResumeRefusal.shuttingDown) { try tree.resume(driver.id("etl"), now: .zero) }
+            #expect(driver.request(.resume(driver.id("etl"))).answer == .refused(.shuttingDown))
         }
 
         @Test func resumingAWorkerOfAHaltedNodePointsToTheNode() {
-            let driver = Self.halted()
-            var tree = driver.tree
-            #expect(throws: SupervisorTree.ResumeRefusal.insideHaltedNode(child: "loader", node: "etl")) {
-                try tree.resume(driver.id("loader"), now: .zero)
-            }
-            #expect(SupervisorTree.ResumeRefusal.insideHaltedNode(child: "loader", node: "etl").description
+            var driver = Self.halted()
+            #expect(driver.request(.resume(driver.id("loader"))).answer == .refused(.insideHaltedNode(child: "loader", node: "etl")))
+            #expect(OperatorRefusal.insideHaltedNode(child: "loader", node: "etl").description
                 == "'loader' is in halted node 'etl'; use 'cidp resume etl'")
         }
 
         @Test func restartIsRefusedInAHaltedNode() {
-            let driver = Self.halted()
-            var tree = driver.tree
-            #expect(throws: SupervisorTree.RestartRefusal.nodeHalted("etl")) { try tree.restart(driver.id("loader"), now: .zero) }
-            #expect(throws: SupervisorTree.RestartRefusal.nodeHalted("etl")) { try tree.restart(driver.id("etl"), now: .zero) }
-            #expect(SupervisorTree.RestartRefusal.nodeHalted("etl").description == "node etl is halted; use 'cidp resume etl'")
+            var driver = Self.halted()
+            #expect(driver.request(.restart(driver.id("loader"))).answer == .refused(.nodeHalted("etl")))
+            #expect(driver.request(.restart(driver.id("etl"))).answer == .refused(.nodeHalted("etl")))
+            #expect(OperatorRefusal.nodeHalted("etl").description == "node etl is halted; use 'cidp resume etl'")
         }
 
         @Test func aWorkerDirectlyUnderTheRootHaltsAlone() {
@@ -208,8 +201,7 @@ extension SupervisorTreeTests {
             #expect(driver.entry("b")?.reason == "gate")
             #expect(driver.state("root") == "running")
             #expect(driver.notices.contains(.halted(node: "root", worker: "b", reason: "gate")))
-            var tree = driver.tree
-            #expect(throws: SupervisorTree.RestartRefusal.halted("b")) { try tree.restart(driver.id("b"), now: .zero) }
+            #expect(driver.request(.restart(driver.id("b"))).answer == .refused(.halted("b")))
             driver.resume("b")
             driver.readyAll()
             #expect(driver.takeTrace() == ["spawn b#2"])

@@ -95,7 +95,7 @@ extension SupervisorTreeTests {
             Self.crash(&driver, on: "batch 17", .exited(code: 0))
             #expect(driver.context("t")?.poisonPill == nil)
             driver.working("t", "batch 17")
-            driver.send(.restart(driver.id("t")))
+            driver.request(.restart(driver.id("t")))
             driver.die("t")                         // SIGTERM: the plan's stop, not a crash
             driver.readyAll()
             #expect(driver.instance("t") == "t#3")

@@ -10,7 +10,7 @@ extension SupervisorTreeTests {
         @Test func operatorRestartOfARestForOneMiddleChild() throws {
             var driver = bootedDriver(root(.restForOne, [worker("a"), worker("b"), worker("c")]))
             var tree = driver.tree
-            let actions = try tree.restart(driver.id("b"), now: .zero)
+            let actions = tree.handle(.request(.restart(driver.id("b")), ticket: 1), now: .zero)
             driver.tree = tree
             #expect(actions.contains(.signal(pid: driver.pid("c"), signal: SIGTERM)))
             #expect(!actions.contains { if case .signal(driver.pid("b"), _) = $0 { true } else { false } })
@@ -26,7 +26,7 @@ extension SupervisorTreeTests {
         @Test func operatorRestartsAreNotCountedInIntensity() {
             var driver = bootedDriver(root(.oneForOne, intensity: 0, [worker("a"), worker("b")]))
             for round in 2...4 {
-                driver.send(.restart(driver.id("b")))
+                driver.request(.restart(driver.id("b")))
                 driver.die("b")
                 driver.readyAll()
                 #expect(driver.takeTrace() == ["SIGTERM b#\(round - 1)", "spawn b#\(round)"])
@@ -47,7 +47,7 @@ extension SupervisorTreeTests {
             driver.crash("a")
             #expect(driver.takeTrace() == [])               // the second waits out 30 s
             #expect(driver.state("a") == "restarting")
-            driver.send(.restart(driver.id("a")))
+            driver.request(.restart(driver.id("a")))
             #expect(driver.takeTrace() == ["spawn a#3"])   // the operator's restart is now
             driver.readyAll()
             driver.advance(by: .seconds(31))
@@ -57,7 +57,7 @@ extension SupervisorTreeTests {
 
         @Test func operatorRestartOfANodeRestartsItsWorkers() {
             var driver = bootedDriver(root([worker("sim"), node("etl", [worker("extractor"), worker("loader")])]))
-            driver.send(.restart(driver.id("etl")))
+            driver.request(.restart(driver.id("etl")))
             #expect(driver.takeTrace() == ["SIGTERM loader#1"])
             driver.die("loader")
             driver.die("extractor")
@@ -68,11 +68,9 @@ extension SupervisorTreeTests {
 
         @Test func operatorRestartIsRefusedForTheRootAndDuringShutdown() {
             var driver = bootedDriver(root([worker("a")]))
-            var tree = driver.tree
-            #expect(throws: SupervisorTree.RestartRefusal.isRoot) { try tree.restart(SupervisorTree.rootID, now: .zero) }
+            #expect(driver.request(.restart(SupervisorTree.rootID)).answer == .refused(.isRoot))
             driver.shutdown()
-            tree = driver.tree
-            #expect(throws: SupervisorTree.RestartRefusal.shuttingDown) { try tree.restart(driver.id("a"), now: .zero) }
+            #expect(driver.request(.restart(driver.id("a"))).answer == .refused(.shuttingDown))
         }
 
         @Test func aCrashWhileASiblingIsBeingStoppedJoinsTheGroupRestart() {
@@ -161,7 +159,7 @@ extension SupervisorTreeTests {
 
         @Test func anOperatorRestartOfATemporaryWorkerStartsItAgain() {
             var driver = bootedDriver(root([worker("a"), worker("t", restart: .temporary)]))
-            driver.send(.restart(driver.id("t")))
+            driver.request(.restart(driver.id("t")))
             driver.die("t")
             driver.readyAll()
             #expect(driver.takeTrace() == ["SIGTERM t#1", "spawn t#2"])

@@ -4,14 +4,12 @@ import Glibc
 import CShims
 
 /// One client of the control socket, as the server sees it: a request line being read, and
-/// whether it waits for the supervisor to exit (`stop`) or for a restart or resume to finish.
+/// whether it waits for the supervisor to exit (`stop`) or for the tree's answer to a request.
 struct ControlConnection {
     enum Waiting: Equatable {
         case nothing
-        /// Answer once this node's restart plan is done.
-        case restart(name: String, node: ElementID)
-        /// Answer once these resumed nodes (or workers) are running again, or are down again.
-        case resume(ids: [ElementID])
+        /// Answer with the tree's answer to this operator request (`TreeAction.answer`).
+        case answer(ticket: Int)
         /// Keep the connection open; it closes as the supervisor exits.
         case exit
     }

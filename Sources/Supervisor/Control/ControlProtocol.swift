@@ -8,7 +8,12 @@ public enum ControlRequest: Equatable, Sendable {
     case restart(String)
     /// Resume a halted node (or a worker halted on its own); nil: everything halted.
     case resume(String?)
+    /// The orderly shutdown of the whole tree.
     case stop
+    /// Stop one child and hold it stopped (`cidp stop NAME`).
+    case stopChild(String)
+    /// Start again a child held stopped (`cidp start NAME`).
+    case start(String)
 
     /// Parses one request line; nil for anything else.
     public init?(line: String) {
@@ -16,6 +21,8 @@ public enum ControlRequest: Equatable, Sendable {
         switch (words.first, words.count) {
         case ("status", 1): self = .status
         case ("stop", 1): self = .stop
+        case ("stop", 2): self = .stopChild(String(words[1]))
+        case ("start", 2): self = .start(String(words[1]))
         case ("restart", 2): self = .restart(String(words[1]))
         case ("resume", 1): self = .resume(nil)
         case ("resume", 2): self = .resume(String(words[1]))
@@ -30,6 +37,8 @@ public enum ControlRequest: Equatable, Sendable {
         case .restart(let name): return "restart \(name)"
         case .resume(nil): return "resume"
         case .resume(let name?): return "resume \(name)"
+        case .stopChild(let name): return "stop \(name)"
+        case .start(let name): return "start \(name)"
         }
     }
 }
@@ -93,12 +102,16 @@ public struct ControlReply: Codable, Equatable, Sendable {
     public var ok: Bool
     public var message: String?
     public var error: String?
+    /// With an error: the exit code the client reports (2 refused, nothing changed; 1 begun and
+    /// not done — `OperatorAnswer`); absent means 2.
+    public var code: Int32?
     public var tree: StatusTree?
 
-    public init(ok: Bool, message: String? = nil, error: String? = nil, tree: StatusTree? = nil) {
+    public init(ok: Bool, message: String? = nil, error: String? = nil, code: Int32? = nil, tree: StatusTree? = nil) {
         self.ok = ok
         self.message = message
         self.error = error
+        self.code = code
         self.tree = tree
     }
 

@@ -4,24 +4,6 @@ import Glibc
 #endif
 
 extension SupervisorTree {
-    /// Why an operator restart was refused.
-    public enum RestartRefusal: Error, Equatable, Sendable, CustomStringConvertible {
-        case isRoot, shuttingDown, nodeNotRunning(String)
-        /// The child is, or is inside, this halted node: only a resume starts it again.
-        case nodeHalted(String)
-        /// The worker itself is halted (a halted worker directly under the root).
-        case halted(String)
-        public var description: String {
-            switch self {
-            case .isRoot: return "the root cannot be restarted; use 'cidp stop' and 'cidp up'"
-            case .shuttingDown: return "the tree is shutting down"
-            case .nodeNotRunning(let node): return "its node '\(node)' is not running"
-            case .nodeHalted(let node): return "node \(node) is halted; use 'cidp resume \(node)'"
-            case .halted(let worker): return "\(worker) is halted; use 'cidp resume \(worker)'"
-            }
-        }
-    }
-
     /// Feeds one event; returns the actions to carry out, in order.
     public mutating func handle(_ event: TreeEvent, now: Duration) -> [TreeAction] {
         begin(at: now)
@@ -51,10 +33,8 @@ extension SupervisorTree {
             jobDone(id, pid: pid)
         case .tick:
             checkDeadlines()
-        case .restart(let id):
-            _ = try? requestRestart(id)
-        case .resume(let id):
-            _ = try? requestResume(id)
+        case .request(let request, let ticket):
+            receive(request, ticket: ticket)
         case .shutdown(let reason):
             if isJob, !isShuttingDown, exitCode == ExitCode.success {
                 // Stopped from outside before a worker said the work is done: not a success.
@@ -65,40 +45,6 @@ extension SupervisorTree {
             }
         }
         return end()
-    }
-
-    /// An operator restart (`cidp restart NAME`): the child and, per its node's strategy, its
-    /// siblings are stopped and started again. Not counted against restart intensity.
-    public mutating func restart(_ id: ElementID, now: Duration) throws(RestartRefusal) -> [TreeAction] {
-        begin(at: now)
-        try requestRestart(id)
-        return end()
-    }
-
-    private mutating func requestRestart(_ id: ElementID) throws(RestartRefusal) {
-        guard let parentID = parent(of: id) else { throw .isRoot }
-        guard !isShuttingDown else { throw .shuttingDown }
-        if let halted = haltedNode(atOrAbove: id) { throw .nodeHalted(name(of: halted)) }
-        if isWorker(id), worker(id).halt != nil { throw .halted(name(of: id)) }
-        let parentNode = node(parentID)
-        guard parentNode.mode == .running || parentNode.mode == .starting else {
-            throw .nodeNotRunning(parentNode.spec.name)
-        }
-        let affected = affectedSiblings(of: id, in: parentNode)
-        let affectedSet = Set(affected)
-        var steps = affected.reversed().map { Step.stop($0) }
-        steps += affected.map { Step.start($0, notBefore: now) }
-        modifyNode(parentID) { node in
-            // The operator's restart supersedes pending steps for the same children, including
-            // a start still waiting out its backoff: it happens now, not after the delay.
-            node.plan.removeAll { affectedSet.contains($0.subject) }
-            if let current = node.current, !node.currentBegun, affectedSet.contains(current.subject) {
-                node.current = nil
-            }
-            node.plan += steps
-            node.disposition = .restarting
-        }
-        pendingNodes.append(parentID)
     }
 
     private mutating func spawned(_ id: ElementID, pid: Int32) {

@@ -1,25 +1,6 @@
 /// Halts (an integrity gate stops its chain), resumes (`cidp resume`) and poison pills (a worker
 /// that keeps crashing on the same item).
 extension SupervisorTree {
-    /// Why an operator resume was refused.
-    public enum ResumeRefusal: Error, Equatable, Sendable, CustomStringConvertible {
-        case nothingHalted, shuttingDown
-        case notHalted(String)
-        /// The halted child's own node is not running (it is stopping, or giving up).
-        case nodeNotRunning(child: String, node: String)
-        /// Not halted itself, but held down by this halted node: resume that one.
-        case insideHaltedNode(child: String, node: String)
-        public var description: String {
-            switch self {
-            case .nothingHalted: return "nothing is halted"
-            case .shuttingDown: return "the tree is shutting down"
-            case .notHalted(let name): return "'\(name)' is not halted"
-            case .nodeNotRunning(let child, let node): return "'\(child)' is in node '\(node)', which is not running"
-            case .insideHaltedNode(let child, let node): return "'\(child)' is in halted node '\(node)'; use 'cidp resume \(node)'"
-            }
-        }
-    }
-
     /// Where a resumed node or worker is: still coming back, back, or down again.
     public enum ResumeProgress: Sendable, Equatable {
         case underWay
@@ -38,15 +19,6 @@ extension SupervisorTree {
             case .worker(let worker): return worker.halt != nil
             }
         }
-    }
-
-    /// An operator resume (`cidp resume NAME`): the halted node's children start again in order,
-    /// each told it resumes (`SpawnContext.isResumed`), and the node returns to running. A
-    /// resume that comes while the halt is still stopping the children waits for them.
-    public mutating func resume(_ id: ElementID, now: Duration) throws(ResumeRefusal) -> [TreeAction] {
-        begin(at: now)
-        try requestResume(id)
-        return end()
     }
 
     /// How the resume of `id` is going.
@@ -192,26 +164,6 @@ extension SupervisorTree {
     }
 
     // MARK: Resume
-
-    mutating func requestResume(_ id: ElementID) throws(ResumeRefusal) {
-        guard !isShuttingDown else { throw .shuttingDown }
-        guard haltedElements.contains(id) else {
-            if let node = haltedNode(atOrAbove: id) { throw .insideHaltedNode(child: name(of: id), node: name(of: node)) }
-            throw .notHalted(name(of: id))
-        }
-        if let parentID = parent(of: id) {
-            let parentNode = node(parentID)
-            guard parentNode.mode == .running || parentNode.mode == .starting else {
-                throw .nodeNotRunning(child: name(of: id), node: parentNode.spec.name)
-            }
-        }
-        switch elements[id] {
-        case .node:
-            if isIdle(id) { resumeHalted(id) } else { modifyNode(id) { $0.resumesWhenHalted = true } }
-        case .worker(let worker):
-            if worker.phase == .halted { resumeHalted(id) } else { modifyWorker(id) { $0.resumesWhenDown = true } }
-        }
-    }
 
     /// Lifts the halt of `id` (a node whose children are all down, or a worker that is down) and
     /// has its parent start it again, in its turn, as a normal start.

@@ -30,6 +30,7 @@ extension SupervisorTree {
     mutating func end() -> [TreeAction] {
         drainPendingNodes()
         markBackoffWaits()
+        answerPendingRequests()
         return actions
     }
 

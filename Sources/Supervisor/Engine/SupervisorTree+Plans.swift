@@ -114,13 +114,13 @@ extension SupervisorTree {
                 return false
             }
         case (.start(let id, _), .worker(let worker)):
-            // Held down by a halt: no strategy starts it again, only a resume.
-            if worker.phase == .halted || worker.halt != nil { return true }
+            // Held down by a halt (only a resume starts it again) or by an operator (only a start).
+            if worker.phase == .halted || worker.halt != nil || worker.heldBy != nil { return true }
             modifyWorker(id) { $0.phase = .spawning(stopWhenSpawned: false) }
             actions.append(.spawn(id))
             return false
         case (.start(let id, _), .node(let child)):
-            if child.halt != nil { return true }
+            if child.halt != nil || child.heldBy != nil { return true }
             beginStart(of: id)
             return false
         }
@@ -305,6 +305,8 @@ extension SupervisorTree {
     /// The phase a worker takes once a stop step has brought it down: its node's disposition,
     /// except that a temporary worker is not coming back and rests as stopped.
     func restingPhase(of id: ElementID, disposition: Disposition) -> WorkerPhase {
+        // Held stopped by an operator, itself or a node above it: stopped, whatever its node is doing.
+        if disposition == .restarting, isUnderHold(id) { return .stopped }
         if disposition == .restarting, worker(id).spec.restart == .temporary { return .stopped }
         return Self.phase(for: disposition)
     }

@@ -48,6 +48,9 @@ extension SupervisorTree {
                 reason = halt.reason
                 haltedBy = halt.by
             }
+            if let holder = worker.heldBy, state == "stopped" {
+                reason = "stopped by the operator; 'cidp start \(self.name(of: holder))' starts it again"
+            }
             if reason == nil, state != "running", let exit = worker.lastExit {
                 reason = "last \(exit)" + (worker.lastError.map { ": " + $0 } ?? "")
             }
@@ -65,6 +68,9 @@ extension SupervisorTree {
             case .stopping, .givingUp: state = "stopping"
             case .failed(let why): state = "failed"; reason = why
             case .halted: state = "halted"
+            }
+            if let holder = node.heldBy, state == "stopped" {
+                reason = "stopped by the operator; 'cidp start \(self.name(of: holder))' starts it again"
             }
             // Kept retrying past its intensity (`keep_retrying`): degraded while restarts still
             // come within the period, so it never loops out of sight.

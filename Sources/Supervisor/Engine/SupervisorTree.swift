@@ -62,6 +62,9 @@ public struct SupervisorTree: Sendable {
         /// What the live incarnation last said it was working on; nil when idle or not told.
         var item: String?
         var crashCount: CrashCount?
+        /// Set while an operator holds the worker stopped (`OperatorRequest.stop`): the child the
+        /// operator named (this one, or a sibling its strategy tied it to).
+        var heldBy: ElementID?
 
         var pid: Int32? {
             switch phase {
@@ -115,6 +118,8 @@ public struct SupervisorTree: Sendable {
         /// Set when the intensity was exceeded and the policy keeps the node retrying
         /// (`IntensityExceeded.keepRetrying`): why, for `cidp status`.
         var trouble: String?
+        /// Set while an operator holds the node stopped: the child the operator named.
+        var heldBy: ElementID?
 
         var halt: Halt? {
             if case .halted(let halt) = mode { return halt }
@@ -137,6 +142,8 @@ public struct SupervisorTree: Sendable {
     var now: Duration = .zero
     var actions: [TreeAction] = []
     var pendingNodes: [ElementID] = []
+    /// Operator requests accepted and not answered yet.
+    var pendingRequests: [PendingRequest] = []
     /// Whether a halt ends the run: the root stops the whole tree and finishes with exit code 1
     /// (a run without `--follow`: no operator is there to resume the chain).
     let haltEndsRun: Bool

@@ -27,10 +27,9 @@ public enum TreeEvent: Sendable, Equatable {
     case jobDone(ElementID, pid: Int32)
     /// Time passed: deadlines are checked.
     case tick
-    /// An operator asked to restart this child (`cidp restart NAME`).
-    case restart(ElementID)
-    /// An operator asked to resume this halted node or worker (`cidp resume NAME`).
-    case resume(ElementID)
+    /// An operator's request (`cidp restart|resume|stop|start`), identified by `ticket`: the
+    /// tree answers it with `TreeAction.answer` — at once when refused, else once it is done.
+    case request(OperatorRequest, ticket: Int)
     /// Orderly shutdown of the whole tree asked from outside (SIGTERM, SIGINT, `cidp stop`). A
     /// job stopped this way before it was done finishes with `ExitCode.interrupted`.
     case shutdown(reason: String)
@@ -46,6 +45,8 @@ public enum TreeAction: Sendable, Equatable {
     case notice(TreeNotice)
     /// The root has stopped every child: exit the process with this code.
     case finished(exitCode: Int32, message: String)
+    /// The answer to the operator's request `ticket`.
+    case answer(ticket: Int, OperatorAnswer)
 }
 
 /// Log-worthy transitions, each naming the child (OTP's supervisor reports).
@@ -71,6 +72,10 @@ public enum TreeNotice: Sendable, Equatable {
     case halted(node: String, worker: String, reason: String)
     /// An operator resumed a halted node or worker: it starts again.
     case resumed(node: String)
+    /// An operator stopped `child` (with `tied`, its siblings by strategy) and holds it stopped.
+    case heldStopped(child: String, tied: [String])
+    /// An operator started again what was held stopped.
+    case releasedStopped(children: [String])
     /// `worker` crashed `crashes` times in a row on `item`: its next start gets it as a poison pill.
     case poisonPill(worker: String, item: String, crashes: Int)
     case treeReady(after: Duration)

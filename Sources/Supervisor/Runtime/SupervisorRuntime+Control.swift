@@ -51,7 +51,8 @@ extension SupervisorRuntime {
 
     private func handle(line: String, from fd: Int32) {
         guard let request = ControlRequest(line: line) else {
-            finish(fd, ControlReply(ok: false, error: "unknown request '\(line.prefix(80))'; expected status, restart NAME, resume [NODE] or stop"))
+            finish(fd, ControlReply(ok: false, error: "unknown request '\(line.prefix(80))'; expected status, restart NAME, "
+                + "resume [NODE], stop [NAME] or start NAME"))
             return
         }
         switch request {
@@ -63,109 +64,52 @@ extension SupervisorRuntime {
             ControlConnection.reply(fd, ControlReply(ok: true, message: "stopping"))
             process(.shutdown(reason: "stopped by 'cidp stop'"))
         case .restart(let name):
-            guard let id = tree.elementID(named: name) else {
-                let known = tree.names.dropFirst().joined(separator: ", ")
-                finish(fd, ControlReply(ok: false, error: "unknown worker '\(name)'; known: \(known)"))
-                return
-            }
-            let actions: [TreeAction]
-            do throws(SupervisorTree.RestartRefusal) {
-                actions = try tree.restart(id, now: Posix.monotonicNow())
-            } catch {
-                finish(fd, ControlReply(ok: false, error: "cannot restart '\(name)': \(error)"))
-                return
-            }
-            logger.notice("Restart requested through the control socket", metadata: ["child.id": "\(name)"])
-            clients[fd]?.waiting = .restart(name: name, node: tree.parentID(of: id)!)
-            for action in actions { perform(action) }
-            drainEvents()
-        case .resume(let name):
-            resume(name, from: fd)
+            route(name, from: fd, verb: "restart") { .restart($0) }
+        case .resume(nil):
+            routeRequest(.resume(nil), from: fd, described: "resume")
+        case .resume(let name?):
+            route(name, from: fd, verb: "resume", nodeOrWorker: true) { .resume($0) }
+        case .stopChild(let name):
+            route(name, from: fd, verb: "stop") { .stop($0) }
+        case .start(let name):
+            route(name, from: fd, verb: "start") { .start($0) }
         }
     }
 
-    /// `resume [NAME]`: lifts the halt of one node (or worker), or of every halted one, and answers
-    /// once they run again. Refused, changing nothing, when nothing (or not that one) is halted.
-    private func resume(_ name: String?, from fd: Int32) {
-        let targets: [ElementID]
-        if let name {
-            guard let id = tree.elementID(named: name) else {
-                let halted = tree.haltedElements.map { tree.name(of: $0) }
-                let known = halted.isEmpty ? "nothing is halted" : "halted: " + halted.joined(separator: ", ")
-                finish(fd, ControlReply(ok: false, error: "cannot resume: no node or worker '\(name)'; \(known)"))
-                return
-            }
-            targets = [id]
-        } else {
-            targets = tree.haltedElements
-            guard !targets.isEmpty else {
-                finish(fd, ControlReply(ok: false, error: "cannot resume: \(SupervisorTree.ResumeRefusal.nothingHalted)"))
-                return
-            }
-        }
-        logger.notice("Resume requested through the control socket", metadata: [
-            "node": "\(targets.map { tree.name(of: $0) }.joined(separator: ","))",
-        ])
-        var resumed: [ElementID] = []
-        var refusals: [String] = []
-        for id in targets {
-            do throws(SupervisorTree.ResumeRefusal) {
-                let actions = try tree.resume(id, now: Posix.monotonicNow())
-                resumed.append(id)
-                for action in actions { perform(action) }
-            } catch {
-                refusals.append("\(error)")
-            }
-        }
-        guard !resumed.isEmpty else {
-            finish(fd, ControlReply(ok: false, error: "cannot resume: " + refusals.joined(separator: "; ")))
+    /// Hands a request on a named child to the tree; an unknown name is refused here, in the
+    /// tree's words.
+    private func route(_ name: String, from fd: Int32, verb: String, nodeOrWorker: Bool = false,
+                       _ request: (ElementID) -> OperatorRequest) {
+        guard let id = tree.elementID(named: name) else {
+            let known = nodeOrWorker
+                ? (tree.haltedElements.isEmpty ? "nothing is halted"
+                    : "halted: " + tree.haltedElements.map { tree.name(of: $0) }.joined(separator: ", "))
+                : "known: " + tree.names.dropFirst().joined(separator: ", ")
+            let what = nodeOrWorker ? "no node or worker" : "unknown worker"
+            finish(fd, ControlReply(ok: false, error: "cannot \(verb): \(what) '\(name)'; \(known)", code: ExitCode.usage))
             return
         }
-        clients[fd]?.waiting = .resume(ids: resumed)
-        drainEvents()
+        routeRequest(request(id), from: fd, described: "\(verb) \(name)")
     }
 
-    /// Replies to the clients whose restart has completed (their node has nothing left to do),
-    /// or whose resume has (the nodes run again, or are down again).
-    func answerRestartWaiters() {
-        for (fd, connection) in clients {
-            if case .resume(let ids) = connection.waiting {
-                answerResume(fd, ids: ids)
-                continue
-            }
-            guard case .restart(let name, let node) = connection.waiting else { continue }
-            if outcome != nil || tree.isShuttingDownNow {
-                finish(fd, ControlReply(ok: false, error: "the supervisor is shutting down; '\(name)' was not restarted"))
-            } else if tree.isIdle(node) {
-                let entry = StatusTree(tree.snapshot(now: Posix.monotonicNow())).find(name)
-                let detail = entry.map { "\($0.state)" + ($0.pid.map { ", pid \($0)" } ?? "") } ?? "unknown"
-                finish(fd, ControlReply(ok: true, message: "restarted '\(name)' (\(detail))"))
-            }
-        }
+    /// The tree answers when the request is done (`answer(_:_:)`), at once when refused.
+    private func routeRequest(_ request: OperatorRequest, from fd: Int32, described: String) {
+        nextTicket += 1
+        let ticket = nextTicket
+        clients[fd]?.waiting = .answer(ticket: ticket)
+        logger.notice("Operator request through the control socket", metadata: ["request": "\(described)"])
+        process(.request(request, ticket: ticket))
     }
 
-    private func answerResume(_ fd: Int32, ids: [ElementID]) {
-        let names = ids.map { tree.name(of: $0) }
-        if outcome != nil {
-            finish(fd, ControlReply(ok: false, error: "the supervisor is shutting down; \(names.joined(separator: ", ")) not resumed"))
-            return
+    /// The tree's answer to request `ticket`: to the client waiting for it, if still connected.
+    /// Exit codes for the client: done 0, refused 2, failed 1 (`OperatorAnswer`).
+    func answer(_ ticket: Int, _ answer: OperatorAnswer) {
+        guard let fd = clients.first(where: { $0.value.waiting == .answer(ticket: ticket) })?.key else { return }
+        switch answer {
+        case .done(let message): finish(fd, ControlReply(ok: true, message: message))
+        case .refused(let refusal): finish(fd, ControlReply(ok: false, error: "\(refusal)", code: ExitCode.usage))
+        case .failed(let why): finish(fd, ControlReply(ok: false, error: why, code: ExitCode.failure))
         }
-        var running: [String] = []
-        for id in ids {
-            switch tree.resumeProgress(of: id) {
-            case .underWay:
-                return
-            case .running:
-                running.append(tree.name(of: id))
-            case .halted(let reason):
-                finish(fd, ControlReply(ok: false, error: "'\(tree.name(of: id))' halted again: \(reason)"))
-                return
-            case .failed(let reason):
-                finish(fd, ControlReply(ok: false, error: "'\(tree.name(of: id))' did not come back: \(reason)"))
-                return
-            }
-        }
-        finish(fd, ControlReply(ok: true, message: "resumed \(running.joined(separator: ", ")) (running)"))
     }
 
     private func finish(_ fd: Int32, _ reply: ControlReply) {

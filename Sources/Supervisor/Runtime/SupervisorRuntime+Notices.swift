@@ -45,6 +45,12 @@ extension SupervisorRuntime {
             logger.warning("Chain halted by an integrity gate", metadata: [
                 "event": "halted", "node": "\(node)", "worker": "\(worker)", "reason": "\(reason)",
             ])
+        case .heldStopped(let child, let tied):
+            logger.notice("Stopped by the operator and held stopped", metadata: [
+                "child.id": "\(child)", "tied": "\(tied.joined(separator: ","))",
+            ])
+        case .releasedStopped(let children):
+            logger.notice("Started again by the operator", metadata: ["children": "\(children.joined(separator: ","))"])
         case .resumed(let node):
             logger.notice("Halted chain resumed", metadata: ["event": "resumed", "node": "\(node)"])
         case .poisonPill(let worker, let item, let crashes):

@@ -39,6 +39,8 @@ public final class SupervisorRuntime {
     var controlReaders: [Int32: FrameReader] = [:]
     var forwarders: [Int32: WorkerOutputForwarder] = [:]
     var clients: [Int32: ControlConnection] = [:]
+    /// The last ticket given to an operator request.
+    var nextTicket = 0
     var events: [TreeEvent] = []
     /// When each worker's progress was last logged: at most one line a second per worker.
     var progressLoggedAt: [ElementID: Duration] = [:]
@@ -185,7 +187,6 @@ public final class SupervisorRuntime {
             let next = events.removeFirst()
             for action in tree.handle(next, now: Posix.monotonicNow()) { perform(action) }
         }
-        answerRestartWaiters()
     }
 
     func perform(_ action: TreeAction) {
@@ -199,6 +200,8 @@ public final class SupervisorRuntime {
             observeForSystemd(notice)
         case .finished(let exitCode, let message):
             outcome = Outcome(exitCode: exitCode, message: message)
+        case .answer(let ticket, let reply):
+            answer(ticket, reply)
         }
     }
 
