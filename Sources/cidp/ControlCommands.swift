@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OperatorText
 import Supervisor
 
 struct Status: ParsableCommand {
@@ -14,7 +15,8 @@ struct Status: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(tree), as: UTF8.self))
+            // JSON stays JSON: what the encoder left raw (DEL, C1, bidi controls) becomes \u escapes.
+            print(OperatorText.escapedJSON(String(decoding: try encoder.encode(tree), as: UTF8.self)))
         } else {
             print(tree.renderTable())
         }
@@ -30,7 +32,7 @@ struct Restart: ParsableCommand {
 
     func run() throws {
         let reply = try control.send(.restart(worker))
-        print(reply.message ?? "restarted '\(worker)'")
+        print(OperatorText.escaped(reply.message ?? "restarted '\(worker)'"))
     }
 }
 
@@ -51,7 +53,7 @@ struct Resume: ParsableCommand {
         }
         // A refusal is not a usage error: the command was right, the tree was not halted.
         guard reply.ok else { throw CLIExit(code: 1, message: reply.error ?? "resume refused") }
-        print(reply.message ?? "resumed")
+        print(OperatorText.escaped(reply.message ?? "resumed"))
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import OperatorText
 import Supervisor
 import Workers
 #if canImport(Glibc)
@@ -70,7 +71,8 @@ struct Up: ParsableCommand {
                     let halts = try warehouse.openHalts()
                     _ = try warehouse.resumeHalts()
                     for halt in halts {
-                        print("resumed: batch \(halt.batchID) stays in quarantine (gate '\(halt.gate)': \(halt.reason))")
+                        print(OperatorText.escaped(
+                            "resumed: batch \(halt.batchID) stays in quarantine (gate '\(halt.gate)': \(halt.reason))"))
                     }
                 } catch {
                     throw CLIExit(code: ExitCode.failure, message: "--resume: \(error)")

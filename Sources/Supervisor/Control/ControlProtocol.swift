@@ -1,4 +1,5 @@
 import Foundation
+import OperatorText
 
 /// The control socket's protocol: the client sends one request line, the server answers one
 /// JSON object line. `stop` keeps the connection open until the supervisor has exited, so the
@@ -114,6 +115,7 @@ public struct ControlReply: Codable, Equatable, Sendable {
 extension StatusTree {
     /// The tree as aligned text lines: name (indented by depth), state, pid, restarts, uptime, and
     /// info: strategy or restart type, then why (`halted by transformer: <reason>` when halted).
+    /// Every cell is shown through `OperatorText.escaped`: a reason quotes what the world wrote.
     public func renderTable() -> String {
         var rows: [[String]] = [["NAME", "STATE", "PID", "RESTARTS", "UPTIME", "INFO"]]
         func walk(_ tree: StatusTree, depth: Int) {
@@ -121,7 +123,7 @@ extension StatusTree {
             let why = tree.haltedBy.map { "halted by \($0): \(tree.reason ?? "")" } ?? tree.reason
             let info = [tree.strategy ?? tree.restart, why].compactMap { $0 }.joined(separator: "; ")
             rows.append([indent + tree.name, tree.state, tree.pid.map(String.init) ?? "-", "\(tree.restarts)",
-                         tree.uptimeMs.map(Self.formatUptime) ?? "-", info])
+                         tree.uptimeMs.map(Self.formatUptime) ?? "-", info].map(OperatorText.escaped))
             for child in tree.children ?? [] { walk(child, depth: depth + 1) }
         }
         walk(self, depth: 0)
