@@ -50,6 +50,9 @@ struct Up: ParsableCommand {
         do { try JobOptions.validateWorkerArguments(in: loaded.root) } catch {
             throw CLIExit.usage("policy '\(policy)': \(error)")
         }
+        do throws(PipelineChain.Misplaced) { try PipelineChain.check(loaded.root) } catch {
+            throw CLIExit.usage("policy '\(policy)': \(error)")
+        }
         let roles = JobOptions.roles(in: loaded.root)
         let hasLoader = roles.contains(WorkerRole.loader.rawValue)
         // A job ends when its last stage says so; a tree with no such stage runs until stopped.

@@ -26,6 +26,7 @@ struct PolicyDecoder {
         let workers = try decodeDefinitions(of: "workers") { (table, name) throws(PolicyError) in
             try decodeWorker(table, name: name, defaults: defaults)
         }
+        try checkSize(nodes: nodes, workers: workers)
         let tree = try assembleTree(root: rootNode, nodes: nodes, workers: workers)
         return Policy(root: tree, logging: logging)
     }

@@ -103,6 +103,16 @@ enum PolicySchema {
     /// `poison_pill_crashes` when neither the worker nor `[defaults]` sets it (capped at the intensity of the worker's node).
     static let defaultPoisonPillCrashes = 3
 
+    // Limits: the parser, the decoder and the engine walk the tree recursively, and each worker
+    // is a process with descriptors in the root; a policy past these is refused with one line.
+    /// The deepest a key may nest, counting dotted parts and the tables and arrays around it
+    /// (the deepest valid key, `workers.NAME.backoff.initial_ms`, has 4).
+    static let maximumKeyDepth = 8
+    /// The most levels of `[nodes.X]` below `[supervisor]` (the default policy has 1).
+    static let maximumNodeDepth = 16
+    /// The most nodes and workers one tree may hold, `[supervisor]` aside.
+    static let maximumElements = 256
+
     /// `^[a-z0-9][a-z0-9_-]{0,31}$`
     static func isValidName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
