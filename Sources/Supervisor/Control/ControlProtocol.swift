@@ -95,12 +95,21 @@ public struct ControlReply: Codable, Equatable, Sendable {
     public var message: String?
     public var error: String?
     public var tree: StatusTree?
+    /// Set when the request was refused only because the socket is busy (`control.max_connections`
+    /// clients connected): when to try again, in milliseconds.
+    public var retryAfterMs: Int?
 
-    public init(ok: Bool, message: String? = nil, error: String? = nil, tree: StatusTree? = nil) {
+    enum CodingKeys: String, CodingKey {
+        case ok, message, error, tree
+        case retryAfterMs = "retry_after_ms"
+    }
+
+    public init(ok: Bool, message: String? = nil, error: String? = nil, tree: StatusTree? = nil, retryAfterMs: Int? = nil) {
         self.ok = ok
         self.message = message
         self.error = error
         self.tree = tree
+        self.retryAfterMs = retryAfterMs
     }
 
     public func encodedLine() -> [UInt8] {
