@@ -2,6 +2,7 @@ import Foundation
 import OperatorText
 import Supervisor
 import Testing
+import Workers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,11 +46,12 @@ struct OperatorOutputTests {
     }
 
     /// No raw control character, and no line of ours forged: no output line starts with the fake one.
-    static func expectSafe(_ output: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectSafe(_ output: String, _ what: String, pumpID: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(rawControls(output).isEmpty, "\(what): raw \(rawControls(output)) in \(output.debugDescription)",
                 sourceLocation: sourceLocation)
         #expect(!output.split(separator: "\n").contains { $0.hasPrefix("12:00:00.000 NOTICE") },
                 "\(what): a forged line: \(output)", sourceLocation: sourceLocation)
+        guard pumpID else { return }
         #expect(output.contains(#"P_001\n12:00:00.000 NOTICE cidp.supervisor: Supervisor stopped exit.code=0\u001b[2K\u001b]0;pwned\u0007\u009b31m\u202e"#),
                 "\(what): the pump id is not shown escaped: \(output)", sourceLocation: sourceLocation)
     }
@@ -108,6 +110,29 @@ struct OperatorOutputTests {
         let reason = try #require(decoded.find("etl")?.reason)
         #expect(reason.contains("pump id '\(Self.forgedPumpID)' does not match the pattern"), "\(reason.debugDescription)")
         Self.expectSafe(supervisor.log, "the console of cidp up --follow")
+    }
+}
+
+extension OperatorOutputTests {
+    /// `cidp models` prints each model's reason (the promotion guard's) through the same table
+    /// printer: a reason holding a newline and escape sequences is shown escaped, on its row.
+    @Test func aModelReasonWithControlCharactersIsShownEscapedByCidpModels() throws {
+        let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy())
+        let db = sandbox.path + "/dwh.sqlite"
+        let job = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory, "--db", db,
+                                    "--records", "2000", "--log-level", "warning"], timeout: .seconds(90))
+        #expect(job.code == 0, "\(job.stderr.suffix(2000))")
+        // As if a guard had quoted what the world wrote.
+        try Database(path: db, busyTimeout: .seconds(5)).execute("""
+            UPDATE ml_models SET reason = 'guard: ' || char(10) || '12:00:00.000 NOTICE cidp.supervisor: Supervisor stopped '
+                || 'exit.code=0' || char(27) || '[2J' || char(7)
+            """)
+        let models = try sandbox.cidp(["models", "--db", db])
+        #expect(models.code == 0, "\(models.stderr)")
+        Self.expectSafe(models.stdout, "cidp models", pumpID: false)
+        #expect(models.stdout.contains(#"guard: \n12:00:00.000 NOTICE cidp.supervisor: Supervisor stopped exit.code=0\u001b[2J\u0007"#),
+                "\(models.stdout)")
+        #expect(models.stdout.split(separator: "\n").count == 2, "a header and the model's row: \(models.stdout)")
     }
 }
 
