@@ -30,12 +30,15 @@ let package = Package(
         // Framing shared by the supervisor and the workers: pure Swift.
         .target(name: "Wire"),
 
+        // The one sanitiser of text the world wrote, before an operator reads it: pure Swift.
+        .target(name: "OperatorText"),
+
         // How every log handler renders swift-log metadata (the root's and the workers').
         .target(name: "LogFormat", dependencies: [logging]),
 
         // The engine: knows nothing of sensors or SQLite.
         .target(name: "Supervisor", dependencies: [
-            "Wire", "CShims", "LogFormat", "PortableRandom", logging,
+            "Wire", "CShims", "LogFormat", "OperatorText", "PortableRandom", logging,
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
@@ -56,7 +59,8 @@ let package = Package(
         ]),
         .executableTarget(name: "cidp-sensor-sim", dependencies: ["SensorSimulator", "Workers", logging]),
 
-        .executableTarget(name: "cidp", dependencies: ["Supervisor", "Workers", "Wire", "PortableRandom", logging, argumentParser]),
+        .executableTarget(name: "cidp", dependencies: ["Supervisor", "Workers", "Wire", "OperatorText", "PortableRandom", logging,
+                                                       argumentParser]),
 
         // Side-by-side benchmarks (docs/BENCHMARKS.md).
         .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims"]),
@@ -64,11 +68,12 @@ let package = Package(
         // Sets how many test cases run at once before Swift Testing starts (a C constructor).
         .target(name: "TestRunnerSettings", path: "Tests/TestRunnerSettings"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "OperatorTextTests", dependencies: ["OperatorText"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
         .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims", "CSQLite",
-                                                            "TestRunnerSettings", "cidp", "cidp-sensor-sim"]),
+                                                            "OperatorText", "TestRunnerSettings", "cidp", "cidp-sensor-sim"]),
     ]
 )

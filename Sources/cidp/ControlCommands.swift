@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OperatorText
 import Supervisor
 
 struct Status: ParsableCommand {
@@ -14,7 +15,8 @@ struct Status: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(tree), as: UTF8.self))
+            // JSON stays JSON: what the encoder left raw (DEL, C1, bidi controls) becomes \u escapes.
+            print(OperatorText.escapedJSON(String(decoding: try encoder.encode(tree), as: UTF8.self)))
         } else {
             print(tree.renderTable())
         }
@@ -30,7 +32,7 @@ struct Restart: ParsableCommand {
 
     func run() throws {
         let reply = try control.send(.restart(worker))
-        print(reply.message ?? "restarted '\(worker)'")
+        print(OperatorText.escaped(reply.message ?? "restarted '\(worker)'"))
     }
 }
 
@@ -47,7 +49,7 @@ struct Resume: ParsableCommand {
 
     func run() throws {
         let reply = try control.send(.resume(node))
-        print(reply.message ?? "resumed")
+        print(OperatorText.escaped(reply.message ?? "resumed"))
     }
 }
 
@@ -71,7 +73,7 @@ struct Stop: ParsableCommand {
             return
         }
         let reply = try control.send(.stopChild(name))
-        print(reply.message ?? "stopped '\(name)'")
+        print(OperatorText.escaped(reply.message ?? "stopped '\(name)'"))
     }
 }
 
@@ -85,6 +87,6 @@ struct Start: ParsableCommand {
 
     func run() throws {
         let reply = try control.send(.start(name))
-        print(reply.message ?? "started '\(name)'")
+        print(OperatorText.escaped(reply.message ?? "started '\(name)'"))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OperatorText
 
 /// One verified property of a drill: what the system had to do and what it did.
 struct DrillCheck: Equatable {
@@ -7,13 +8,14 @@ struct DrillCheck: Equatable {
     var expected: String
     var observed: String
 
-    /// `PASS  name  expected …  observed …`, one line.
+    /// `PASS  name  expected …  observed …`, one line; what it observed may quote the system's
+    /// output and the warehouse (a gate's reason), so it is shown through `OperatorText.escaped`.
     var line: String {
         "\(passed ? "PASS" : "FAIL")  \(name)  expected \(Self.oneLine(expected))  observed \(Self.oneLine(observed))"
     }
 
     private static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).joined(separator: " / ")
+        OperatorText.escaped(text.split(whereSeparator: \.isNewline).joined(separator: " / "))
     }
 }
 
@@ -61,11 +63,6 @@ enum DrillSummary {
         for report in reports {
             rows.append([report.drill, report.passed ? "PASS" : "FAIL", report.duration.formattedSeconds, report.summaryEvidence])
         }
-        let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0)
-            }.joined()
-        }.joined(separator: "\n")
+        return TextTable.lines(rows).joined(separator: "\n")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OperatorText
 import Workers
 
 /// `cidp quarantine`: the batches the integrity gates set aside, newest first, and with
@@ -34,11 +35,14 @@ struct QuarantineCommand: ParsableCommand {
                   let records = try? warehouse.quarantinedRecords(batchID: batch) else {
                 throw CLIExit.usage("--batch \(batch): no quarantined batch \(batch) in \(db)")
             }
-            print("batch \(entry.batchID): gate '\(entry.gate)', \(entry.action.rawValue), \(entry.recordCount) records, "
-                + "quarantined \(entry.quarantinedAt)" + (entry.resumedAt.map { ", resumed \($0)" } ?? ""))
-            print("reason: \(entry.reason)")
-            if let evidence = entry.evidence { print("evidence: \(evidence)") }
-            print(records)
+            // Reason, evidence and records quote the source and the workers: escaped; the records
+            // stay JSON (its own escapes, never doubled).
+            print(OperatorText.escaped("batch \(entry.batchID): gate '\(entry.gate)', \(entry.action.rawValue), "
+                + "\(entry.recordCount) records, quarantined \(entry.quarantinedAt)"
+                + (entry.resumedAt.map { ", resumed \($0)" } ?? "")))
+            print("reason: " + OperatorText.escaped(entry.reason))
+            if let evidence = entry.evidence { print("evidence: " + OperatorText.escaped(evidence)) }
+            print(OperatorText.escapedJSON(records))
             return
         }
         guard !entries.isEmpty else {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import OperatorText
 import Supervisor
 import Workers
 #if canImport(Glibc)
@@ -54,6 +55,9 @@ struct Up: ParsableCommand {
         do { try JobOptions.validateWorkerArguments(in: loaded.root) } catch {
             throw CLIExit.usage("policy '\(policy)': \(error)")
         }
+        do throws(PipelineChain.Misplaced) { try PipelineChain.check(loaded.root) } catch {
+            throw CLIExit.usage("policy '\(policy)': \(error)")
+        }
         let roles = JobOptions.roles(in: loaded.root)
         let hasLoader = roles.contains(WorkerRole.loader.rawValue)
         // A job ends when its last stage says so; a tree with no such stage runs until stopped.
@@ -75,7 +79,8 @@ struct Up: ParsableCommand {
                     let halts = try warehouse.openHalts()
                     _ = try warehouse.resumeHalts()
                     for halt in halts {
-                        print("resumed: batch \(halt.batchID) stays in quarantine (gate '\(halt.gate)': \(halt.reason))")
+                        print(OperatorText.escaped(
+                            "resumed: batch \(halt.batchID) stays in quarantine (gate '\(halt.gate)': \(halt.reason))"))
                     }
                 } catch {
                     throw CLIExit(code: ExitCode.failure, message: "--resume: \(error)")

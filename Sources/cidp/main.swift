@@ -1,4 +1,5 @@
 import ArgumentParser
+import OperatorText
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,8 @@ do {
     try command.run()
     exit(0)
 } catch let error as CLIExit {
-    if !error.message.isEmpty { printError("cidp: \(error.message)") }
+    // One line, whatever it quotes: a halt's reason, a worker's last error, a refusal's detail.
+    if !error.message.isEmpty { printError("cidp: \(OperatorText.escaped(error.message))") }
     exit(error.code)
 } catch {
     let code = Cidp.exitCode(for: error)

@@ -42,13 +42,16 @@ extension SupervisorTreeTests {
 
         @Test func theGiveUpNamesTheChildsLastErrorLine() throws {
             var driver = bootedDriver(root(intensity: 0, [worker("extractor")]))
-            // Text the outside world wrote: an escape sequence must not reach a terminal.
-            driver.exit("extractor", .exited(code: 1), lastError: "  extractor: HTTP 404 from \u{1B}[31mhttp://h/v1/telemetry ")
+            // Text the outside world wrote: kept as it is (JSON carries it exactly), and every text view
+            // shows it escaped (OperatorText), so an escape sequence never reaches a terminal.
+            driver.exit("extractor", .exited(code: 1), lastError: "  extractor: HTTP 404 from \u{1B}[31mhttp://h/v1/telemetry \n")
             let finished = try #require(driver.finished)
-            #expect(finished.message.contains("'extractor' exited (exit code 1: extractor: HTTP 404 from  [31mhttp://h/v1/telemetry)"),
+            #expect(finished.message.contains("'extractor' exited (exit code 1: extractor: HTTP 404 from \u{1B}[31mhttp://h/v1/telemetry)"),
                     "\(finished.message)")
-            #expect(driver.entry("extractor")?.reason == "last exit code 1: extractor: HTTP 404 from  [31mhttp://h/v1/telemetry")
-            #expect(!finished.message.contains("\u{1B}"))
+            #expect(driver.entry("extractor")?.reason == "last exit code 1: extractor: HTTP 404 from \u{1B}[31mhttp://h/v1/telemetry")
+            let table = StatusTree(driver.tree.snapshot(now: driver.now)).renderTable()
+            #expect(table.contains(#"last exit code 1: extractor: HTTP 404 from \u001b[31mhttp://h/v1/telemetry"#), "\(table)")
+            #expect(!table.contains("\u{1B}"))
         }
 
         @Test func aChildThatRunsBetweenCrashesIsCountedOnRunningTimeAsInOTP() {

@@ -106,11 +106,15 @@ extension SupervisorTreeTests {
             #expect(driver.notices.filter { if case .halted = $0 { true } else { false } }.count == 1)
         }
 
-        @Test func theReasonIsKeptOnOneLineOfBoundedLength() {
+        @Test func theReasonIsKeptAsSentOfBoundedLengthAndShownOnOneLine() {
             var driver = Self.design()
             driver.halt("transformer", "line one\nline two\t" + String(repeating: "x", count: 5000))
             let reason = driver.entry("etl")?.reason ?? ""
-            #expect(reason.hasPrefix("line one line two xxx"))
+            #expect(reason.hasPrefix("line one\nline two\txxx"))
+            // The table shows it escaped (OperatorText): one line, the control characters visible.
+            let table = StatusTree(driver.tree.snapshot(now: driver.now)).renderTable()
+            #expect(table.contains(#"halted by transformer: line one\nline two\txxx"#), "\(table)")
+            #expect(table.split(separator: "\n").count == 9, "\(table)")
             #expect(reason.count == SupervisorTree.maxReasonLength)
             #expect(reason.hasSuffix("x…"))
         }

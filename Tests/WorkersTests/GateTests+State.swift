@@ -97,11 +97,11 @@ extension GateTests {
     /// those windows with an empty profile.
     @Test func oldWindowOnlyBlobDecodesAsWindowsAndAnEmptyProfile() throws {
         var transformer = Self.transformer(history: 2000)
-        let oldBlob = transformer.state.windows.encoded()
+        let oldBlob = Self.formatOne(transformer.state.windows)
         #expect(oldBlob.first == 1)
         let state = try TransformerState(decoding: oldBlob)
-        #expect(state.windows == transformer.state.windows)
-        #expect(state == TransformerState(windows: transformer.state.windows))
+        #expect(state.windows == (try RollingWindows(decoding: oldBlob)))
+        #expect(state == TransformerState(windows: try RollingWindows(decoding: oldBlob)))
         #expect(!state.reference.isComplete && state.reference.recordCount == 0)
         // Resumed from it, the timestamps of the last batch still count: a repeat is a duplicate.
         var resumed = GatedTransformer(rules: ValidationRules(), gates: .default, state: state)
@@ -109,6 +109,15 @@ extension GateTests {
         #expect(outcome.dropped == [.duplicate: 1])
         #expect(outcome.measurements.notJudged == ["drift not judged: reference profile has 0 of 5000 records"])
         _ = Self.passed(Self.next(after: 2000), in: &transformer)
+    }
+
+    /// `windows` as format 1 wrote them, before the last fields were kept: format 2 without its
+    /// last section (every pump's fields known: 1 + 17 bytes each).
+    static func formatOne(_ windows: RollingWindows) -> [UInt8] {
+        let current = windows.encoded()
+        var bytes = Array(current.dropLast(windows.sortedPumpIDs.count * 18))
+        bytes[0] = RollingWindows.formatWithoutLastFields
+        return bytes
     }
 
     @Test func encodingRoundTripsBuildingAndCompleteProfiles() throws {

@@ -113,6 +113,26 @@ import Workers
         #expect(try RollingWindows(decoding: RollingWindows().encoded()) == RollingWindows())
     }
 
+    /// Format 1 (before the last fields were kept) still decodes; its pumps' last fields are
+    /// unknown, and written back as unknown, until each pump's next record.
+    @Test func formatOneDecodesWithTheLastFieldsUnknown() throws {
+        let windows = fedWindows(seed: 7)
+        let current = windows.encoded()
+        #expect(current.first == RollingWindows.encodingFormat && RollingWindows.encodingFormat == 2)
+        var formatOne = Array(current.dropLast(5 * 18))
+        formatOne[0] = RollingWindows.formatWithoutLastFields
+        let decoded = try RollingWindows(decoding: formatOne)
+        #expect(decoded != windows)
+        #expect(decoded.encoded() == [2] + formatOne.dropFirst() + Array(repeating: 0, count: 5))
+        #expect(try RollingWindows(decoding: decoded.encoded()) == decoded)
+        // The next record of P_001 makes its fields known again.
+        var next = TransformSamples.record(1, at: Int64.max / 2, vibration: 1)
+        var resumed = decoded
+        resumed.apply(to: &next)
+        let tail = Array(resumed.encoded().suffix(18 + 4))
+        #expect(tail.first == 1 && tail.suffix(4) == [0, 0, 0, 0])
+    }
+
     @Test func encodingIsIndependentOfTheOrderPumpsWereSeen() {
         var first = RollingWindows(), second = RollingWindows()
         var a = TransformSamples.record(1, at: 10, vibration: 1), b = TransformSamples.record(2, at: 10, vibration: 2)
@@ -136,7 +156,7 @@ import Workers
     @Test func hostileInputThrowsOneLine() {
         let valid = fedWindows(seed: 5).encoded()
         var cases: [(String, [UInt8])] = []
-        cases.append(("unknown format 2", patched(valid, at: 0, [2])))
+        cases.append(("unknown format 3", patched(valid, at: 0, [3])))
         cases.append(("window width 4", patched(valid, at: 1, [4])))
         cases.append(("claims 4294967295 pumps", patched(valid, at: 2, [0xFF, 0xFF, 0xFF, 0xFF])))
         // First pump: id length at 6, id "P_001" at 7..<12, timestamp 12..<20, values held at 20.
@@ -147,6 +167,13 @@ import Workers
         cases.append(("not finite (-nan", patched(valid, at: 21, Array(repeating: 0xFF, count: 8))))
         cases.append(("not finite (inf)", patched(valid, at: 21, withUnsafeBytes(of: Double.infinity.bitPattern.littleEndian, Array.init))))
         cases.append(("not after 'P_001'", duplicatedFirstPump(valid)))
+        // The last fields, after the 5 entries: per pump 1 (known), flow rate, temperature, label.
+        let lastFields = valid.count - 5 * 18
+        cases.append(("pump 'P_001': last fields marked 2", patched(valid, at: lastFields, [2])))
+        cases.append(("the last flow rate of pump 'P_001' is not finite",
+                      patched(valid, at: lastFields + 1, withUnsafeBytes(of: Double.nan.bitPattern.littleEndian, Array.init))))
+        cases.append(("the last temperature of pump 'P_002' is not finite",
+                      patched(valid, at: lastFields + 18 + 9, withUnsafeBytes(of: Double.infinity.bitPattern.littleEndian, Array.init))))
         for (expected, bytes) in cases {
             do {
                 _ = try RollingWindows(decoding: bytes)

@@ -11,9 +11,25 @@ public struct ControlClient: Sendable {
     public init(runDirectory: RunDirectory) { self.runDirectory = runDirectory }
 
     /// Sends `request` and returns the reply. With `waitForExit`, keeps reading until the
-    /// supervisor closes the connection (it does so as it exits).
+    /// supervisor closes the connection (it does so as it exits). Refused only because the socket
+    /// is busy (`control.max_connections` clients connected), it tries again when the reply says a
+    /// slot should be free, for up to `busyWait`; then the refusal is the reply.
     /// - Throws: `SupervisorError.notRunning` when nothing listens; `.protocolError` on a bad reply.
-    public func send(_ request: ControlRequest, waitForExit: Bool = false) throws(SupervisorError) -> ControlReply {
+    public func send(_ request: ControlRequest, waitForExit: Bool = false,
+                     busyWait: Duration = .seconds(30)) throws(SupervisorError) -> ControlReply {
+        let deadline = Posix.monotonicNow() + busyWait
+        while true {
+            let reply = try sendOnce(request, waitForExit: waitForExit)
+            let now = Posix.monotonicNow()
+            guard !reply.ok, let retryAfter = reply.retryAfterMs, now < deadline else { return reply }
+            let wait = min(Duration.milliseconds(min(max(retryAfter, 10), 60_000)), deadline - now)
+            var pause = timespec(tv_sec: Int(wait.components.seconds), tv_nsec: Int(wait.components.attoseconds / 1_000_000_000))
+            var left = timespec()
+            while nanosleep(&pause, &left) == -1 && errno == EINTR { pause = left }
+        }
+    }
+
+    private func sendOnce(_ request: ControlRequest, waitForExit: Bool) throws(SupervisorError) -> ControlReply {
         let path = runDirectory.socketPath
         let fd = cshims_unix_socket(0)
         guard fd >= 0 else { throw SupervisorError(.controlSocket, path: path, Errno.current) }

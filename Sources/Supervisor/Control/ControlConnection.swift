@@ -14,9 +14,18 @@ struct ControlConnection {
         case exit
     }
 
+    /// When it connected (monotonic): it must have sent its request by then plus the idle timeout.
+    let acceptedAt: Duration
     var received: [UInt8] = []
     var waiting: Waiting = .nothing
     static let maxRequestBytes = 4096
+
+    init(acceptedAt: Duration) {
+        self.acceptedAt = acceptedAt
+    }
+
+    /// Whether it has not yet sent a whole request: the idle timeout applies.
+    var isIdle: Bool { waiting == .nothing }
 
     /// Creates the listening socket at `path`: mode 0600 from birth (umask around bind), a
     /// stale socket left by a dead supervisor removed first (the caller holds the run lock).

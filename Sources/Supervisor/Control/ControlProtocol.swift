@@ -1,4 +1,5 @@
 import Foundation
+import OperatorText
 
 /// The control socket's protocol: the client sends one request line, the server answers one
 /// JSON object line. `stop` keeps the connection open until the supervisor has exited, so the
@@ -106,13 +107,23 @@ public struct ControlReply: Codable, Equatable, Sendable {
     /// not done — `OperatorAnswer`); absent means 2.
     public var code: Int32?
     public var tree: StatusTree?
+    /// Set when the request was refused only because the socket is busy (`control.max_connections`
+    /// clients connected): when to try again, in milliseconds.
+    public var retryAfterMs: Int?
 
-    public init(ok: Bool, message: String? = nil, error: String? = nil, code: Int32? = nil, tree: StatusTree? = nil) {
+    enum CodingKeys: String, CodingKey {
+        case ok, message, error, code, tree
+        case retryAfterMs = "retry_after_ms"
+    }
+
+    public init(ok: Bool, message: String? = nil, error: String? = nil, code: Int32? = nil, tree: StatusTree? = nil,
+                retryAfterMs: Int? = nil) {
         self.ok = ok
         self.message = message
         self.error = error
         self.code = code
         self.tree = tree
+        self.retryAfterMs = retryAfterMs
     }
 
     public func encodedLine() -> [UInt8] {
@@ -127,6 +138,7 @@ public struct ControlReply: Codable, Equatable, Sendable {
 extension StatusTree {
     /// The tree as aligned text lines: name (indented by depth), state, pid, restarts, uptime, and
     /// info: strategy or restart type, then why (`halted by transformer: <reason>` when halted).
+    /// Every cell is shown through `OperatorText.escaped`: a reason quotes what the world wrote.
     public func renderTable() -> String {
         var rows: [[String]] = [["NAME", "STATE", "PID", "RESTARTS", "UPTIME", "INFO"]]
         func walk(_ tree: StatusTree, depth: Int) {
@@ -134,7 +146,7 @@ extension StatusTree {
             let why = tree.haltedBy.map { "halted by \($0): \(tree.reason ?? "")" } ?? tree.reason
             let info = [tree.strategy ?? tree.restart, why].compactMap { $0 }.joined(separator: "; ")
             rows.append([indent + tree.name, tree.state, tree.pid.map(String.init) ?? "-", "\(tree.restarts)",
-                         tree.uptimeMs.map(Self.formatUptime) ?? "-", info])
+                         tree.uptimeMs.map(Self.formatUptime) ?? "-", info].map(OperatorText.escaped))
             for child in tree.children ?? [] { walk(child, depth: depth + 1) }
         }
         walk(self, depth: 0)

@@ -111,7 +111,7 @@ extension SupervisorTree {
         }
         let phase = worker(id).phase
         let parentID = worker(id).parent
-        let lastError = lastError.map(Self.oneLineError)
+        let lastError = lastError.map(Self.boundedError)
         modifyWorker(id) { $0.lastExit = status; $0.lastError = lastError }
         // How the exit reads in a give-up line: the status, and what the worker last said was wrong.
         let exit = lastError.map { "\(status): \($0)" } ?? "\(status)"
@@ -199,11 +199,12 @@ extension SupervisorTree {
     /// The longest last-error line kept, in characters.
     static let maxErrorLength = 300
 
-    /// A worker's last error line on one line (control characters as spaces), cut with `…`.
-    static func oneLineError(_ text: String) -> String {
-        var line = Substring(PoisonPill.withoutControlCharacters(text))
-        while line.first == " " { line.removeFirst() }
-        while line.last == " " { line.removeLast() }
+    /// A worker's last error line without surrounding white space, cut with `…`, otherwise as it
+    /// was printed (like a halt's reason, see `boundedReason`: text views escape it, JSON carries it).
+    static func boundedError(_ text: String) -> String {
+        var line = Substring(text)
+        while line.first?.isWhitespace == true { line.removeFirst() }
+        while line.last?.isWhitespace == true { line.removeLast() }
         return line.count > maxErrorLength ? line.prefix(maxErrorLength - 1) + "…" : String(line)
     }
 

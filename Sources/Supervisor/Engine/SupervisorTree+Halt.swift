@@ -83,7 +83,7 @@ extension SupervisorTree {
         let parentID = worker.parent
         let parentNode = node(parentID)
         guard parentNode.mode == .running || parentNode.mode == .starting else { return }
-        let halt = Halt(by: worker.spec.name, reason: Self.oneLineReason(reason))
+        let halt = Halt(by: worker.spec.name, reason: Self.boundedReason(reason))
         actions.append(.notice(.halted(node: parentNode.spec.name, worker: halt.by, reason: halt.reason)))
         if haltEndsRun {
             // The whole tree stops in order; the halted chain is stopped at once besides (its
@@ -103,10 +103,12 @@ extension SupervisorTree {
     /// The longest halt reason kept, in characters: the reason is one line for the operator.
     static let maxReasonLength = 1000
 
-    /// `reason` on one line (control characters as spaces), cut to `maxReasonLength` with `…`.
-    static func oneLineReason(_ reason: String) -> String {
-        let line = PoisonPill.withoutControlCharacters(reason)
-        return line.count > maxReasonLength ? line.prefix(maxReasonLength - 1) + "…" : line
+    /// `reason` cut to `maxReasonLength` with `…`, otherwise as the worker sent it: it may quote
+    /// what the world wrote (a pump id, an API's error body), and is kept exact so that JSON
+    /// (`cidp status --json`) carries it exactly; every text view shows it through
+    /// `OperatorText.escaped`, on one line with its control characters visible.
+    static func boundedReason(_ reason: String) -> String {
+        reason.count > maxReasonLength ? reason.prefix(maxReasonLength - 1) + "…" : reason
     }
 
     /// Halts a worker directly under the root: the root's other children are not its chain.

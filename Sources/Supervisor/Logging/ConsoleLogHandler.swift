@@ -1,5 +1,6 @@
 import LogFormat
 import Logging
+import OperatorText
 
 /// A swift-log handler printing readable lines on stderr:
 /// `HH:MM:SS.mmm LEVEL label: message key=value key=value` (local time, keys sorted).
@@ -63,25 +64,9 @@ public struct ConsoleLogHandler: LogHandler {
         return "\"" + escaped(value).replacingAll("\"", with: "\\\"") + "\""
     }
 
+    /// The shared sanitiser of operator output (`OperatorText`): `\n`, `\t`, `\u001b`….
     private static func escaped(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where isControl(scalar):
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
-
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+        OperatorText.escaped(text)
     }
 }
 

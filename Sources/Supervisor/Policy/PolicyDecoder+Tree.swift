@@ -23,6 +23,12 @@ extension PolicyDecoder {
                     let cycle = (path[start...] + [child]).joined(separator: " -> ")
                     throw source.error(at: node.childrenPath, "cycle of nodes: \(cycle)")
                 }
+                // Checked before going deeper: the walk (here and in the engine) recurses per level.
+                if childNode != nil, path.count > PolicySchema.maximumNodeDepth {
+                    throw source.error(at: node.childrenPath, "\(child.quotedForMessage) would be a node "
+                        + "\(path.count) levels below [supervisor] (\((path + [child]).joined(separator: " -> "))); "
+                        + "nodes nest at most \(PolicySchema.maximumNodeDepth) levels")
+                }
                 if let parent = parentOf[child] {
                     let listed = parent.childrenPath.joined(separator: ".")
                     throw source.error(at: node.childrenPath, "\(child.quotedForMessage) is already listed in "
@@ -55,6 +61,16 @@ extension PolicyDecoder {
                      })
         }
         return build(root)
+    }
+
+    /// At most `PolicySchema.maximumElements` nodes and workers: the first table past the limit,
+    /// in file order, is blamed.
+    func checkSize(nodes: [NodeDefinition], workers: [WorkerDefinition]) throws(PolicyError) {
+        let count = nodes.count + workers.count
+        guard count > PolicySchema.maximumElements else { return }
+        let paths = (nodes.map(\.path) + workers.map(\.path)).sorted { (source.line(of: $0) ?? .max) < (source.line(of: $1) ?? .max) }
+        throw source.error(at: paths[PolicySchema.maximumElements], "\(count) nodes and workers; a tree holds at most "
+            + "\(PolicySchema.maximumElements) (each worker is a process and descriptors of the root)")
     }
 
     /// A name is used once: not as both a node and a worker, and not as the root's name.

@@ -19,6 +19,7 @@ struct PolicyDecoder {
         }
         let rootNode = try decodeNode(supervisor, name: nil)
         let logging = try decodeLogging()
+        let control = try decodeControl()
         let defaults = try decodeDefaults()
         let nodes = try decodeDefinitions(of: "nodes") { (table, name) throws(PolicyError) in
             try decodeNode(table, name: name)
@@ -26,8 +27,9 @@ struct PolicyDecoder {
         let workers = try decodeDefinitions(of: "workers") { (table, name) throws(PolicyError) in
             try decodeWorker(table, name: name, defaults: defaults)
         }
+        try checkSize(nodes: nodes, workers: workers)
         let tree = try assembleTree(root: rootNode, nodes: nodes, workers: workers)
-        return Policy(root: tree, logging: logging)
+        return Policy(root: tree, logging: logging, control: control)
     }
 
     // MARK: Nodes

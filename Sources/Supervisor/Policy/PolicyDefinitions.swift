@@ -90,10 +90,15 @@ struct WorkerDefinition {
 
 /// The allowed keys of each kind of table, in the order the README documents them.
 enum PolicySchema {
-    static let topLevel = ["supervisor", "logging", "defaults", "nodes", "workers"]
+    static let topLevel = ["supervisor", "logging", "control", "defaults", "nodes", "workers"]
     static let supervisor = ["name", "strategy", "intensity", "period_ms", "intensity_exceeded", "children"]
     static let node = ["strategy", "intensity", "period_ms", "intensity_exceeded", "children"]
     static let logging = ["dir", "max_bytes", "keep", "console_level"]
+    static let control = ["max_connections", "idle_timeout_ms"]
+    /// `[control]`'s ranges: at least one client (`cidp stop` needs one), and a timeout a client on
+    /// a loaded machine can meet but an idle one cannot stretch past an hour.
+    static let maxConnectionsRange = 1...1024
+    static let idleTimeoutRange = 100...3_600_000
     static let defaults = ["restart", "shutdown", "readiness_timeout_ms", "watchdog_ms", "memory_limit_mb",
                            "poison_pill_crashes", "backoff"]
     static let worker = ["role", "args", "env", "input"] + defaults
@@ -102,6 +107,16 @@ enum PolicySchema {
     static let defaultRootName = "cidp"
     /// `poison_pill_crashes` when neither the worker nor `[defaults]` sets it (capped at the intensity of the worker's node).
     static let defaultPoisonPillCrashes = 3
+
+    // Limits: the parser, the decoder and the engine walk the tree recursively, and each worker
+    // is a process with descriptors in the root; a policy past these is refused with one line.
+    /// The deepest a key may nest, counting dotted parts and the tables and arrays around it
+    /// (the deepest valid key, `workers.NAME.backoff.initial_ms`, has 4).
+    static let maximumKeyDepth = 8
+    /// The most levels of `[nodes.X]` below `[supervisor]` (the default policy has 1).
+    static let maximumNodeDepth = 16
+    /// The most nodes and workers one tree may hold, `[supervisor]` aside.
+    static let maximumElements = 256
 
     /// `^[a-z0-9][a-z0-9_-]{0,31}$`
     static func isValidName(_ name: String) -> Bool {

@@ -36,6 +36,16 @@ public enum PolicyLoader {
             let line = text.utf8[..<nul].count { $0 == UInt8(ascii: "\n") } + 1
             throw PolicyError(file: file, line: line, message: "invalid TOML: NUL character in the text")
         }
+        // Before the TOML parser, which recurses once per level of a key and would overflow its
+        // stack (SIGSEGV, no message) on a key thousands of levels deep.
+        let locator = SourceLocator(text: text)
+        let deepest = locator.deepestPath
+        if deepest.depth > PolicySchema.maximumKeyDepth {
+            let shown = deepest.start.prefix(PolicySchema.maximumKeyDepth + 1).joined(separator: ".")
+            throw PolicyError(file: file, line: deepest.line, message: "a key nested \(deepest.depth) levels deep"
+                + (shown.isEmpty ? "" : " (\(shown.quotedForMessage)…)") + "; a policy's keys nest at most "
+                + "\(PolicySchema.maximumKeyDepth) levels (workers.NAME.backoff.initial_ms has 4)")
+        }
         let document: TOMLTable
         do {
             document = try TOMLTable(string: text)
@@ -47,7 +57,7 @@ public enum PolicyLoader {
         }
         // TOMLKit never frees a parsed document; clearing it releases everything but the root.
         defer { document.clear() }
-        let source = PolicySource(file: file, locator: SourceLocator(text: text))
+        let source = PolicySource(file: file, locator: locator)
         let decoder = PolicyDecoder(root: TableReader(table: document, path: [], source: source),
                                     executable: executable, knownRoles: knownRoles)
         return try decoder.decode()

@@ -4,12 +4,22 @@
 /// table headers (`[workers.extractor]`, `[defaults.backoff]`, quoted parts), `key = value`
 /// lines with dotted or quoted keys, and the keys of inline tables (`env = { A = "1" }`). It
 /// skips strings (including multi-line ones), comments and multi-line arrays. It is only used
-/// to place error messages, and it is only ever asked about documents that TOML already
-/// accepted, so on anything it does not understand it simply records nothing.
+/// to place error messages, and on anything it does not understand it simply records nothing.
+///
+/// It also runs before the TOML parser, on any text, to measure the deepest key path
+/// (`deepestPath`): the parser recurses once per level of a dotted key or table header, so a
+/// path thousands of levels deep would overflow its stack. The scan itself is linear and never
+/// recurses; only the first `recordedDepth` levels of a path are recorded for locating errors.
 struct SourceLocator {
     /// First line (1-based) at which each path, joined by `separator`, appears.
     private var firstLine: [String: Int] = [:]
     private static let separator = "\u{1F}"
+    /// The deepest key path seen: its levels (dotted parts, plus one for each array or inline
+    /// table it is nested in inside a value), its line, and its first parts (none inside arrays).
+    private(set) var deepestPath: (depth: Int, line: Int, start: [String]) = (0, 0, [])
+    /// Parts of a path beyond this are not kept: no valid policy has such keys, and keeping every
+    /// prefix of a very long path would take time and memory quadratic in its length.
+    static let recordedDepth = 16
 
     /// Scans `text` once.
     init(text: String) {
@@ -17,8 +27,10 @@ struct SourceLocator {
         var lineNumber = 0
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
-            scanner.scan(Array(line.utf8), line: lineNumber) { path, line in
-                record(path, at: line)
+            scanner.scan(Array(line.utf8), line: lineNumber) { path, depth, line in
+                if depth > deepestPath.depth { deepestPath = (depth, line, path) }
+                // Deeper paths are refused before anything asks where they are.
+                if depth <= Self.recordedDepth { record(path, at: line) }
             }
         }
     }
@@ -45,14 +57,23 @@ struct SourceLocator {
 
 /// The line-by-line state of `SourceLocator`'s scan.
 private struct Scanner {
-    /// An open value that may continue on the next line.
+    /// An open value that may continue on the next line. `depth` is the number of levels above
+    /// what it holds (a key inside it adds its own parts), counted even where `path` is not kept.
     enum Container {
-        case array
+        case array(depth: Int)
         /// An inline table; `path` is nil for tables whose place we do not track (inside arrays).
-        case inlineTable(path: [String]?, expectingKey: Bool)
+        case inlineTable(path: [String]?, depth: Int, expectingKey: Bool)
+
+        var depth: Int {
+            switch self {
+            case .array(let depth), .inlineTable(_, let depth, _): depth
+            }
+        }
     }
 
+    /// The current table's path, cut as `joined` cuts paths, and its full depth.
     private var table: [String] = []
+    private var tableDepth = 0
     private var containers: [Container] = []
     /// The closing delimiter of a multi-line string still open, `"""` or `'''`.
     private var openString: UInt8?
@@ -63,7 +84,14 @@ private struct Scanner {
     private static let openBrace = UInt8(ascii: "{"), closeBrace = UInt8(ascii: "}")
     private static let comma = UInt8(ascii: ","), backslash = UInt8(ascii: "\\")
 
-    mutating func scan(_ s: [UInt8], line: Int, found: (_ path: [String], _ line: Int) -> Void) {
+    /// `base + key`, cut to `SourceLocator.recordedDepth` parts: a path never grows past them, so
+    /// a hostile document cannot make the scan quadratic.
+    private static func joined(_ base: [String], _ key: [String]) -> [String] {
+        base + key.prefix(max(0, SourceLocator.recordedDepth - base.count))
+    }
+
+    /// Calls `found` with each path (cut as `joined` cuts it), its full depth and its line.
+    mutating func scan(_ s: [UInt8], line: Int, found: (_ path: [String], _ depth: Int, _ line: Int) -> Void) {
         var i = 0
         if let delimiter = openString {
             guard let end = Self.endOfMultilineString(s, from: 0, delimiter: delimiter) else { return }
@@ -77,18 +105,24 @@ private struct Scanner {
                 i += 1
                 if i < s.count, s[i] == Self.openBracket { i += 1 }
                 guard let path = Self.parseKey(s, &i) else { return }
-                table = path
-                found(path, line)
+                table = Self.joined([], path)
+                tableDepth = path.count
+                found(table, tableDepth, line)
                 return
             }
             guard let key = Self.parseKey(s, &i) else { return }
-            found(table + key, line)
+            let keyPath = Self.joined(table, key)
+            let depth = tableDepth + key.count
+            found(keyPath, depth, line)
             Self.skipSpaces(s, &i)
             guard i < s.count, s[i] == Self.equals else { return }
             i += 1
             Self.skipSpaces(s, &i)
             if i < s.count, s[i] == Self.openBrace {
-                containers.append(.inlineTable(path: table + key, expectingKey: true))
+                containers.append(.inlineTable(path: keyPath, depth: depth, expectingKey: true))
+                i += 1
+            } else if i < s.count, s[i] == Self.openBracket {
+                containers.append(.array(depth: depth))
                 i += 1
             }
         }
@@ -97,21 +131,25 @@ private struct Scanner {
 
     /// Scans value text up to the end of the line, tracking open arrays, inline tables and strings.
     private mutating func scanValue(_ s: [UInt8], _ i: inout Int, line: Int,
-                                    found: (_ path: [String], _ line: Int) -> Void) {
+                                    found: (_ path: [String], _ depth: Int, _ line: Int) -> Void) {
         while i < s.count {
-            if case .inlineTable(let path, true)? = containers.last {
+            if case .inlineTable(let path, let tableDepth, true)? = containers.last {
                 Self.skipSpaces(s, &i)
                 guard i < s.count else { return }
                 if s[i] == Self.closeBrace { containers.removeLast(); i += 1; continue }
                 guard let key = Self.parseKey(s, &i) else { i += 1; continue }
-                let keyPath = path.map { $0 + key }
-                if let keyPath { found(keyPath, line) }
-                containers[containers.count - 1] = .inlineTable(path: path, expectingKey: false)
+                let keyPath = path.map { Self.joined($0, key) }
+                let depth = tableDepth + key.count
+                found(keyPath ?? [], depth, line)
+                containers[containers.count - 1] = .inlineTable(path: path, depth: tableDepth, expectingKey: false)
                 Self.skipSpaces(s, &i)
                 if i < s.count, s[i] == Self.equals { i += 1 }
                 Self.skipSpaces(s, &i)
                 if i < s.count, s[i] == Self.openBrace {
-                    containers.append(.inlineTable(path: keyPath, expectingKey: true))
+                    containers.append(.inlineTable(path: keyPath, depth: depth, expectingKey: true))
+                    i += 1
+                } else if i < s.count, s[i] == Self.openBracket {
+                    containers.append(.array(depth: depth))
                     i += 1
                 }
                 continue
@@ -131,17 +169,18 @@ private struct Scanner {
                     i = Self.endOfString(s, from: i + 1, delimiter: delimiter)
                 }
             case Self.openBracket:
-                containers.append(.array)
+                // A value nested in another is a level of its own, as the parser nests it.
+                containers.append(.array(depth: (containers.last?.depth ?? 0) + 1))
                 i += 1
             case Self.openBrace:
-                containers.append(.inlineTable(path: nil, expectingKey: true))
+                containers.append(.inlineTable(path: nil, depth: (containers.last?.depth ?? 0) + 1, expectingKey: true))
                 i += 1
             case Self.closeBracket, Self.closeBrace:
                 if !containers.isEmpty { containers.removeLast() }
                 i += 1
             case Self.comma:
-                if case .inlineTable(let path, false)? = containers.last {
-                    containers[containers.count - 1] = .inlineTable(path: path, expectingKey: true)
+                if case .inlineTable(let path, let depth, false)? = containers.last {
+                    containers[containers.count - 1] = .inlineTable(path: path, depth: depth, expectingKey: true)
                 }
                 i += 1
             default:

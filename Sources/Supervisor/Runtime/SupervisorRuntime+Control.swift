@@ -2,14 +2,26 @@
 import Glibc
 #endif
 import CShims
+import Logging
+import Wire
 
 extension SupervisorRuntime {
+    /// Clients accepted per turn of the loop at most: a flood of connections is served (or refused)
+    /// between the other events, never instead of them.
+    static let acceptsPerTurn = 64
+
     func acceptClients() {
-        while true {
+        for _ in 0..<Self.acceptsPerTurn {
             let fd = cshims_accept(listenFD)
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
+                if errno == EMFILE || errno == ENFILE { refuseWithSpareDescriptor() }
                 return
+            }
+            guard clients.count < admission.cap else {
+                refuse(fd, .busy, admission.busyReply(open: clients.count, oldestIdleSince: oldestIdleClient(),
+                                                      now: Posix.monotonicNow()))
+                continue
             }
             let peer = ControlConnection.peerIsAllowed(fd)
             guard peer.allowed else {
@@ -21,7 +33,105 @@ extension SupervisorRuntime {
                 continue
             }
             register(fd, as: .client)
-            clients[fd] = ControlConnection()
+            clients[fd] = ControlConnection(acceptedAt: Posix.monotonicNow())
+        }
+    }
+
+    /// Past the descriptor limit (something else took what `reserveDescriptors` counted on): the
+    /// spare descriptor is given up for one accept, so the client waiting in the backlog is told
+    /// why it is refused instead of waiting, and the loop is not woken again and again for it.
+    private func refuseWithSpareDescriptor() {
+        guard admission.spareFD >= 0 else { return }
+        Posix.close(admission.spareFD)
+        let fd = cshims_accept(listenFD)
+        if fd >= 0 {
+            refuse(fd, .outOfDescriptors, ControlReply(ok: false, error: "the supervisor is out of descriptors "
+                + "(RLIMIT_NOFILE); try again shortly"))
+        }
+        admission.spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
+    /// Answers a client that is not let in, closes it, and counts it for the log.
+    private func refuse(_ fd: Int32, _ refusal: ControlAdmission.Refusal, _ reply: ControlReply) {
+        ControlConnection.reply(fd, reply)
+        Posix.close(fd)
+        logRefusal(refusal)
+    }
+
+    /// One warning for the first refusal, then one every `ControlAdmission.logInterval` at most,
+    /// with the counts by kind since the last.
+    private func logRefusal(_ refusal: ControlAdmission.Refusal?) {
+        let now = Posix.monotonicNow()
+        let counts = if let refusal { admission.note(refusal, now: now) } else { admission.flush(now: now) }
+        guard let counts else { return }
+        var metadata: Logger.Metadata = [
+            "connections.open": "\(clients.count)", "connections.max": "\(admission.cap)",
+            "idle_timeout_ms": "\(admission.idleTimeout.milliseconds)",
+        ]
+        for (kind, count) in counts { metadata["refused.\(kind.rawValue)"] = "\(count)" }
+        logger.warning("Control clients refused", metadata: metadata)
+    }
+
+    /// When the longest-connected idle client connected (nil when none is idle).
+    private func oldestIdleClient() -> Duration? {
+        clients.values.filter(\.isIdle).map(\.acceptedAt).min()
+    }
+
+    /// When the next idle client is due to be closed: a deadline of the loop.
+    func nextIdleDeadline() -> Duration? {
+        oldestIdleClient().map { $0 + admission.idleTimeout }
+    }
+
+    /// Answers and closes every client that has not sent its whole request within the idle
+    /// timeout; logs the refusals counted but not logged yet, once their interval has passed.
+    func closeIdleClients() {
+        let now = Posix.monotonicNow()
+        for (fd, connection) in clients where connection.isIdle && now - connection.acceptedAt >= admission.idleTimeout {
+            finish(fd, admission.idleReply)
+            logRefusal(.idle)
+        }
+        logRefusal(nil)
+    }
+
+    /// Sets the descriptors aside (`DescriptorBudget`): the spare one, the tree's reserve, then as
+    /// many control clients as fit, up to `control.max_connections`, raising the soft limit as far
+    /// as needed. Call once everything but the workers is open.
+    /// - Throws: `SupervisorError` when even the reserve and one client exceed the hard limit.
+    func reserveDescriptors() throws(SupervisorError) {
+        admission.spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let limit: (soft: UInt64, hard: UInt64)
+        let open: Int
+        do throws(Errno) {
+            limit = try Posix.descriptorLimit()
+            open = try Posix.openDescriptorCount()
+        } catch {
+            throw SupervisorError(.refused, path: "descriptor limit (RLIMIT_NOFILE)", detail: "cannot read it: \(error)")
+        }
+        let budget = DescriptorBudget(open: open, workers: policy.root.workers.count)
+        switch budget.plan(maxConnections: policy.control.maxConnections, soft: limit.soft, hard: limit.hard) {
+        case .tooLow(let hard, let needed):
+            throw SupervisorError(.refused, path: "descriptor limit (RLIMIT_NOFILE)", detail: "\(hard) is too low for this "
+                + "tree: it needs \(needed) (\(open) open, \(budget.reserve) reserved for \(policy.root.workers.count) workers, "
+                + "1 control client); raise it (ulimit -n) or use a smaller tree")
+        case .serve(let connections, let raise):
+            if let raise {
+                do throws(Errno) { try Posix.setDescriptorSoftLimit(raise) } catch {
+                    throw SupervisorError(.refused, path: "descriptor limit (RLIMIT_NOFILE)",
+                                          detail: "cannot raise the soft limit to \(raise): \(error)")
+                }
+            }
+            admission.cap = connections
+            let metadata: Logger.Metadata = [
+                "descriptors.open": "\(open)", "descriptors.reserved": "\(budget.reserve)",
+                "descriptors.limit": "\(raise ?? limit.soft)", "connections.max": "\(connections)",
+                "idle_timeout_ms": "\(admission.idleTimeout.milliseconds)",
+            ]
+            if connections < policy.control.maxConnections {
+                // The descriptor limit holds no more beside the tree's reserve.
+                logger.warning("Control clients capped below control.max_connections by the descriptor limit", metadata: metadata)
+            } else {
+                logger.debug("Descriptors reserved", metadata: metadata)
+            }
         }
     }
 

@@ -34,13 +34,9 @@ extension SupervisorRuntime {
         systemd.load = SystemdNotifications.LoadProgress(worker: tree.name(of: id), committedBatch: batch, rowsLoaded: rows)
     }
 
-    /// The wait before the loop's next turn must end by the next watchdog ping or status check.
+    /// The wait before the loop's next turn must end by the next watchdog ping or status check,
+    /// and by the next idle control client's timeout.
     func earliestDeadline() -> Duration? {
-        switch (tree.nextDeadline(), systemd.nextDeadline) {
-        case (let tree?, let systemd?): return min(tree, systemd)
-        case (let tree?, nil): return tree
-        case (nil, let systemd?): return systemd
-        case (nil, nil): return nil
-        }
+        [tree.nextDeadline(), systemd.nextDeadline, nextIdleDeadline()].compactMap { $0 }.min()
     }
 }

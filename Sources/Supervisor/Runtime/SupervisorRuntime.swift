@@ -41,6 +41,8 @@ public final class SupervisorRuntime {
     var clients: [Int32: ControlConnection] = [:]
     /// The last ticket given to an operator request.
     var nextTicket = 0
+    /// The control socket's cap and idle timeout, and the descriptors set aside (`reserveDescriptors`).
+    var admission: ControlAdmission
     var events: [TreeEvent] = []
     /// When each worker's progress was last logged: at most one line a second per worker.
     var progressLoggedAt: [ElementID: Duration] = [:]
@@ -77,6 +79,7 @@ public final class SupervisorRuntime {
         self.runDirectory = runDirectory
         self.logger = logger
         self.tree = SupervisorTree(root: policy.root, seed: seed, haltEndsRun: haltEndsRun, isJob: isJob)
+        self.admission = ControlAdmission(settings: policy.control)
         self.systemd = SystemdNotifier(logger: logger)
         // Our own launch variables are set per worker; an inherited copy would shadow them
         // (getenv returns the first match).
@@ -125,6 +128,7 @@ public final class SupervisorRuntime {
         devNullFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
         channels = try DataChannels(root: policy.root)
         listenFD = try ControlConnection.listen(at: runDirectory.socketPath)
+        try reserveDescriptors()
         register(signalFD, as: .signals)
         register(listenFD, as: .listener)
         logger.notice("Supervisor starting", metadata: [
@@ -159,6 +163,7 @@ public final class SupervisorRuntime {
             guard let source = sources[fd] else { continue }
             dispatch(fd: fd, source: source)
         }
+        closeIdleClients()
         if let deadline = tree.nextDeadline(), deadline <= Posix.monotonicNow() {
             process(.tick)
         }
@@ -418,6 +423,7 @@ public final class SupervisorRuntime {
         unlink(runDirectory.socketPath)
         Posix.close(epollFD)
         Posix.close(devNullFD)
+        if admission.spareFD >= 0 { Posix.close(admission.spareFD) }
         logger.notice("Supervisor stopped", metadata: ["exit.code": "\(outcome?.exitCode ?? 0)"])
     }
 }

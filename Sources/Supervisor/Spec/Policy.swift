@@ -17,14 +17,30 @@ public struct LogSettings: Sendable, Equatable {
     }
 }
 
+/// The control socket's limits, so that clients cannot starve the tree of descriptors.
+public struct ControlSettings: Sendable, Equatable {
+    /// Clients connected at once; one more is accepted only to be refused, with a reply saying so.
+    public var maxConnections: Int
+    /// How long a client may take, from connecting, to send its whole request line; then it is
+    /// answered with an error and closed. A client waiting for its answer (a restart, `stop`) is not idle.
+    public var idleTimeout: Duration
+
+    public init(maxConnections: Int = 32, idleTimeout: Duration = .seconds(5)) {
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+    }
+}
+
 /// A validated policy file: the supervision tree and the root's settings.
 public struct Policy: Sendable, Equatable {
     /// The root node; its name is the tree's name in `cidp status`.
     public var root: NodeSpec
     public var logging: LogSettings
+    public var control: ControlSettings
 
-    public init(root: NodeSpec, logging: LogSettings = LogSettings()) {
+    public init(root: NodeSpec, logging: LogSettings = LogSettings(), control: ControlSettings = ControlSettings()) {
         self.root = root
         self.logging = logging
+        self.control = control
     }
 }

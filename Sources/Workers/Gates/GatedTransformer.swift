@@ -12,12 +12,13 @@ import Wire
 /// `dropna` would; an exact repeat of an accepted record is dropped as `duplicate`: neither is a
 /// violation, both are counted.
 ///
-/// Duplicates are recognised against every accepted record of the same batch (all fields
-/// compared) and against the pump's last accepted record of earlier batches; of that one only
-/// the timestamp, vibration and pressure are kept in the state, so across batches a repeat that
-/// differs only in flow rate, temperature or label is taken for an exact duplicate (and dropped,
-/// the first copy staying loaded), and a repeat of an older record of an earlier batch is
-/// `notIncreasing`.
+/// Duplicates are recognised against every accepted record of the same batch and against the
+/// pump's last accepted record of earlier batches, every field compared (the state keeps that
+/// record's readings and label): a repeat that differs in any of them — flow rate, pressure,
+/// vibration, temperature or label — is a `conflictingDuplicate` and fails the record gate; an
+/// exact repeat is dropped and counted. (After a checkpoint written before the state kept the
+/// flow rate, temperature and label, a pump's next repeat is compared on vibration and pressure
+/// only.) A repeat of an older record of an earlier batch is `notIncreasing`.
 ///
 /// **Batch gate** (after the record gate passed), each check only on a batch large enough to
 /// judge (`batch.min_records`): the share of records missing a reading (of records in), the
@@ -145,9 +146,9 @@ public struct GatedTransformer: Sendable {
                 continue
             }
             let last = state.windows.lastTimestamp(slot: slot)
-            if original.timestamp == last, let (vibration, pressure) = state.windows.lastReadings(slot: slot) {
-                // The pump's last record came in an earlier batch: only these two readings are known.
-                if let difference = Self.difference(original, vibration: vibration, pressure: pressure) {
+            if original.timestamp == last, let accepted = state.windows.lastRecord(slot: slot) {
+                // The pump's last record came in an earlier batch: compared on everything the state kept of it.
+                if let difference = Self.difference(original, from: accepted) {
                     rejected.append(RecordRejection(index: index, reason: .conflictingDuplicate(
                         pumpID: original.pumpID, timestamp: original.timestamp,
                         difference: difference + " accepted in an earlier batch")))
@@ -244,10 +245,24 @@ public struct GatedTransformer: Sendable {
         return nil
     }
 
-    /// The first of vibration and pressure in which `record` differs from the given values.
-    private static func difference(_ record: TelemetryRecord, vibration: Double, pressure: Double) -> String? {
-        if record.vibration.bitPattern != vibration.bitPattern { return "vibration \(record.vibration) vs \(vibration)" }
-        if record.pressure.bitPattern != pressure.bitPattern { return "pressure \(record.pressure) vs \(pressure)" }
+    /// The first field in which `record` differs from a pump's last record of an earlier batch, as
+    /// the state keeps it (in the order of the other `difference`); the fields it does not know
+    /// (after a format-1 checkpoint) are not compared. Nil if identical.
+    private static func difference(
+        _ record: TelemetryRecord, from accepted: (vibration: Double, pressure: Double, fields: RollingWindows.LastFields?)
+    ) -> String? {
+        for reading in Reading.allCases {
+            let other: Double?
+            switch reading {
+            case .flowRate: other = accepted.fields?.flowRate
+            case .pressure: other = accepted.pressure
+            case .vibration: other = accepted.vibration
+            case .temperature: other = accepted.fields?.temperature
+            }
+            let value = reading.value(in: record)
+            if let other, value.bitPattern != other.bitPattern { return "\(reading) \(value) vs \(other)" }
+        }
+        if let failure = accepted.fields?.failure, record.failure != failure { return "failure \(record.failure) vs \(failure)" }
         return nil
     }
 

@@ -19,7 +19,7 @@ public struct TransformerState: Equatable, Sendable {
 /// | field | encoding |
 /// | --- | --- |
 /// | format | `UInt8`, 2 |
-/// | windows | `UInt32` byte count, then `RollingWindows.encoded()` (format 1) |
+/// | windows | `UInt32` byte count, then `RollingWindows.encoded()` (format 2; format 1 still read) |
 /// | profile phase | `UInt8`: 0 building, 1 complete |
 /// | · building | `UInt32` records n, then per reading (flow_rate, pressure, vibration, temperature) its n values in stream order (`UInt64` IEEE-754 bits, finite) |
 /// | · complete | per reading, in the same order: `UInt8` edge count m (0…99), m edges strictly increasing (finite `UInt64` bits), m + 1 `UInt32` counts, each ≥ 1, the same total for every reading |
@@ -72,14 +72,14 @@ extension TransformerState {
         guard let format = bytes.first else {
             throw TransformError(.badTransformerState("empty (at byte 0 of 0)"))
         }
-        if format == RollingWindows.encodingFormat {
+        if format == RollingWindows.formatWithoutLastFields {
             self.init(windows: try RollingWindows(decoding: bytes))
             return
         }
         var reader = StateReader(bytes: bytes, code: { .badTransformerState($0) })
         _ = try reader.read(UInt8.self, "the format")
         guard format == Self.encodingFormat else {
-            throw reader.failure("unknown format \(format) (expected \(RollingWindows.encodingFormat) or \(Self.encodingFormat))")
+            throw reader.failure("unknown format \(format) (expected \(RollingWindows.formatWithoutLastFields) or \(Self.encodingFormat))")
         }
         let windowCount = Int(try reader.read(UInt32.self, "the window state's length"))
         guard windowCount <= reader.remaining else {

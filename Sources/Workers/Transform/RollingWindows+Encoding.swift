@@ -1,21 +1,25 @@
 /// The rolling-window state as bytes, for the loader to store with its checkpoint.
 ///
-/// Format 1, little-endian, nothing implicit:
+/// Format 2, little-endian, nothing implicit:
 ///
 /// | field | encoding |
 /// | --- | --- |
-/// | format | `UInt8`, 1 |
+/// | format | `UInt8`, 2 (1: the same without the last fields at the end) |
 /// | window width | `UInt8`, 3 (state of another width is refused, not reinterpreted) |
 /// | pumps | `UInt32` count, then per pump, strictly ascending by id bytes: |
 /// | · id | `UInt8` byte count (1…255), UTF-8 |
 /// | · last timestamp | `Int64` |
 /// | · values held | `UInt8`, 1…3 |
 /// | · vibration, then pressure | the held values oldest first, the running sum, the add and remove compensations (each `UInt64` IEEE-754 bits) |
+/// | last fields | per pump, in the same order: `UInt8` 1 then its last record's flow rate and temperature (finite `UInt64` IEEE-754 bits) and failure label (`UInt8`), or `UInt8` 0 when unknown |
 ///
-/// The same state always gives the same bytes.
+/// Format 1 (checkpoints written before the last fields were kept) still decodes: its pumps'
+/// last fields are unknown until their next record. The same state always gives the same bytes.
 extension RollingWindows {
-    /// The format byte this version writes and reads.
-    public static let encodingFormat: UInt8 = 1
+    /// The format byte this version writes.
+    public static let encodingFormat: UInt8 = 2
+    /// The first format, still read: no last fields.
+    public static let formatWithoutLastFields: UInt8 = 1
 
     /// Bytes of a pump entry with a 1-byte id and one value held.
     private static let minimumEntrySize = 1 + 1 + 8 + 1 + 2 * 4 * 8
@@ -42,6 +46,16 @@ extension RollingWindows {
                 append(mean.removeCompensation.bitPattern, to: &bytes)
             }
         }
+        for pumpID in sortedPumpIDs {
+            guard let fields = window(of: pumpID)!.lastFields else {
+                bytes.append(0)
+                continue
+            }
+            bytes.append(1)
+            append(fields.flowRate.bitPattern, to: &bytes)
+            append(fields.temperature.bitPattern, to: &bytes)
+            bytes.append(fields.failure)
+        }
         return bytes
     }
 
@@ -55,7 +69,9 @@ extension RollingWindows {
         self.init()
         var reader = StateReader(bytes: bytes)
         let format = try reader.read(UInt8.self, "the format")
-        guard format == Self.encodingFormat else { throw reader.failure("unknown format \(format)") }
+        guard format == Self.encodingFormat || format == Self.formatWithoutLastFields else {
+            throw reader.failure("unknown format \(format)")
+        }
         let width = try reader.read(UInt8.self, "the window width")
         guard width == RollingMean.width else {
             throw reader.failure("window width \(width), this version computes \(RollingMean.width)")
@@ -80,6 +96,23 @@ extension RollingWindows {
             window.vibration = try reader.readMean(held, "the vibration of pump '\(pumpID)'")
             window.pressure = try reader.readMean(held, "the pressure of pump '\(pumpID)'")
             insert(pumpID, window)
+        }
+        if format == Self.encodingFormat {
+            // In the order of the entries, which is the sorted order of their ids.
+            for (slot, pumpID) in pumpIDs.enumerated() {
+                let known = try reader.read(UInt8.self, "whether the last fields of pump '\(pumpID)' are known")
+                switch known {
+                case 0:
+                    continue
+                case 1:
+                    let flowRate = try reader.readFiniteDouble("the last flow rate of pump '\(pumpID)'")
+                    let temperature = try reader.readFiniteDouble("the last temperature of pump '\(pumpID)'")
+                    let failure = try reader.read(UInt8.self, "the last failure label of pump '\(pumpID)'")
+                    setLastFields(LastFields(flowRate: flowRate, temperature: temperature, failure: failure), slot: slot)
+                default:
+                    throw reader.failure("pump '\(pumpID)': last fields marked \(known) (expected 0 or 1)")
+                }
+            }
         }
         guard reader.remaining == 0 else { throw reader.failure("\(reader.remaining) unexpected bytes after the end") }
     }

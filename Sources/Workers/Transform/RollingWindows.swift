@@ -1,7 +1,9 @@
 import Wire
 
 /// Per pump, the last up to three vibration and pressure values in timestamp order and the
-/// running sums behind their means: the transformer's state, persisted after every batch.
+/// running sums behind their means, and the rest of the last record (flow rate, temperature,
+/// label), against which a repeat of it in a later batch is compared: the transformer's state,
+/// persisted after every batch.
 ///
 /// `apply(to:)` gives exactly pandas'
 /// `df.sort_values(['pump_id', 'timestamp']).groupby('pump_id')[col].rolling(3, min_periods=1).mean()`
@@ -9,12 +11,23 @@ import Wire
 /// numerics). Equality is by content: the same pumps with bit-identical state, whatever order
 /// they were first seen in.
 public struct RollingWindows: Equatable, Sendable {
+    /// The fields of a pump's last record that its windows do not hold (they hold its timestamp,
+    /// vibration and pressure).
+    public struct LastFields: Equatable, Sendable {
+        public var flowRate: Double
+        public var temperature: Double
+        public var failure: UInt8
+    }
+
     /// One pump's state.
     struct PumpWindow: Equatable, Sendable {
         /// The timestamp of the last record applied.
         var lastTimestamp: Int64
         var vibration = RollingMean()
         var pressure = RollingMean()
+        /// Nil when restored from a checkpoint of format 1, which did not keep them, until the
+        /// pump's next record.
+        var lastFields: LastFields?
     }
 
     /// Pump ids by slot, in first-seen order (slots never move, so callers may cache them).
@@ -64,13 +77,13 @@ public struct RollingWindows: Equatable, Sendable {
         pumps[slot].lastTimestamp
     }
 
-    /// The vibration and pressure of the last record applied at slot `slot` (nil for an empty
-    /// window): all the windows remember of that record besides its timestamp.
-    func lastReadings(slot: Int) -> (vibration: Double, pressure: Double)? {
+    /// What is remembered of the last record applied at slot `slot` besides its timestamp (nil
+    /// for an empty window): its vibration and pressure, and its other fields when known.
+    func lastRecord(slot: Int) -> (vibration: Double, pressure: Double, fields: LastFields?)? {
         guard let vibration = pumps[slot].vibration.window.last, let pressure = pumps[slot].pressure.window.last else {
             return nil
         }
-        return (vibration, pressure)
+        return (vibration, pressure, pumps[slot].lastFields)
     }
 
     /// `apply(to:)` with the pump's slot already known.
@@ -78,8 +91,14 @@ public struct RollingWindows: Equatable, Sendable {
         precondition(isAfterLast(record.timestamp, slot: slot),
                      "pump \(record.pumpID): timestamp \(record.timestamp) not after \(pumps[slot].lastTimestamp)")
         pumps[slot].lastTimestamp = record.timestamp
+        pumps[slot].lastFields = LastFields(flowRate: record.flowRate, temperature: record.temperature, failure: record.failure)
         record.vibrationRollingMean = pumps[slot].vibration.append(record.vibration)
         record.pressureRollingMean = pumps[slot].pressure.append(record.pressure)
+    }
+
+    /// Restores what was kept of the last record at slot `slot` (decoding).
+    mutating func setLastFields(_ fields: LastFields, slot: Int) {
+        pumps[slot].lastFields = fields
     }
 
     /// Adds a pump; the caller has checked it is new.
