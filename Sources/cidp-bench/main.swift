@@ -43,9 +43,10 @@ var idleSeconds = 10
 var etlRecords: [Int] = []
 var comparePython = 0
 var arguments = CommandLine.arguments.dropFirst()
-let mode = ["etl", "forest"].contains(arguments.first ?? "") ? arguments.removeFirst() : "supervision"
+let mode = ["etl", "forest", "parse"].contains(arguments.first ?? "") ? arguments.removeFirst() : "supervision"
 var sklearn = false
 var jobRecords = 0
+var rounds = 15
 while let flag = arguments.popFirst() {
     switch flag {
     case "--records": etlRecords.append(arguments.popFirst().flatMap(Int.init) ?? { fail("--records needs a number") }())
@@ -53,8 +54,9 @@ while let flag = arguments.popFirst() {
     case "--job-records": jobRecords = arguments.popFirst().flatMap(Int.init) ?? { fail("--job-records needs a number") }()
     case "--python-records": comparePython = arguments.popFirst().flatMap(Int.init) ?? { fail("--python-records needs a number") }()
     case "--iterations": iterations = arguments.popFirst().flatMap(Int.init) ?? { fail("--iterations needs a number") }()
+    case "--rounds": rounds = arguments.popFirst().flatMap(Int.init) ?? { fail("--rounds needs a number") }()
     case "--idle-seconds": idleSeconds = arguments.popFirst().flatMap(Int.init) ?? { fail("--idle-seconds needs a number") }()
-    default: fail("unknown option '\(flag)'; expected [etl] --iterations N, --idle-seconds S, --records N, --python-records N")
+    default: fail("unknown option '\(flag)'; expected [etl|forest|parse] --iterations N, --idle-seconds S, --records N, --python-records N, --rounds R")
     }
 }
 
@@ -82,6 +84,10 @@ func readyTimes(_ path: String) -> [Int32: Int64] {
 
 if mode == "forest" {
     runForestBench(rows: etlRecords.isEmpty ? [100_000, 1_000_000] : etlRecords, withSklearn: sklearn, jobRecords: jobRecords)
+    exit(0)
+}
+if mode == "parse" {
+    ParseBench.run(records: etlRecords.first ?? 100_000, rounds: max(1, rounds))
     exit(0)
 }
 if mode == "etl" {
