@@ -37,20 +37,28 @@ public struct ExtractError: Error, CustomStringConvertible, Equatable, Sendable 
         public var offset: Int
         /// Index of the record being decoded, when inside `records`.
         public var record: Int?
-        /// The key whose value was being decoded, when there was one.
+        /// The key whose value was being decoded, when there was one: the data contract's name
+        /// of a field the page needs (`timestamp`), or the name of a field it does not (skipped).
         public var field: String?
+        /// The name the source gives `field`, when it renames it (`--field timestamp=ts`: `ts`).
+        public var sourceName: String?
 
-        public init(offset: Int, record: Int? = nil, field: String? = nil) {
+        public init(offset: Int, record: Int? = nil, field: String? = nil, sourceName: String? = nil) {
             self.offset = offset
             self.record = record
             self.field = field
+            self.sourceName = sourceName
         }
 
-        /// `byte 812 (record 4, field 'pressure')`.
+        /// `byte 812 (record 4, field 'pressure')`, `byte 30 (record 0, field 'ts' (timestamp))`.
         public var description: String {
             var context: [String] = []
             if let record { context.append("record \(record)") }
-            if let field { context.append("field '\(field)'") }
+            if let field, let sourceName {
+                context.append("field '\(sourceName)' (\(field))")
+            } else if let field {
+                context.append("field '\(field)'")
+            }
             return "byte \(offset)" + (context.isEmpty ? "" : " (" + context.joined(separator: ", ") + ")")
         }
     }
