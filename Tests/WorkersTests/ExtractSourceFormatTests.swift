@@ -177,6 +177,20 @@ private let newYear2001: Int64 = 978_307_200
         #expect(try TelemetryPage.decode(page([record("\"2001-01-01T00:00:00Z\"", failure: text)])).records[0].failure == expected)
     }
 
+    @Test func refusesAPumpIDOrCursorTooLongForABatch() throws {
+        let longest = String(repeating: "P", count: TelemetryPageParser.maximumPumpIDLength)
+        let fine = page([record("\"2001-01-01T00:00:00Z\"", pump: "\"\(longest)\"")])
+        #expect(try TelemetryPage.decode(fine).records[0].pumpID == longest)
+        let huge = page([record("\"2001-01-01T00:00:00Z\"", pump: "\"" + String(repeating: "P", count: 1 << 20) + "\"")])
+        let found = try #require(refusal(huge))
+        #expect(found.problem == "a string longer than \(TelemetryPageParser.maximumPumpIDLength) bytes")
+        #expect(found.location.field == "pump_id" && found.location.record == 0)
+        let escaped = String(repeating: "\\u0050", count: TelemetryPageParser.maximumPumpIDLength + 1)
+        #expect(refusal(page([record("\"2001-01-01T00:00:00Z\"", pump: "\"\(escaped)\"")]))?.location.field == "pump_id")
+        let cursor = "\"" + String(repeating: "c", count: TelemetryPageParser.maximumCursorLength + 1) + "\""
+        #expect(refusal(page([], cursor: cursor))?.location.field == "next_cursor")
+    }
+
     @Test func takesAnIntegerCursor() throws {
         let decoded = try TelemetryPage.decode(page([], cursor: "2000"))
         #expect(decoded.nextCursor == "2000")

@@ -23,6 +23,20 @@ extension TelemetryPageParser {
         try decodeString(scanString())
     }
 
+    /// A JSON string of at most `maximumLength` bytes once decoded. One far longer in the body
+    /// (escapes shrink by at most 6 to 1) is refused before it is decoded.
+    mutating func parseString(maximumLength: Int) throws(ExtractError) -> String {
+        let start = index
+        let token = try scanString()
+        let length = token.end - token.start
+        guard length <= maximumLength || (token.hasEscapes && length <= 6 * maximumLength) else {
+            throw malformed("a string longer than \(maximumLength) bytes", at: start)
+        }
+        let text = try decodeString(token)
+        guard text.utf8.count <= maximumLength else { throw malformed("a string longer than \(maximumLength) bytes", at: start) }
+        return text
+    }
+
     /// Finds the extent of the string starting at `index` and moves past it; escapes are only
     /// skipped here (`decodeString` checks them).
     mutating func scanString() throws(ExtractError) -> StringToken {

@@ -10,6 +10,12 @@ import Wire
 /// checked to be JSON and skipped (`skipValue`, without recursion). Errors name the byte offset,
 /// the record index and the field (`recordIndex`, `key`, or the skipped key).
 struct TelemetryPageParser {
+    /// The longest `pump_id`, in bytes: a pump id is a few characters (`P_001`), and a batch of
+    /// records must fit in a frame (`Frame.maxPayload`) whatever a source sends.
+    static let maximumPumpIDLength = 256
+    /// The longest `next_cursor`, in bytes: it goes into every batch, the checkpoint and the URL.
+    static let maximumCursorLength = 4096
+
     let bytes: UnsafeBufferPointer<UInt8>
     /// The source's names and timestamp form.
     let format: SourceFormat
@@ -99,7 +105,7 @@ struct TelemetryPageParser {
             seen |= key.bit
             switch key {
             case .timestamp: timestamp = try parser.parseTimestamp()
-            case .pumpID: pumpID = try parser.parseString()
+            case .pumpID: pumpID = try parser.parseString(maximumLength: Self.maximumPumpIDLength)
             case .flowRate: readings.0 = try parser.parseReading()
             case .pressure: readings.1 = try parser.parseReading()
             case .vibration: readings.2 = try parser.parseReading()
@@ -134,7 +140,7 @@ struct TelemetryPageParser {
             }
             return text
         }
-        let cursor = try parseString()
+        let cursor = try parseString(maximumLength: Self.maximumCursorLength)
         guard !cursor.isEmpty else { throw malformed("next_cursor is an empty string; null ends the pages", at: start) }
         return cursor
     }

@@ -214,6 +214,12 @@ public struct ExtractorWorker {
                         isDegraded = false
                         context.reportHealth(degraded: nil)
                     }
+                    // More than asked for would make a batch of unbounded size; the source ignores `limit`.
+                    guard page.records.count <= pageSize else {
+                        sourceBroken("the page at \(SourcePosition(cursor: position.cursor)) holds \(page.records.count) records, "
+                            + "more than the \(pageSize) asked for (limit): set the extractor's --page-size to the source's page size",
+                                     event: "source_page_size")
+                    }
                     guard page.records.count >= position.skip else {
                         contractBroken("its page at \(SourcePosition(cursor: position.cursor)) holds \(page.records.count) "
                             + "records, where the warehouse took \(position.skip)")
