@@ -67,10 +67,15 @@ final class HTTPResponseBuffer {
         self.limit = limit
     }
 
+    /// Past this size the buffer reserves the whole `limit` at once.
+    static let wholeLimitThreshold = 1 << 20
+
     /// Appends `count` bytes at `data`; false (and nothing appended) past the limit.
     ///
-    /// The buffer doubles as it grows but never past `limit`, so a body at the limit holds at
-    /// most `limit` bytes of capacity (an array's own doubling could reach twice that).
+    /// The buffer doubles as it grows up to `wholeLimitThreshold`; past it, it reserves `limit`
+    /// at once — address space, not memory: a page counts in the resident set only once written —
+    /// so a large body is never copied to a larger buffer, and the memory it takes stays its own
+    /// size, at most `limit` (doubling would copy, holding up to one and a half times the body).
     func append(_ data: UnsafeMutablePointer<CChar>?, count: Int) -> Bool {
         guard count <= limit - bytes.count else {
             isOverLimit = true
@@ -79,7 +84,7 @@ final class HTTPResponseBuffer {
         guard let data, count > 0 else { return true }
         let needed = bytes.count + count
         if needed > bytes.capacity {
-            bytes.reserveCapacity(min(limit, max(needed, bytes.capacity * 2)))
+            bytes.reserveCapacity(needed > Self.wholeLimitThreshold ? limit : min(limit, max(needed, bytes.capacity * 2)))
         }
         bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: count))
         return true
