@@ -27,7 +27,7 @@ final class ForeignSource {
 
     /// Starts the server on the first `records` records of the simulator (seed 42), with
     /// `settings` (see the script: `timestamps`, `fields`, `strings`, `extras`, `gzip`, `auth`,
-    /// `throttle`, `hostile`, `at`).
+    /// `throttle`, `hostile`, `at`, `tls`).
     init(_ sandbox: Sandbox, records: Int, settings: [String: Any] = [:]) throws {
         let generator = TelemetryGenerator(seed: EtlTests.seed, count: records)
         let rows: [[Any]] = (0..<records).map { index in
@@ -50,7 +50,7 @@ final class ForeignSource {
         #expect(poll { process.log.contains("port ") || !process.isRunning }, "\(process.log)")
         let port = try #require(process.log.split(separator: "\n").first { $0.hasPrefix("port ") }
             .flatMap { Int($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) }, "\(process.log)")
-        url = "http://127.0.0.1:\(port)"
+        url = (settings["tls"] == nil ? "http" : "https") + "://127.0.0.1:\(port)"
     }
 
     deinit {
@@ -193,6 +193,11 @@ final class ForeignSource {
 
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
     server.daemon_threads = True
+    if config.get('tls'):
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(config['tls']['cert'], config['tls']['key'])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print('port', server.server_address[1], flush=True)
     server.serve_forever()
     """#
@@ -210,4 +215,27 @@ extension String {
         precondition(replaced != self, "the policy has no plain [workers.extractor] table")
         return replaced
     }
+}
+
+/// A private CA and a certificate it signed for 127.0.0.1, made by the openssl command in
+/// `directory`: the paths of the CA's certificate, the server's certificate and its key.
+func makePrivateCA(in directory: String) throws -> (ca: String, certificate: String, key: String) {
+    let script = """
+        set -e
+        cd "$1"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 \\
+            -subj "/CN=CIDP test CA" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr \\
+            -subj "/CN=127.0.0.1" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\\n' > server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \\
+            -extfile server.ext 2>/dev/null
+        """
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", script, "sh", directory]
+    try process.run()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "openssl failed")
+    return (directory + "/ca.pem", directory + "/server.pem", directory + "/server.key")
 }

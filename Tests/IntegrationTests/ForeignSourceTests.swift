@@ -68,6 +68,24 @@ struct ForeignSourceTests {
                 "\(line)")
     }
 
+    @Test func aPrivateCAIsTrustedThroughTheCABundleAndVerificationStaysOn() throws {
+        let sandbox = try Sandbox(policy: "")
+        let (ca, certificate, key) = try makePrivateCA(in: sandbox.path)
+        let source = try ForeignSource(sandbox, records: Self.records, settings: ["tls": ["cert": certificate, "key": key]])
+        // Without the CA the peer does not verify: a final error, not one retried.
+        let error = try #require(throws: ExtractError.self) { try HTTPClient().get(source.url + "/v1/telemetry?limit=1") }
+        guard case .otherTransport(let curlCode, _) = error.code else {
+            Issue.record("\(error)")
+            return
+        }
+        #expect(curlCode == 60, "\(error)")  // CURLE_PEER_FAILED_VERIFICATION
+        #expect(!error.isRetryable)
+        try EtlTests.defaultPolicy().withExtractor(args: ["--ca-bundle", ca]).write(toFile: sandbox.policyPath, atomically: true, encoding: .utf8)
+        let run = try Self.job(sandbox, source)
+        #expect(run.code == 0, "\(run.stderr.suffix(2000))")
+        try EtlTests.checkWarehouse(run.db, count: Self.records)
+    }
+
     @Test func retryAfterIsWaitedOutThenEverythingLoads() throws {
         let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy())
         // The first two requests are told to come back in 2 s (429 Too Many Requests).
