@@ -30,11 +30,13 @@ public enum WorkerRole: String, CaseIterable, Sendable {
     /// unknown option, a gate threshold out of range) are a usage error before the tree starts,
     /// not a worker that fails at start until the restart intensity gives up.
     /// (`sensor-sim` options are checked by its own executable.)
-    public func validate(arguments: [String]) throws(WorkerUsageError) {
+    /// - Parameter environment: variables the worker will get on top of this process's own (its
+    ///   `env` in the policy): an option may name one (the extractor's `--auth-token-env`).
+    public func validate(arguments: [String], environment: [String: String] = [:]) throws(WorkerUsageError) {
         switch self {
         case .test: _ = try TestWorker(arguments: arguments)
         case .sensorSim: break
-        case .extractor: _ = try ExtractorWorker(arguments: arguments)
+        case .extractor: _ = try ExtractorWorker(arguments: arguments, environment: environment)
         case .transformer: _ = try TransformerWorker(arguments: arguments)
         case .loader: _ = try LoaderWorker(arguments: arguments)
         case .trainer: _ = try TrainerWorker(arguments: arguments)

@@ -43,10 +43,11 @@ var idleSeconds = 10
 var etlRecords: [Int] = []
 var comparePython = 0
 var arguments = CommandLine.arguments.dropFirst()
-let mode = ["etl", "forest", "backup"].contains(arguments.first ?? "") ? arguments.removeFirst() : "supervision"
+let mode = ["etl", "forest", "backup", "parse"].contains(arguments.first ?? "") ? arguments.removeFirst() : "supervision"
 var sklearn = false
 var jobRecords = 0
 var repeats = 5
+var rounds = 15
 while let flag = arguments.popFirst() {
     switch flag {
     case "--records": etlRecords.append(arguments.popFirst().flatMap(Int.init) ?? { fail("--records needs a number") }())
@@ -55,8 +56,9 @@ while let flag = arguments.popFirst() {
     case "--python-records": comparePython = arguments.popFirst().flatMap(Int.init) ?? { fail("--python-records needs a number") }()
     case "--repeats": repeats = arguments.popFirst().flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? { fail("--repeats needs a positive number") }()
     case "--iterations": iterations = arguments.popFirst().flatMap(Int.init) ?? { fail("--iterations needs a number") }()
+    case "--rounds": rounds = arguments.popFirst().flatMap(Int.init) ?? { fail("--rounds needs a number") }()
     case "--idle-seconds": idleSeconds = arguments.popFirst().flatMap(Int.init) ?? { fail("--idle-seconds needs a number") }()
-    default: fail("unknown option '\(flag)'; expected [etl|forest|backup] --iterations N, --idle-seconds S, --records N, --python-records N, --repeats N")
+    default: fail("unknown option '\(flag)'; expected [etl|forest|backup|parse] --iterations N, --idle-seconds S, --records N, --python-records N, --repeats N, --rounds R")
     }
 }
 
@@ -88,6 +90,10 @@ if mode == "forest" {
 }
 if mode == "backup" {
     runBackupBench(records: etlRecords.isEmpty ? [100_000, 1_000_000] : etlRecords, repeats: repeats)
+    exit(0)
+}
+if mode == "parse" {
+    ParseBench.run(records: etlRecords.first ?? 100_000, rounds: max(1, rounds))
     exit(0)
 }
 if mode == "etl" {

@@ -119,7 +119,7 @@ struct JobOptions: ParsableArguments {
     static func validateWorkerArguments(in node: NodeSpec) throws {
         for spec in node.workers {
             guard spec.command.count > 2, let role = WorkerRole(rawValue: spec.command[2]) else { continue }
-            try role.validate(arguments: Array(spec.command.dropFirst(3)))
+            try role.validate(arguments: Array(spec.command.dropFirst(3)), environment: spec.environment)
         }
     }
 

@@ -135,6 +135,49 @@ private struct Retry: Equatable {
         #expect(server.requests.count == 1)
     }
 
+    @Test func waitsAtLeastWhatRetryAfterAsksThenRetries() throws {
+        let server = try ExtractTestServer([
+            .respondWithHeaders(status: 429, headers: ["Retry-After: 1"], body: Array("slow down".utf8)),
+            .ok(samplePage),
+        ])
+        var fetcher = TelemetryFetcher(baseURL: server.baseURL, pageSize: 1, schedule: tinySchedule, client: try HTTPClient())
+        var retries: [Retry] = []
+        let clock = ContinuousClock()
+        let started = clock.now
+        let page = try fetcher.fetch(cursor: nil) { retries.append(Retry(attempt: $0, error: $1, delay: $2)) }
+        #expect(page == samplePageDecoded)
+        // The server's wait, not the schedule's 1 ms; and it did wait (a lower bound only).
+        #expect(retries.map(\.delay) == [.seconds(1)])
+        #expect(retries.first?.error.retryAfter == .seconds(1))
+        #expect(retries.first?.error.description == "GET \(fetcher.url(cursor: nil)): HTTP status 429 (Retry-After 1 s): slow down")
+        #expect(started.duration(to: clock.now) >= .seconds(1))
+    }
+
+    @Test func givesUpAtOnceWhenRetryAfterIsPastItsDeadline() throws {
+        let server = try ExtractTestServer([.respondWithHeaders(status: 503, headers: ["Retry-After: 3600"], body: [])])
+        var fetcher = TelemetryFetcher(baseURL: server.baseURL, pageSize: 1, schedule: tinySchedule, client: try HTTPClient())
+        fetcher.giveUpAfter = .seconds(60)
+        let error = try #require(throws: ExtractError.self) {
+            try fetcher.fetch(cursor: nil) { _, error, _ in Issue.record("retried: \(error)") }
+        }
+        guard case .retryAfterPastDeadline(let retryAfter, let left, _) = error.code else {
+            Issue.record("\(error)")
+            return
+        }
+        #expect(retryAfter == .seconds(3600) && left <= .seconds(60))
+        #expect(!error.isRetryable)
+        #expect(error.description.contains("the source asked to be asked again in 3600 s (Retry-After)"), "\(error)")
+        #expect(server.requests.count == 1)
+    }
+
+    @Test func decodesInTheSourcesFormat() throws {
+        let renamed = samplePage.replacingOccurrences(of: "\"timestamp\":\"2025-01-01T00:00:00Z\"", with: "\"ts\":1735689600")
+        let server = try ExtractTestServer([.ok(renamed)])
+        var fetcher = TelemetryFetcher(baseURL: server.baseURL, pageSize: 1, client: try HTTPClient())
+        fetcher.format = try SourceFormat.parse(fields: ["timestamp=ts"], timestampFormat: "epoch-seconds")
+        #expect(try fetcher.fetch(cursor: nil) { _, error, _ in Issue.record("retried: \(error)") } == samplePageDecoded)
+    }
+
     @Test func jitteredWaitsStayWithinTheSchedule() throws {
         let server = try ExtractTestServer([.status(500), .status(500), .status(500), .ok(samplePage)])
         let schedule = RetrySchedule(initial: .milliseconds(2), maximum: .milliseconds(5), multiplier: 2, jitter: 0.5)

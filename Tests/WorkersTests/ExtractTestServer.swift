@@ -14,6 +14,12 @@ final class ExtractTestServer: @unchecked Sendable {
         case respond(status: Int, body: [UInt8])
         /// A response without `Content-Length`: the body ends when the server closes.
         case respondAndClose(status: Int, body: [UInt8])
+        /// A complete response with `Content-Length` and the extra header lines `headers`
+        /// (`"Retry-After: 2"`, `"Location: /next"`, `"Content-Encoding: gzip"`).
+        case respondWithHeaders(status: Int, headers: [String], body: [UInt8])
+        /// A 200 whose chunked body never ends: `chunk` again and again, each after `pause`,
+        /// until the peer goes away or the server stops.
+        case stream(chunk: [UInt8], pause: Duration)
         /// Read the request and never answer (until the server stops).
         case hang
 
@@ -32,12 +38,15 @@ final class ExtractTestServer: @unchecked Sendable {
     private var isStopped = false
     private var acceptedCount = 0
     private var requestLines: [String] = []
+    private var requestHeads: [String] = []
     private let threads = DispatchGroup()
 
     /// Connections accepted so far.
     var acceptedConnections: Int { lock.withLock { acceptedCount } }
     /// The request lines received so far (`GET /path HTTP/1.1`).
     var requests: [String] { lock.withLock { requestLines } }
+    /// Every request's head as received: request line and header lines, CRLF-separated.
+    var heads: [String] { lock.withLock { requestHeads } }
     /// The base URL: `http://127.0.0.1:PORT`.
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
@@ -139,6 +148,7 @@ final class ExtractTestServer: @unchecked Sendable {
             pending.removeFirst(end)
             let reply: Reply = lock.withLock {
                 requestLines.append(String(decoding: head.utf8.prefix { $0 != 13 }, as: UTF8.self))
+                requestHeads.append(head)
                 defer { replyIndex += 1 }
                 return script[min(replyIndex, script.count - 1)]
             }
@@ -147,6 +157,17 @@ final class ExtractTestServer: @unchecked Sendable {
                 guard transmit(fd, head: "HTTP/1.1 \(status) Scripted\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n", body: body) else { return }
             case .respondAndClose(let status, let body):
                 _ = transmit(fd, head: "HTTP/1.1 \(status) Scripted\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n", body: body)
+                return
+            case .respondWithHeaders(let status, let headers, let body):
+                let extra = headers.map { $0 + "\r\n" }.joined()
+                guard transmit(fd, head: "HTTP/1.1 \(status) Scripted\r\nContent-Type: application/json\r\n\(extra)Content-Length: \(body.count)\r\n\r\n", body: body) else { return }
+            case .stream(let chunk, let pause):
+                guard transmit(fd, head: "HTTP/1.1 200 Scripted\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", body: []) else { return }
+                let framed = Array((String(chunk.count, radix: 16) + "\r\n").utf8) + chunk + Array("\r\n".utf8)
+                while !lock.withLock({ isStopped }) {
+                    guard transmit(fd, head: "", body: framed) else { return }
+                    if pause > .zero { usleep(UInt32(pause.components.attoseconds / 1_000_000_000_000 + pause.components.seconds * 1_000_000)) }
+                }
                 return
             case .hang:
                 while !lock.withLock({ isStopped }) { usleep(10_000) }

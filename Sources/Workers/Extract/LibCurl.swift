@@ -30,6 +30,11 @@ public struct LibCurl: @unchecked Sendable {
     let slistAppend: cidp_curl_slist_append_fn
     let slistFreeAll: cidp_curl_slist_free_all_fn
     let versionFunction: cidp_curl_version_fn
+    let curlFree: cidp_curl_free_fn
+    let urlNew: cidp_curl_url_fn
+    let urlCleanup: cidp_curl_url_cleanup_fn
+    let urlSet: cidp_curl_url_set_fn
+    let urlGet: cidp_curl_url_get_fn
 
     /// The process's libcurl, loaded and initialised on first use.
     /// - Throws: `ExtractError` with code `.libraryUnavailable` naming the library or the
@@ -57,6 +62,25 @@ public struct LibCurl: @unchecked Sendable {
     /// The one-line message libcurl gives for `code`. C: `curl_easy_strerror`.
     func message(for code: CURLcode) -> String {
         easyStrerror(code).map { String(cString: $0) } ?? "curl error \(code.rawValue)"
+    }
+
+    /// The origin of `url` as libcurl parses it: scheme and host in lower case, and the port
+    /// (the scheme's default when the URL names none), e.g. `https://api.example.com:443`; nil
+    /// when libcurl cannot parse it. Two URLs are of one origin when these are equal (RFC 6454).
+    /// C: `curl_url`, `curl_url_set(CURLUPART_URL)`, `curl_url_get` of the scheme, host and port.
+    func origin(of url: String) -> String? {
+        guard let handle = urlNew() else { return nil }
+        defer { urlCleanup(handle) }
+        guard url.withCString({ urlSet(handle, CURLUPART_URL, $0, 0) }) == CURLUE_OK else { return nil }
+        func part(_ part: CURLUPart, flags: UInt32 = 0) -> String? {
+            var value: UnsafeMutablePointer<CChar>?
+            guard urlGet(handle, part, &value, flags) == CURLUE_OK, let value else { return nil }
+            defer { curlFree(value) }
+            return String(cString: value)
+        }
+        guard let scheme = part(CURLUPART_SCHEME), let host = part(CURLUPART_HOST),
+              let port = part(CURLUPART_PORT, flags: UInt32(CURLU_DEFAULT_PORT)) else { return nil }
+        return "\(scheme.lowercased())://\(host.lowercased()):\(port)"
     }
 
     /// Loads `library`, resolves every symbol and calls `curl_global_init(CURL_GLOBAL_ALL)`.
@@ -87,7 +111,12 @@ public struct LibCurl: @unchecked Sendable {
                 easyGetinfo: try resolve("curl_easy_getinfo", as: cidp_curl_easy_getinfo_fn.self),
                 slistAppend: try resolve("curl_slist_append", as: cidp_curl_slist_append_fn.self),
                 slistFreeAll: try resolve("curl_slist_free_all", as: cidp_curl_slist_free_all_fn.self),
-                versionFunction: try resolve("curl_version", as: cidp_curl_version_fn.self)
+                versionFunction: try resolve("curl_version", as: cidp_curl_version_fn.self),
+                curlFree: try resolve("curl_free", as: cidp_curl_free_fn.self),
+                urlNew: try resolve("curl_url", as: cidp_curl_url_fn.self),
+                urlCleanup: try resolve("curl_url_cleanup", as: cidp_curl_url_cleanup_fn.self),
+                urlSet: try resolve("curl_url_set", as: cidp_curl_url_set_fn.self),
+                urlGet: try resolve("curl_url_get", as: cidp_curl_url_get_fn.self)
             )
         } catch {
             dlclose(handle)

@@ -31,6 +31,12 @@ public struct TelemetryFetcher {
     /// throws `.gaveUp` with the last error; nil retries for as long as it takes.
     public var giveUpAfter: Duration?
 
+    /// How the source writes its pages (field names, timestamps).
+    public var format: SourceFormat = .standard
+
+    /// The longest wait a `Retry-After` imposes: a longer one is taken as this.
+    public static let maximumRetryAfter: Duration = .seconds(3600)
+
     /// A fetcher using `client` for every request.
     /// - Parameters:
     ///   - shouldStop: asked before every attempt and at least every `waitSlice` while waiting
@@ -62,9 +68,11 @@ public struct TelemetryFetcher {
     /// After each retryable failure, calls `onRetry` with the number of the attempt that failed
     /// (1 for the first), the error and the wait before the next attempt, then waits. The
     /// caller reports `degraded` from it, and heartbeats.
+    /// A failure with a `Retry-After` (429, 503) waits at least that long (at most
+    /// `maximumRetryAfter`) before the next attempt.
     /// - Throws: `ExtractError` naming the URL: the first error that is not retryable,
-    ///   `.gaveUp` once the page has failed for `giveUpAfter`, or `.stopped` once `shouldStop`
-    ///   returns true.
+    ///   `.gaveUp` once the page has failed for `giveUpAfter`, `.retryAfterPastDeadline` when the
+    ///   server asks to wait past that deadline, or `.stopped` once `shouldStop` returns true.
     public mutating func fetch(cursor: String?,
                                onRetry: (_ attempt: Int, _ error: ExtractError, _ delay: Duration) -> Void)
         throws(ExtractError) -> TelemetryPage {
@@ -88,6 +96,9 @@ public struct TelemetryFetcher {
                 }
                 let unitRandom = random.nextUnit()
                 var delay = schedule.delay(forAttempt: attempt + 1, unitRandom: unitRandom)
+                // A server that says when to come back (429, 503) is not asked sooner.
+                let retryAfter = error.retryAfter.map { min($0, Self.maximumRetryAfter) }
+                if let retryAfter { delay = max(delay, retryAfter) }
                 if let giveUpAfter {
                     let since = firstFailure ?? clock.now
                     firstFailure = since
@@ -95,8 +106,13 @@ public struct TelemetryFetcher {
                     guard failingFor < giveUpAfter else {
                         throw ExtractError(.gaveUp(after: giveUpAfter, lastError: error.description), url: url)
                     }
+                    let left = giveUpAfter - failingFor
+                    // Asking before the server's time would be refused again: give up now.
+                    if let retryAfter, retryAfter > left {
+                        throw ExtractError(.retryAfterPastDeadline(retryAfter: retryAfter, left: left, lastError: error.description), url: url)
+                    }
                     // The last attempt comes at the deadline, not a whole backoff after it.
-                    delay = min(delay, giveUpAfter - failingFor)
+                    delay = min(delay, left)
                 }
                 onRetry(attempt, error, delay)
                 try wait(delay, url: url)
@@ -105,16 +121,17 @@ public struct TelemetryFetcher {
         }
     }
 
-    /// One attempt: GET, check the status, decode.
+    /// One attempt: GET, check the status, decode. Errors hold no credential (`HTTPClient.redact`).
     private func fetchOnce(_ url: String) throws(ExtractError) -> TelemetryPage {
         let response = try client.get(url)
         guard response.status == 200 else {
-            throw ExtractError(.httpStatus(response.status, body: ExtractError.excerpt(response.body)), url: url)
+            throw client.redact(ExtractError(.httpStatus(response.status, body: ExtractError.excerpt(response.body)), url: url,
+                                             retryAfter: response.retryAfter))
         }
         do {
-            return try TelemetryPage.decode(response.body)
+            return try TelemetryPage.decode(response.body, format: format)
         } catch {
-            throw error.requesting(url)
+            throw client.redact(error.requesting(url))
         }
     }
 

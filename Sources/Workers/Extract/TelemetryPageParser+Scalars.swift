@@ -23,6 +23,20 @@ extension TelemetryPageParser {
         try decodeString(scanString())
     }
 
+    /// A JSON string of at most `maximumLength` bytes once decoded. One far longer in the body
+    /// (escapes shrink by at most 6 to 1) is refused before it is decoded.
+    mutating func parseString(maximumLength: Int) throws(ExtractError) -> String {
+        let start = index
+        let token = try scanString()
+        let length = token.end - token.start
+        guard length <= maximumLength || (token.hasEscapes && length <= 6 * maximumLength) else {
+            throw malformed("a string longer than \(maximumLength) bytes", at: start)
+        }
+        let text = try decodeString(token)
+        guard text.utf8.count <= maximumLength else { throw malformed("a string longer than \(maximumLength) bytes", at: start) }
+        return text
+    }
+
     /// Finds the extent of the string starting at `index` and moves past it; escapes are only
     /// skipped here (`decodeString` checks them).
     mutating func scanString() throws(ExtractError) -> StringToken {
@@ -125,67 +139,41 @@ extension TelemetryPageParser {
         return value
     }
 
-    // MARK: Timestamps
-
-    /// `"YYYY-MM-DDTHH:MM:SSZ"` (a real date and time, UTC) as Unix seconds.
-    mutating func parseTimestamp() throws(ExtractError) -> Int64 {
-        let start = index
-        let token = try scanString()
-        let seconds: Int64?
-        if token.hasEscapes {
-            let text = try decodeString(token)
-            seconds = Array(text.utf8).withUnsafeBufferPointer { Self.unixSeconds($0) }
-        } else {
-            seconds = Self.unixSeconds(UnsafeBufferPointer(rebasing: bytes[token.start..<token.end]))
-        }
-        guard let seconds else {
-            let text = String(decoding: bytes[token.start..<min(token.end, token.start + 40)], as: UTF8.self)
-            throw malformed("timestamp '\(text)' is not a UTC time YYYY-MM-DDTHH:MM:SSZ", at: start)
-        }
-        return seconds
-    }
-
-    /// Unix seconds of `YYYY-MM-DDTHH:MM:SSZ`, or nil if `text` is not exactly that with a
-    /// valid month, day (leap years counted), hour, minute and second (no leap second).
-    static func unixSeconds(_ text: UnsafeBufferPointer<UInt8>) -> Int64? {
-        guard text.count == 20, text[4] == UInt8(ascii: "-"), text[7] == UInt8(ascii: "-"), text[10] == UInt8(ascii: "T"),
-              text[13] == UInt8(ascii: ":"), text[16] == UInt8(ascii: ":"), text[19] == UInt8(ascii: "Z") else { return nil }
-        func number(_ from: Int, _ count: Int) -> Int? {
-            var value = 0
-            for position in from..<from + count {
-                let digit = Int(text[position]) - Int(UInt8(ascii: "0"))
-                guard (0...9).contains(digit) else { return nil }
-                value = value * 10 + digit
-            }
-            return value
-        }
-        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-              (1...12).contains(month), hour < 24, minute < 60, second < 60 else { return nil }
-        let isLeap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let monthLength = switch month {
-        case 2: isLeap ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-        guard (1...monthLength).contains(day) else { return nil }
-        let days = CivilDate.days(year: Int64(year), month: Int64(month), day: Int64(day))
-        return days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
-    }
-
     // MARK: Numbers
 
-    /// A reading: a JSON number, or `null` for a missing reading (NaN).
+    /// A reading: a JSON number, a string holding one (`"512.3"`), or `null` for a missing
+    /// reading (NaN).
     mutating func parseReading() throws(ExtractError) -> Double {
-        if current == UInt8(ascii: "n") {
-            try expectNull("a number or null")
+        switch current {
+        case UInt8(ascii: "n"):
+            try expectNull("a number, a string holding one, or null")
             return .nan
+        case UInt8(ascii: "\""):
+            return try parseInsideString("a number") { (parser) throws(ExtractError) in try parser.parseNumber() }
+        default:
+            return try parseNumber()
         }
-        return try parseNumber()
     }
 
-    /// `failure`: an integer literal from 0 to 255.
+    /// `failure`: an integer literal from 0 to 255, a string holding one (`"1"`), or `true` (1)
+    /// or `false` (0).
     mutating func parseFailure() throws(ExtractError) -> UInt8 {
+        switch current {
+        case UInt8(ascii: "t"):
+            try expectLiteral("true", "an integer from 0 to 255, a string holding one, or true or false")
+            return 1
+        case UInt8(ascii: "f"):
+            try expectLiteral("false", "an integer from 0 to 255, a string holding one, or true or false")
+            return 0
+        case UInt8(ascii: "\""):
+            return try parseInsideString("an integer from 0 to 255") { (parser) throws(ExtractError) in try parser.parseSmallInteger() }
+        default:
+            return try parseSmallInteger()
+        }
+    }
+
+    /// An integer literal from 0 to 255.
+    private mutating func parseSmallInteger() throws(ExtractError) -> UInt8 {
         let start = index
         guard isDigit(current) else { throw expected("an integer from 0 to 255") }
         var value = 0
@@ -202,6 +190,25 @@ extension TelemetryPageParser {
             throw malformed("expected an integer from 0 to 255", at: start)
         }
         return UInt8(value)
+    }
+
+    /// The value `parse` reads from the contents of the JSON string at `index` (a number sent as
+    /// a string): `parse` must consume the contents exactly; escapes are refused (no source
+    /// writes a digit as `\u0031`).
+    mutating func parseInsideString<Value>(
+        _ what: String, _ parse: (inout TelemetryPageParser) throws(ExtractError) -> Value
+    ) throws(ExtractError) -> Value {
+        let start = index
+        let token = try scanString()
+        guard !token.hasEscapes else { throw malformed("expected \(what) in the string, found an escape", at: start) }
+        guard token.end > token.start else { throw malformed("expected \(what), found an empty string", at: start) }
+        let after = index
+        // The closing quote ends the number as any delimiter would (and gives strtod its stop).
+        index = token.start
+        let value = try parse(&self)
+        guard index == token.end else { throw expected("the end of the string after \(what)") }
+        index = after
+        return value
     }
 
     /// A JSON number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`) as the nearest double.
@@ -221,6 +228,7 @@ extension TelemetryPageParser {
         var isExact = true
         if current == UInt8(ascii: "0") {
             index += 1
+            guard !isDigit(current) else { throw malformed("a number with a leading zero", at: start) }
         } else {
             while isDigit(current) {
                 if significantDigits < 19 {
@@ -286,11 +294,6 @@ extension TelemetryPageParser {
             throw malformed("number not understood", at: start)
         }
         return parsed
-    }
-
-    @inline(__always)
-    private func isDigit(_ byte: UInt8) -> Bool {
-        byte &- UInt8(ascii: "0") < 10
     }
 
     /// 10^`exponent` for 0...22, all exact doubles.

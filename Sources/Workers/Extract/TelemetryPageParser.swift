@@ -3,87 +3,38 @@ import Glibc
 #endif
 import Wire
 
-/// The keys a telemetry page may hold: two at the top, seven in each record.
-enum TelemetryKey: String, CaseIterable {
-    case records, nextCursor = "next_cursor"
-    case timestamp, pumpID = "pump_id", flowRate = "flow_rate", pressure, vibration, temperature, failure
-
-    /// The keys of the page object, in the order of `pageBit`.
-    static let pageKeys: [TelemetryKey] = [.records, .nextCursor]
-    /// The keys of a record, in the order of `recordBit`.
-    static let recordKeys: [TelemetryKey] = [.timestamp, .pumpID, .flowRate, .pressure, .vibration, .temperature, .failure]
-
-    /// The key's bit in a mask of keys seen in its object.
-    var bit: UInt8 {
-        switch self {
-        case .records, .timestamp: 1
-        case .nextCursor, .pumpID: 2
-        case .flowRate: 4
-        case .pressure: 8
-        case .vibration: 16
-        case .temperature: 32
-        case .failure: 64
-        }
-    }
-
-    /// Whether the key belongs in a record (rather than in the page object).
-    var isRecordKey: Bool {
-        self != .records && self != .nextCursor
-    }
-
-    /// The key as it appears in JSON, for comparing raw bytes.
-    var name: StaticString {
-        switch self {
-        case .records: "records"
-        case .nextCursor: "next_cursor"
-        case .timestamp: "timestamp"
-        case .pumpID: "pump_id"
-        case .flowRate: "flow_rate"
-        case .pressure: "pressure"
-        case .vibration: "vibration"
-        case .temperature: "temperature"
-        case .failure: "failure"
-        }
-    }
-
-    /// The key whose name is the `length` bytes at `start`, if any: a switch on length and
-    /// first byte, then one comparison.
-    @inline(__always)
-    static func match(_ start: UnsafePointer<UInt8>, length: Int) -> TelemetryKey? {
-        let candidate: TelemetryKey?
-        switch (length, start[0]) {
-        case (7, UInt8(ascii: "r")): candidate = .records
-        case (7, UInt8(ascii: "p")): candidate = .pumpID
-        case (7, UInt8(ascii: "f")): candidate = .failure
-        case (8, UInt8(ascii: "p")): candidate = .pressure
-        case (9, UInt8(ascii: "t")): candidate = .timestamp
-        case (9, UInt8(ascii: "f")): candidate = .flowRate
-        case (9, UInt8(ascii: "v")): candidate = .vibration
-        case (11, UInt8(ascii: "t")): candidate = .temperature
-        case (11, UInt8(ascii: "n")): candidate = .nextCursor
-        default: candidate = nil
-        }
-        guard let candidate, memcmp(start, candidate.name.utf8Start, length) == 0 else { return nil }
-        return candidate
-    }
-}
-
 /// A single-pass parser of one telemetry page over the body's bytes.
 ///
-/// It knows the page's shape, so it never parses an arbitrary value: every key is checked
-/// against the few expected at that point and its value parsed as that key's type. Errors name
-/// the byte offset, the record index and the key (`recordIndex`, `key`).
+/// It knows the page's shape, so it parses each known key's value as that key's type, by the
+/// names and timestamp form of the source (`SourceFormat`); the value of any other key is
+/// checked to be JSON and skipped (`skipValue`, without recursion). Errors name the byte offset,
+/// the record index and the field (`recordIndex`, `key`, or the skipped key).
 struct TelemetryPageParser {
+    /// The longest `pump_id`, in bytes: a pump id is a few characters (`P_001`), and a batch of
+    /// records must fit in a frame (`Frame.maxPayload`) whatever a source sends.
+    static let maximumPumpIDLength = 256
+    /// The longest `next_cursor`, in bytes: it goes into every batch, the checkpoint and the URL.
+    static let maximumCursorLength = 4096
+
     let bytes: UnsafeBufferPointer<UInt8>
+    /// The source's names and timestamp form.
+    let format: SourceFormat
+    /// Each key's name in the source, by `TelemetryKey.ordinal`, when any differs from the
+    /// contract's; nil when none does (the fast match of `TelemetryKey.match` applies).
+    private let renamedKeys: [[UInt8]]?
     /// The next byte to read.
     var index = 0
     /// The record being parsed, for error messages.
     var recordIndex: Int?
     /// The key whose value is being parsed, for error messages.
     var key: TelemetryKey?
+    /// The name of the unknown key whose value is being skipped, for error messages.
+    var skippedKey: StringToken?
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, format: SourceFormat = .standard) {
         self.bytes = bytes
+        self.format = format
+        renamedKeys = format.hasStandardNames ? nil : format.names.map { Array($0.utf8) }
     }
 
     /// The byte at `index`, or 0 past the end (0 is invalid everywhere a byte is expected).
@@ -107,7 +58,7 @@ struct TelemetryPageParser {
         }
         key = nil
         for required in TelemetryKey.pageKeys where seen & required.bit == 0 {
-            throw malformed("missing key '\(required.rawValue)'", at: index - 1)
+            throw malformed("missing key \(quoted(required))", at: index - 1)
         }
         skipWhitespace()
         guard index == bytes.count else { throw malformed("trailing data after the page object") }
@@ -142,7 +93,7 @@ struct TelemetryPageParser {
         return records
     }
 
-    /// One record object, every key present exactly once.
+    /// One record object, every known key present exactly once.
     private mutating func parseRecord() throws(ExtractError) -> TelemetryRecord {
         var timestamp: Int64 = 0
         var pumpID = ""
@@ -154,7 +105,7 @@ struct TelemetryPageParser {
             seen |= key.bit
             switch key {
             case .timestamp: timestamp = try parser.parseTimestamp()
-            case .pumpID: pumpID = try parser.parseString()
+            case .pumpID: pumpID = try parser.parseString(maximumLength: Self.maximumPumpIDLength)
             case .flowRate: readings.0 = try parser.parseReading()
             case .pressure: readings.1 = try parser.parseReading()
             case .vibration: readings.2 = try parser.parseReading()
@@ -166,29 +117,39 @@ struct TelemetryPageParser {
         if seen != 0x7F {
             let missing = TelemetryKey.recordKeys.first { seen & $0.bit == 0 }!
             key = missing
-            throw malformed("missing key '\(missing.rawValue)'", at: index - 1)
+            throw malformed("missing key \(quoted(missing))", at: index - 1)
         }
         return TelemetryRecord(timestamp: timestamp, pumpID: pumpID, flowRate: readings.0, pressure: readings.1,
                                vibration: readings.2, temperature: readings.3, failure: failure)
     }
 
-    /// `next_cursor`: a non-empty string or `null`. An empty cursor could not be told from "no
-    /// cursor" (the first page) once it is the warehouse's resume position.
+    /// `next_cursor`: a non-empty string, an integer (its digits are the cursor), or `null`. An
+    /// empty cursor could not be told from "no cursor" (the first page) once it is the
+    /// warehouse's resume position.
     private mutating func parseCursor() throws(ExtractError) -> String? {
         if current == UInt8(ascii: "n") {
-            try expectNull("a string or null")
+            try expectNull("a string, an integer or null")
             return nil
         }
         let start = index
-        let cursor = try parseString()
+        if current == UInt8(ascii: "-") || isDigit(current) {
+            let value = try parseNumber()
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            guard value == value.rounded(), !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) else {
+                throw malformed("next_cursor is a number but not an integer", at: start)
+            }
+            return text
+        }
+        let cursor = try parseString(maximumLength: Self.maximumCursorLength)
         guard !cursor.isEmpty else { throw malformed("next_cursor is an empty string; null ends the pages", at: start) }
         return cursor
     }
 
-    /// `{ "key" : value , … }`: calls `value` with each key, positioned at its value.
+    /// `{ "key" : value , … }`: calls `value` with each known key, positioned at its value; the
+    /// value of any other key is skipped.
     ///
     /// A key's raw bytes (no escapes) are matched directly; a key with escapes is decoded
-    /// first. A key that is not one of the record's (`inRecord`) or the page's is an error.
+    /// first. Only the record's keys (`inRecord`) or the page's are known.
     private mutating func parseObject(
         inRecord: Bool,
         value: (inout TelemetryPageParser, TelemetryKey) throws(ExtractError) -> Void
@@ -203,20 +164,26 @@ struct TelemetryPageParser {
         while true {
             skipWhitespace()
             key = nil
-            let keyStart = index
             let token = try scanString()
-            var matched = token.hasEscapes || token.end == token.start ? nil
-                : TelemetryKey.match(bytes.baseAddress! + token.start, length: token.end - token.start)
-            if matched == nil || matched!.isRecordKey != inRecord {
-                let name = try decodeString(token)
-                matched = TelemetryKey(rawValue: name).flatMap { $0.isRecordKey == inRecord ? $0 : nil }
-                guard matched != nil else { throw malformed("unknown key '\(name.prefix(40))'", at: keyStart) }
+            let matched: TelemetryKey?
+            if !token.hasEscapes {
+                matched = knownKey(bytes.baseAddress! + token.start, length: token.end - token.start, inRecord: inRecord)
+            } else {
+                let name = Array(try decodeString(token).utf8)
+                matched = name.withUnsafeBufferPointer { knownKey($0.baseAddress, length: $0.count, inRecord: inRecord) }
             }
-            key = matched
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':' after a key")
             skipWhitespace()
-            try value(&self, matched!)
+            if let matched {
+                key = matched
+                try value(&self, matched)
+            } else {
+                // A field the page does not need: checked to be JSON, and passed over.
+                skippedKey = token
+                try skipValue()
+                skippedKey = nil
+            }
             skipWhitespace()
             let separator = current
             index += 1
@@ -228,9 +195,32 @@ struct TelemetryPageParser {
         }
     }
 
+    /// The page's key (or with `inRecord` the record's key) named by the `length` bytes at
+    /// `start` in the source's naming, if any.
+    @inline(__always)
+    private func knownKey(_ start: UnsafePointer<UInt8>?, length: Int, inRecord: Bool) -> TelemetryKey? {
+        guard let start, length > 0 else { return nil }
+        guard let renamedKeys else {
+            guard let key = TelemetryKey.match(start, length: length), key.isRecordKey == inRecord else { return nil }
+            return key
+        }
+        for key in inRecord ? TelemetryKey.recordKeys : TelemetryKey.pageKeys {
+            let name = renamedKeys[key.ordinal]
+            if name.count == length, memcmp(start, name, length) == 0 { return key }
+        }
+        return nil
+    }
+
     /// The error for a key seen twice in one object; positioned at the second one's value.
     func repeatedKey(_ key: TelemetryKey) -> ExtractError {
-        malformed("repeated key '\(key.rawValue)'")
+        malformed("repeated key \(quoted(key))")
+    }
+
+    /// `'name'` as the source writes it, followed by the contract's name when they differ:
+    /// `'ts' (timestamp)`.
+    func quoted(_ key: TelemetryKey) -> String {
+        let name = format.name(of: key)
+        return name == key.rawValue ? "'\(name)'" : "'\(name.prefix(40))' (\(key.rawValue))"
     }
 
     // MARK: Bytes
@@ -253,11 +243,23 @@ struct TelemetryPageParser {
         index += 1
     }
 
+    /// Consumes `literal` (`null`, `true`, `false`), or throws saying `what` was expected.
+    mutating func expectLiteral(_ literal: StaticString, _ what: String) throws(ExtractError) {
+        let length = literal.utf8CodeUnitCount
+        guard bytes.count - index >= length, memcmp(bytes.baseAddress! + index, literal.utf8Start, length) == 0 else {
+            throw expected(what)
+        }
+        index += length
+    }
+
     /// Consumes `null`, or throws saying `what` was expected.
     mutating func expectNull(_ what: String) throws(ExtractError) {
-        let null: [UInt8] = Array("null".utf8)
-        guard bytes.count - index >= 4, bytes[index..<index + 4].elementsEqual(null) else { throw expected(what) }
-        index += 4
+        try expectLiteral("null", what)
+    }
+
+    @inline(__always)
+    func isDigit(_ byte: UInt8) -> Bool {
+        byte &- UInt8(ascii: "0") < 10
     }
 
     /// "expected X, found Y" at `index`, or "body ends early" past the end.
@@ -269,10 +271,20 @@ struct TelemetryPageParser {
         return malformed("expected \(what), found \(found)")
     }
 
-    /// A `.malformedBody` error at `offset` (default: `index`), in the current record and key.
+    /// A `.malformedBody` error at `offset` (default: `index`), in the current record and field:
+    /// the known key being parsed (with the source's name for it when renamed), or the unknown
+    /// key being skipped.
     @inline(never)
     func malformed(_ problem: String, at offset: Int? = nil) -> ExtractError {
-        let location = ExtractError.BodyLocation(offset: offset ?? index, record: recordIndex, field: key?.rawValue)
+        var location = ExtractError.BodyLocation(offset: offset ?? index, record: recordIndex, field: key?.rawValue)
+        if let key {
+            let name = format.name(of: key)
+            if name != key.rawValue { location.sourceName = String(name.prefix(40)) }
+        } else if let skippedKey {
+            let raw = UnsafeBufferPointer(rebasing: bytes[skippedKey.start..<skippedKey.end])
+            let name = (try? decodeString(skippedKey)) ?? String(decoding: raw, as: UTF8.self)
+            location.field = String(name.prefix(40))
+        }
         return ExtractError(.malformedBody(problem, at: location))
     }
 }

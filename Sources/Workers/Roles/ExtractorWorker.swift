@@ -32,7 +32,13 @@ import Glibc
 /// The source's contract (README, "The source contract") is checked where the run resumes: a
 /// page now holding fewer records than the warehouse took from it, or a refused resume cursor
 /// (HTTP 4xx), means the source has fewer records than the warehouse or is another source; the
-/// chain halts naming both, and nothing is loaded.
+/// chain halts naming both, and nothing is loaded. A full page whose `next_cursor` does not
+/// advance (itself, or back to a cursor of this run) halts the chain too, the pages before it loaded.
+///
+/// How it speaks to the source and reads its pages — field names, timestamp form, credential,
+/// CA bundle, body limit, request deadline, redirects — is `ExtractorSourceOptions`. A body past
+/// the limit halts the chain (retrying would fetch it again), as does a `Retry-After` past the
+/// give-up deadline.
 public struct ExtractorWorker {
     let source: String
     let databasePath: String
@@ -42,8 +48,11 @@ public struct ExtractorWorker {
     let pollInterval: Duration
     let malformedLimit: Int
     let giveUpAfter: Duration?
+    let sourceOptions: ExtractorSourceOptions
 
-    public init(arguments: [String]) throws(WorkerUsageError) {
+    /// - Parameter environment: variables the worker gets on top of this process's own (its
+    ///   `env` in the policy, when `cidp up` checks the options before starting it).
+    public init(arguments: [String], environment: [String: String] = [:]) throws(WorkerUsageError) {
         var options = WorkerOptions(arguments, role: "extractor")
         source = try options.required("--source")
         databasePath = try options.required("--db")
@@ -55,9 +64,16 @@ public struct ExtractorWorker {
         let giveUpSeconds = try options.integer("--give-up-after-s", default: follows ? 0 : Self.jobGiveUpSeconds,
                                                 range: 0...31_536_000)
         giveUpAfter = giveUpSeconds > 0 ? .seconds(giveUpSeconds) : nil
+        sourceOptions = try ExtractorSourceOptions(parsing: &options, environment: environment)
         try options.finish()
         guard source.hasPrefix("http://") || source.hasPrefix("https://") else {
             throw WorkerUsageError(description: "worker extractor: --source expects an http:// or https:// URL, got '\(source)'")
+        }
+        // A password in the URL would be in every process listing and log line.
+        let afterScheme = source.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(2).first ?? ""
+        guard !afterScheme.prefix(while: { $0 != "?" && $0 != "#" }).contains("@") else {
+            throw WorkerUsageError(description: "worker extractor: --source must not hold a user or password; "
+                + "give the credential with --auth and --auth-token-file or --auth-token-env")
         }
     }
 
@@ -95,8 +111,13 @@ public struct ExtractorWorker {
         var fetcher: TelemetryFetcher
         do {
             output = try DataChannel(fd: WireLayout.outputFD, name: "extractor→transformer")
-            // A request must end within the watchdog period: nothing heartbeats during one.
-            let client = try HTTPClient(configuration: .init(connectTimeout: .seconds(1), timeout: .seconds(2)))
+            let client = try HTTPClient(configuration: sourceOptions.client)
+            // libcurl calls this at least about once a second during a request: a slow source
+            // within its deadline is not a hung worker, and SIGTERM ends a request at once.
+            client.onProgress = {
+                context.heartbeatIfDue()
+                return !Termination.isRequested
+            }
             fetcher = TelemetryFetcher(baseURL: source, pageSize: pageSize,
                                        schedule: RetrySchedule(initial: .milliseconds(100), maximum: .seconds(2)),
                                        client: client, shouldStop: {
@@ -106,6 +127,7 @@ public struct ExtractorWorker {
                                        })
             fetcher.malformedLimit = malformedLimit > 0 ? malformedLimit : nil
             fetcher.giveUpAfter = giveUpAfter
+            fetcher.format = sourceOptions.format
         } catch {
             workerFail("extractor: \(error)", code: 2)
         }
@@ -116,6 +138,7 @@ public struct ExtractorWorker {
         var isDegraded = false
         var progress = ProgressReporter(stage: "extract", counter: "records")
         var nextFetch = WorkerContext.monotonicNow()
+        var cursors = CursorHistory(start: position.cursor)
         logger.info("Extractor ready", metadata: ["source": "\(source)", "resumes.at": "\(position)"])
 
         /// Halts the chain: the source broke its contract where this run resumes.
@@ -128,6 +151,38 @@ public struct ExtractorWorker {
                 "watermark.batch": "\(nextBatchID - 1)",
             ])
             Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
+        }
+
+        /// Halts the chain once every batch sent is acknowledged — committed by the loader — so
+        /// the pages before the one that stops the run are loaded, not left for the next run.
+        func halt(_ message: String) -> Never {
+            while !unacked.entries.isEmpty {
+                if Termination.isRequested { exit(0) }
+                context.heartbeatIfDue()
+                do {
+                    for frame in try output.receive() {
+                        switch frame.kind {
+                        case .ack: unacked.acknowledge(upTo: try BatchAck(decoding: frame.payload).batchID)
+                        case .resend: try unacked.resend(on: &output)
+                        default: break
+                        }
+                    }
+                } catch {
+                    break  // the channel failed: halt now; the next run resumes from the checkpoint
+                }
+                if !unacked.entries.isEmpty { DataChannel.wait(for: [output.fd], timeout: .milliseconds(50)) }
+            }
+            Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
+        }
+
+        /// Halts the chain: the source's pages cannot be read to their end (a cursor that does not
+        /// advance, a body past the limit); what came before is loaded.
+        func sourceBroken(_ what: String, event: String) -> Never {
+            let message = "sensor API: \(what); the pages before it are loaded"
+            logger.error("Source cannot be read on", metadata: [
+                "event": "\(event)", "cursor": "\(position)", "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
+            ])
+            halt(message)
         }
 
         while true {
@@ -168,6 +223,12 @@ public struct ExtractorWorker {
                         isDegraded = false
                         context.reportHealth(degraded: nil)
                     }
+                    // More than asked for would make a batch of unbounded size; the source ignores `limit`.
+                    guard page.records.count <= pageSize else {
+                        sourceBroken("the page at \(SourcePosition(cursor: position.cursor)) holds \(page.records.count) records, "
+                            + "more than the \(pageSize) asked for (limit): set the extractor's --page-size to the source's page size",
+                                     event: "source_page_size")
+                    }
                     guard page.records.count >= position.skip else {
                         contractBroken("its page at \(SourcePosition(cursor: position.cursor)) holds \(page.records.count) "
                             + "records, where the warehouse took \(position.skip)")
@@ -186,6 +247,9 @@ public struct ExtractorWorker {
                     // A full page is fixed: its records and next cursor are the same whenever it is
                     // asked for. A page that is not full is the head of the source, for now.
                     if let next = page.nextCursor, page.records.count >= pageSize {
+                        if let problem = cursors.check(next: next, after: position.cursor) {
+                            sourceBroken(problem, event: "source_cursor")
+                        }
                         let after = SourcePosition(cursor: next)
                         if !fresh.isEmpty { try send(fresh, ending: after) }
                         position = after
@@ -217,13 +281,15 @@ public struct ExtractorWorker {
                         "event": "gate_violation", "gate": "record", "cursor": "\(position)",
                         "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
                     ])
-                    Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
-                case .gaveUp:
+                    halt(message)
+                case .tooLarge:
+                    sourceBroken("\(error)", event: "source_too_large")
+                case .gaveUp, .retryAfterPastDeadline:
                     let message = "sensor API: \(error)"
                     logger.error("Source given up", metadata: [
                         "event": "source_gave_up", "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
                     ])
-                    Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
+                    halt(message)
                 case .stopped:
                     exit(0)
                 default:
