@@ -90,3 +90,32 @@ struct Start: ParsableCommand {
         print(OperatorText.escaped(reply.message ?? "started '\(name)'"))
     }
 }
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-read the running tree's policy file and apply only what changed; returns once applied.",
+        discussion: """
+            A worker added starts in its place; a worker removed stops; a worker whose spec changed \
+            (args, environment, limits, restart type, shutdown, watchdog, backoff) is restarted with \
+            the new one; a node whose strategy or intensity changed takes the new values, its children \
+            untouched; everything else keeps its pid. The plan is printed first. SIGHUP to the root does \
+            the same. Exit codes: 0 applied (or nothing to apply); 2 refused, the running tree \
+            untouched (an invalid policy, one line naming the file, line and key; a change that cannot \
+            be applied live, such as the data channels' wiring, with the reason); 1 begun and not done.
+            """)
+
+    @OptionGroup var control: RunDirectoryOption
+    @Flag(help: "Print the plan only; change nothing.") var dryRun = false
+
+    func run() throws {
+        if dryRun {
+            let reply = try control.send(.reload(dryRun: true))
+            print(OperatorText.escaped("plan: " + (reply.message ?? "nothing changed")))
+            return
+        }
+        let plan = try control.send(.reload(dryRun: true))
+        print(OperatorText.escaped("plan: " + (plan.message ?? "nothing changed")))
+        let reply = try control.send(.reload(dryRun: false))
+        print(OperatorText.escaped(reply.message ?? "reloaded"))
+    }
+}

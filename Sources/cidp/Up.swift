@@ -39,25 +39,34 @@ struct Up: ParsableCommand {
             throw CLIExit(code: ExitCode.failure, message: "\(error)")
         }
         let started = ContinuousClock.now
-        var loaded: Policy
-        do {
-            loaded = try PolicyLoader.load(path: policy, executable: Posix.executablePath(),
-                                           knownRoles: Set(WorkerRole.allCases.map(\.rawValue)))
-        } catch {
-            throw CLIExit.usage("\(error)")
-        }
         let runID = JobOptions.newRunID()
+        let simulatorPort: UInt16
         do {
-            loaded = job.apply(to: loaded, simulatorPort: job.usesSimulator ? try Posix.freeLoopbackPort() : 0, runID: runID)
+            simulatorPort = job.usesSimulator ? try Posix.freeLoopbackPort() : 0
         } catch {
             throw CLIExit(code: ExitCode.failure, message: "cannot find a free loopback port for the simulator: \(error)")
         }
-        do { try JobOptions.validateWorkerArguments(in: loaded.root) } catch {
-            throw CLIExit.usage("policy '\(policy)': \(error)")
+        // The policy as this run reads it, at start and at every reload: the same job options,
+        // the same simulator port and run id, so an unchanged file is an unchanged tree.
+        let job = self.job, policy = self.policy
+        let readPolicy = { () throws(CLIExit) -> Policy in
+            let loaded: Policy
+            do {
+                loaded = job.apply(to: try PolicyLoader.load(path: policy, executable: Posix.executablePath(),
+                                                             knownRoles: Set(WorkerRole.allCases.map(\.rawValue))),
+                                   simulatorPort: simulatorPort, runID: runID)
+            } catch {
+                throw CLIExit.usage("\(error)")
+            }
+            do { try JobOptions.validateWorkerArguments(in: loaded.root) } catch {
+                throw CLIExit.usage("policy '\(policy)': \(error)")
+            }
+            do throws(PipelineChain.Misplaced) { try PipelineChain.check(loaded.root) } catch {
+                throw CLIExit.usage("policy '\(policy)': \(error)")
+            }
+            return loaded
         }
-        do throws(PipelineChain.Misplaced) { try PipelineChain.check(loaded.root) } catch {
-            throw CLIExit.usage("policy '\(policy)': \(error)")
-        }
+        let loaded = try readPolicy()
         let roles = JobOptions.roles(in: loaded.root)
         let hasLoader = roles.contains(WorkerRole.loader.rawValue)
         // A job ends when its last stage says so; a tree with no such stage runs until stopped.
@@ -98,6 +107,9 @@ struct Up: ParsableCommand {
         // worker and the reason. With --follow the chain is held down until 'cidp resume'.
         let runtime = SupervisorRuntime(policy: loaded, runDirectory: control.runDirectory,
                                         logger: Logger(label: "cidp.supervisor"), haltEndsRun: !job.follow, isJob: isJob)
+        runtime.policySource = { () throws -> Policy in
+            do throws(CLIExit) { return try readPolicy() } catch { throw ReloadError(description: error.message) }
+        }
         let outcome: SupervisorRuntime.Outcome
         do {
             outcome = try runtime.run(signalFD: signalFD, runLock: start.runLock)
@@ -110,6 +122,11 @@ struct Up: ParsableCommand {
         }
         if outcome.exitCode != ExitCode.success { throw CLIExit(code: outcome.exitCode, message: outcome.message) }
     }
+}
+
+/// A policy that a reload could not read, in the words `cidp up` would have used at start.
+struct ReloadError: Error, CustomStringConvertible {
+    var description: String
 }
 
 struct Worker: ParsableCommand {

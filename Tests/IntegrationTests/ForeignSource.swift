@@ -47,9 +47,13 @@ final class ForeignSource {
         try JSONSerialization.data(withJSONObject: configuration).write(to: URL(fileURLWithPath: configPath))
         process = try RunningSupervisor(sandbox: sandbox, arguments: ["python3", "-c", Self.script, configPath], executable: "/usr/bin/env")
         let process = process
-        #expect(poll { process.log.contains("port ") || !process.isRunning }, "\(process.log)")
-        let port = try #require(process.log.split(separator: "\n").first { $0.hasPrefix("port ") }
-            .flatMap { Int($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) }, "\(process.log)")
+        // A whole line: the log may be read between "port " and the number.
+        let announced = { () -> Int? in
+            process.log.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+                .first { $0.hasPrefix("port ") }.flatMap { Int($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) }
+        }
+        #expect(poll(timeout: .seconds(60)) { announced() != nil || !process.isRunning }, "\(process.log)")
+        let port = try #require(announced(), "\(process.log)")
         url = (settings["tls"] == nil ? "http" : "https") + "://127.0.0.1:\(port)"
     }
 

@@ -126,6 +126,13 @@ struct TreeDriver {
         send(.exited(pid: pid, status: .signaled(signal: signal, coreDumped: false)))
     }
 
+    /// Instance `label` (`b#1`) dies of the last signal the tree sent it: for a worker no name
+    /// finds any more (removed by a reload) while it goes down.
+    mutating func die(instance label: String) {
+        guard let pid = labels.first(where: { $0.value == label })?.key else { preconditionFailure("no instance '\(label)'") }
+        send(.exited(pid: pid, status: .signaled(signal: lastSignal[pid] ?? SIGKILL, coreDumped: false)))
+    }
+
     /// Answers the oldest pending `.spawn` with a pid.
     mutating func completeSpawn() {
         guard !pendingSpawns.isEmpty else { Issue.record("no spawn is pending"); return }

@@ -15,6 +15,9 @@ public enum ControlRequest: Equatable, Sendable {
     case stopChild(String)
     /// Start again a child held stopped (`cidp start NAME`).
     case start(String)
+    /// Re-read the policy file and apply the difference (`cidp reload`); with `dryRun`, only say
+    /// what it would do.
+    case reload(dryRun: Bool)
 
     /// Parses one request line; nil for anything else.
     public init?(line: String) {
@@ -27,6 +30,8 @@ public enum ControlRequest: Equatable, Sendable {
         case ("restart", 2): self = .restart(String(words[1]))
         case ("resume", 1): self = .resume(nil)
         case ("resume", 2): self = .resume(String(words[1]))
+        case ("reload", 1): self = .reload(dryRun: false)
+        case ("reload", 2) where words[1] == "--dry-run": self = .reload(dryRun: true)
         default: return nil
         }
     }
@@ -40,6 +45,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .resume(let name?): return "resume \(name)"
         case .stopChild(let name): return "stop \(name)"
         case .start(let name): return "start \(name)"
+        case .reload(let dryRun): return dryRun ? "reload --dry-run" : "reload"
         }
     }
 }

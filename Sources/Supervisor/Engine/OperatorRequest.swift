@@ -13,6 +13,8 @@ public enum OperatorRequest: Sendable, Equatable {
     case stop(ElementID)
     /// Start again a child `stop` holds, with what was held with it, in order (`restart_child`).
     case start(ElementID)
+    /// Apply a new policy's tree: only the difference (`SupervisorTree+Reload`).
+    case reload(NodeSpec)
 }
 
 /// The engine's answer to an `OperatorRequest`.
@@ -52,6 +54,8 @@ public enum OperatorRefusal: Error, Equatable, Sendable, CustomStringConvertible
     case heldStopped(String)
     /// Held stopped by the stop of `holder`, whose node's strategy ties it to it.
     case stoppedWith(String, holder: String)
+    /// A reload that cannot be applied to the running tree: why.
+    case cannotReload(String)
 
     public var description: String {
         switch self {
@@ -66,6 +70,7 @@ public enum OperatorRefusal: Error, Equatable, Sendable, CustomStringConvertible
         case .alreadyStopped(let name): return "'\(name)' is already stopped; use 'cidp start \(name)'"
         case .notStopped(let name): return "'\(name)' is not stopped by an operator; use 'cidp restart \(name)'"
         case .heldStopped(let name): return "'\(name)' is stopped by an operator; use 'cidp start \(name)'"
+        case .cannotReload(let why): return "cannot reload: \(why)"
         case .stoppedWith(let name, let holder):
             return "'\(name)' was stopped with '\(holder)' and starts with it; use 'cidp start \(holder)'"
         }

@@ -5,8 +5,8 @@
 struct RestartIntensity: Sendable {
     enum Verdict: Equatable { case allowed, exhausted }
 
-    let intensity: Int
-    let period: Duration
+    private(set) var intensity: Int
+    private(set) var period: Duration
     private(set) var history: [Duration] = []
 
     init(intensity: Int, period: Duration) {
@@ -19,6 +19,12 @@ struct RestartIntensity: Sendable {
         history.removeAll { now - $0 > period }
         history.append(now)
         return history.count > intensity ? .exhausted : .allowed
+    }
+
+    /// New limits from a reload; the restarts already counted stay counted.
+    mutating func retune(intensity: Int, period: Duration) {
+        self.intensity = intensity
+        self.period = period
     }
 
     /// A restarted node starts with a clean history, as a new OTP supervisor process would.

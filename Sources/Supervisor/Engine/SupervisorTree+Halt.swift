@@ -14,6 +14,7 @@ extension SupervisorTree {
     /// The halted nodes, and the workers halted on their own (directly under the root), in preorder.
     public var haltedElements: [ElementID] {
         elements.indices.filter { id in
+            guard !retired.contains(id) else { return false }
             switch elements[id] {
             case .node(let node): return node.halt != nil
             case .worker(let worker): return worker.halt != nil

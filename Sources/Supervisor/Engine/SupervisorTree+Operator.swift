@@ -8,19 +8,25 @@ extension SupervisorTree {
         var request: OperatorRequest
         /// The elements it acts on.
         var targets: [ElementID]
+        /// For a reload: its plan, the answer's text.
+        var plan: String?
     }
 
     /// Takes a request: refused (answered at once) or begun and kept until done.
     mutating func receive(_ request: OperatorRequest, ticket: Int) {
         do throws(OperatorRefusal) {
             let targets: [ElementID]
+            var plan: String?
             switch request {
             case .restart(let id): targets = try requestRestart(id)
             case .resume(let id): targets = try requestResume(id)
             case .stop(let id): targets = try requestStop(id)
             case .start(let id): targets = try requestStart(id)
+            case .reload(let root):
+                plan = "reloaded: " + (try reloadPlan(for: root)).text
+                targets = try requestReload(root)
             }
-            pendingRequests.append(PendingRequest(ticket: ticket, request: request, targets: targets))
+            pendingRequests.append(PendingRequest(ticket: ticket, request: request, targets: targets, plan: plan))
         } catch {
             actions.append(.answer(ticket: ticket, .refused(error)))
         }
@@ -47,6 +53,15 @@ extension SupervisorTree {
             return .failed("the tree is shutting down; \(names.joined(separator: ", ")) not \(Self.verb(pending.request))")
         }
         switch pending.request {
+        case .reload:
+            for id in pending.targets {
+                switch node(id).mode {
+                case .halted(let halt): return .failed("node '\(name(of: id))' halted: \(halt.reason)")
+                case .givingUp(let reason), .failed(let reason): return .failed("node '\(name(of: id))' gave up: \(reason)")
+                default: if !isIdle(id) { return nil }
+                }
+            }
+            return .done(pending.plan ?? "reloaded")
         case .resume:
             var running: [String] = []
             for id in pending.targets {
@@ -91,6 +106,7 @@ extension SupervisorTree {
         case .resume: return "resumed"
         case .stop: return "stopped"
         case .start: return "started"
+        case .reload: return "reloaded"
         }
     }
 

@@ -305,6 +305,8 @@ extension SupervisorTree {
     /// The phase a worker takes once a stop step has brought it down: its node's disposition,
     /// except that a temporary worker is not coming back and rests as stopped.
     func restingPhase(of id: ElementID, disposition: Disposition) -> WorkerPhase {
+        // Removed by a reload: never coming back.
+        if retired.contains(id) { return .stopped }
         // Held stopped by an operator, itself or a node above it: stopped, whatever its node is doing.
         if disposition == .restarting, isUnderHold(id) { return .stopped }
         if disposition == .restarting, worker(id).spec.restart == .temporary { return .stopped }

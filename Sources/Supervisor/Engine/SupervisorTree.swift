@@ -42,7 +42,8 @@ public struct SupervisorTree: Sendable {
     }
 
     struct Worker: Sendable {
-        let spec: ChildSpec
+        /// Replaced by a reload (`SupervisorTree+Reload`); the live process keeps what it was started with.
+        var spec: ChildSpec
         let parent: ElementID
         var phase: WorkerPhase = .idle
         var starts = 0
@@ -96,7 +97,8 @@ public struct SupervisorTree: Sendable {
     enum Disposition: Sendable, Equatable { case restarting, stopped, failed, halted }
 
     struct Node: Sendable {
-        let spec: NodeSpec
+        /// Replaced by a reload that changes the node's settings.
+        var spec: NodeSpec
         let parent: ElementID?
         var children: [ElementID] = []
         var intensity: RestartIntensity
@@ -134,6 +136,9 @@ public struct SupervisorTree: Sendable {
 
     var elements: [Element] = []
     var isShuttingDown = false
+    /// Elements a reload removed: out of their node's children, found by no name; a removed
+    /// worker still going down is reaped like any other.
+    var retired: Set<ElementID> = []
     var exitCode: Int32 = 0
     var exitMessage = ""
     var isFinished = false
@@ -166,7 +171,7 @@ public struct SupervisorTree: Sendable {
         _ = add(.node(root), parent: nil)
     }
 
-    private mutating func add(_ spec: TreeSpec, parent: ElementID?) -> ElementID {
+    mutating func add(_ spec: TreeSpec, parent: ElementID?) -> ElementID {
         let id = elements.count
         switch spec {
         case .worker(let child):
@@ -186,7 +191,7 @@ public struct SupervisorTree: Sendable {
     public static let rootID: ElementID = 0
 
     /// Every element's name, in preorder.
-    public var names: [String] { elements.indices.map { name(of: $0) } }
+    public var names: [String] { elements.indices.filter { !retired.contains($0) }.map { name(of: $0) } }
 
     public func name(of id: ElementID) -> String {
         switch elements[id] {
@@ -196,7 +201,7 @@ public struct SupervisorTree: Sendable {
     }
 
     public func elementID(named name: String) -> ElementID? {
-        elements.indices.first { self.name(of: $0) == name }
+        elements.indices.first { !retired.contains($0) && self.name(of: $0) == name }
     }
 
     /// The spec of a worker; traps for a node (a driver bug).

@@ -76,6 +76,8 @@ public enum TreeNotice: Sendable, Equatable {
     case heldStopped(child: String, tied: [String])
     /// An operator started again what was held stopped.
     case releasedStopped(children: [String])
+    /// A reload was applied: its plan (`ReloadPlan.text`).
+    case reloaded(plan: String)
     /// `worker` crashed `crashes` times in a row on `item`: its next start gets it as a poison pill.
     case poisonPill(worker: String, item: String, crashes: Int)
     case treeReady(after: Duration)

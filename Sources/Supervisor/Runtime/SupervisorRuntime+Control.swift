@@ -162,7 +162,7 @@ extension SupervisorRuntime {
     private func handle(line: String, from fd: Int32) {
         guard let request = ControlRequest(line: line) else {
             finish(fd, ControlReply(ok: false, error: "unknown request '\(line.prefix(80))'; expected status, restart NAME, "
-                + "resume [NODE], stop [NAME] or start NAME"))
+                + "resume [NODE], stop [NAME], start NAME or reload [--dry-run]"))
             return
         }
         switch request {
@@ -183,6 +183,40 @@ extension SupervisorRuntime {
             route(name, from: fd, verb: "stop") { .stop($0) }
         case .start(let name):
             route(name, from: fd, verb: "start") { .start($0) }
+        case .reload(let dryRun):
+            reload(dryRun: dryRun, from: fd)
+        }
+    }
+
+    /// `cidp reload [--dry-run]` (from a client, `fd`) or SIGHUP (nil): re-reads the policy through
+    /// `policySource`, refuses it whole with one line when it is invalid, else computes the plan,
+    /// logs it and — unless a dry run — applies it; the client's answer comes once it is done.
+    func reload(dryRun: Bool, from fd: Int32?) {
+        let refuse = { (error: String) in
+            self.logger.error("Policy reload refused; the running tree is unchanged", metadata: ["reason": "\(error)"])
+            if let fd { self.finish(fd, ControlReply(ok: false, error: error, code: ExitCode.usage)) }
+        }
+        guard let policySource else { return refuse("this tree was not started from a policy file") }
+        let next: Policy
+        do { next = try policySource() } catch { return refuse("\(error)") }
+        if next.logging != policy.logging || next.control != policy.control {
+            return refuse("cannot reload: the [logging] and [control] settings are read at start; "
+                + "stop the tree and start it with the new policy")
+        }
+        let plan: ReloadPlan
+        do throws(OperatorRefusal) { plan = try tree.reloadPlan(for: next.root) } catch { return refuse("\(error)") }
+        logger.notice(dryRun ? "Policy reload plan (dry run)" : "Policy reload plan",
+                      metadata: ["plan": "\(plan.text)", "changes": "\(plan.changes.count)"])
+        if dryRun {
+            if let fd { finish(fd, ControlReply(ok: true, message: plan.text)) }
+            return
+        }
+        policy = Policy(root: next.root, logging: policy.logging, control: policy.control)
+        if let fd {
+            routeRequest(.reload(next.root), from: fd, described: "reload")
+        } else {
+            nextTicket += 1
+            process(.request(.reload(next.root), ticket: nextTicket))
         }
     }
 

@@ -51,6 +51,8 @@ extension SupervisorRuntime {
             ])
         case .releasedStopped(let children):
             logger.notice("Started again by the operator", metadata: ["children": "\(children.joined(separator: ","))"])
+        case .reloaded(let plan):
+            logger.notice("Policy reloaded", metadata: ["event": "reloaded", "plan": "\(plan)"])
         case .resumed(let node):
             logger.notice("Halted chain resumed", metadata: ["event": "resumed", "node": "\(node)"])
         case .poisonPill(let worker, let item, let crashes):

@@ -24,7 +24,10 @@ public final class SupervisorRuntime {
         case client
     }
 
-    let policy: Policy
+    var policy: Policy
+    /// Reads and validates the policy again, as at start (`cidp reload`, SIGHUP); nil when the
+    /// tree was not started from a policy file (reload refused then).
+    public var policySource: (() throws -> Policy)?
     let runDirectory: RunDirectory
     let logger: Logger
     /// Added to every worker's environment after the inherited one.
@@ -224,7 +227,8 @@ public final class SupervisorRuntime {
                 logger.notice("Shutdown requested", metadata: ["signal": "\(ExitStatus.signalName(signo))", "sender.pid": "\(sender)"])
                 process(.shutdown(reason: "stopped by \(ExitStatus.signalName(signo))"))
             case SIGHUP:
-                logger.notice("SIGHUP ignored: policy reload is not supported; restart the supervisor to apply a new policy")
+                logger.notice("Policy reload requested", metadata: ["signal": "SIGHUP", "sender.pid": "\(sender)"])
+                reload(dryRun: false, from: nil)
             default:
                 break
             }
