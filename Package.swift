@@ -28,7 +28,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Framing shared by the supervisor and the workers: pure Swift.
-        .target(name: "Wire"),
+        .target(name: "Wire", dependencies: ["CShims"]),
 
         // The one sanitiser of text the world wrote, before an operator reads it: pure Swift.
         .target(name: "OperatorText"),

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -186,4 +187,30 @@ int cshims_spawn(pid_t *pid, const char *path, char *const argv[], char *const e
     posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     return result;
+}
+
+struct note_query { int index; const void *start; size_t size; int found; };
+
+static int find_note_segment(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct note_query *query = data;
+    int seen = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_NOTE) continue;
+        if (seen++ == query->index) {
+            query->start = (const void *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+            query->size = info->dlpi_phdr[i].p_memsz;
+            query->found = 1;
+            break;
+        }
+    }
+    return 1;  /* the program is the first object: stop there */
+}
+
+int cshims_program_note_segment(int index, const void **start, size_t *size) {
+    struct note_query query = { index, NULL, 0, 0 };
+    dl_iterate_phdr(find_note_segment, &query);
+    *start = query.start;
+    *size = query.size;
+    return query.found;
 }

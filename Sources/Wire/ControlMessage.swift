@@ -1,10 +1,12 @@
 /// A message on a worker's control channel (kinds 1–7), to or from its supervisor.
 ///
 /// Payloads are compact binary: little-endian integers, `UInt32`-length-prefixed UTF-8 strings.
-/// `ready`, `heartbeat` and `jobDone` carry no payload; `halted` and `working` carry one string.
+/// `heartbeat` and `jobDone` carry no payload; `halted` and `working` carry one string; `ready`
+/// carries the worker's build (`BuildInfo.short`) or nothing.
 public enum ControlMessage: Equatable, Sendable {
-    /// The worker is set up and serving; until then its child counts as starting.
-    case ready
+    /// The worker is set up and serving; until then its child counts as starting. `build`: which
+    /// build of CIDP it runs (`BuildInfo.short`), for `cidp status` and `cidp upgrade`.
+    case ready(build: String?)
     /// The worker is alive (sent every third of its watchdog period).
     case heartbeat
     /// Where the worker is and what it has counted.
@@ -59,8 +61,10 @@ public enum ControlMessage: Equatable, Sendable {
     public var payload: [UInt8] {
         var writer = PayloadWriter()
         switch self {
-        case .ready, .heartbeat, .jobDone:
+        case .heartbeat, .jobDone, .ready(build: nil):
             break
+        case .ready(let build?):
+            writer.write(build)
         case .progress(let progress):
             writer.write(progress.stage)
             writer.write(UInt32(progress.counters.count))
@@ -102,7 +106,7 @@ public enum ControlMessage: Equatable, Sendable {
         var reader = PayloadReader(payload, message: "\(kind)")
         let message: ControlMessage
         switch kind {
-        case .ready: message = .ready
+        case .ready: message = .ready(build: payload.isEmpty ? nil : try reader.readString("the build"))
         case .heartbeat: message = .heartbeat
         case .jobDone: message = .jobDone
         case .progress:

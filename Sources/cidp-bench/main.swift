@@ -128,7 +128,7 @@ let cArgv = rawArgv.map { strdup($0) } + [nil]
     guard result == 0 else { fail("posix_spawn: \(Errno(rawValue: result))") }
     close(fds[1])
     var reader = FrameReader(fd: fds[0], channel: "raw control")
-    guard let frame = try reader.read(), (try ControlMessage(frame: frame)) == .ready else { fail("raw worker sent no ready") }
+    guard let frame = try reader.read(), case .ready = try ControlMessage(frame: frame) else { fail("raw worker sent no ready") }
     let received = monotonicNanoseconds()
     rawFrame.append(Double(received - start) / 1e6)
     let killedAt = monotonicNanoseconds()

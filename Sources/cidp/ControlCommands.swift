@@ -119,3 +119,50 @@ struct Reload: ParsableCommand {
         print(OperatorText.escaped(reply.message ?? "reloaded"))
     }
 }
+
+struct Upgrade: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replace running workers' binary, one worker at a time in start order, with no batch lost.",
+        discussion: """
+            Each worker is stopped as in an orderly shutdown (it finishes its current batch and \
+            commits or hands it on), and a process of the new binary starts on the same data \
+            channels; it must become ready within its readiness timeout. If it does not, the \
+            previous binary is started again (rollback) and the upgrade stops there: exit 1 naming \
+            the worker. The new binary is the one now at the path the tree runs from, or --exe. \
+            'cidp status' shows each worker's build. Exit codes: 0 every worker upgraded; 1 rolled \
+            back or not done; 2 refused (an unknown worker, a --exe that is not an executable file).
+            """)
+
+    @OptionGroup var control: RunDirectoryOption
+    @Option(help: "The new binary (default: the path the tree's workers run from, which now holds it).")
+    var exe: String?
+    @Argument(help: "The workers to upgrade, as in 'cidp status' (default: every running worker).")
+    var workers: [String] = []
+
+    func run() throws {
+        var executable: String?
+        if let exe {
+            let path = exe.hasPrefix("/") ? exe : FileManager.default.currentDirectoryPath + "/" + exe
+            var info = stat()
+            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(path, X_OK) == 0 else {
+                throw CLIExit.usage("--exe '\(exe)': not an executable file")
+            }
+            executable = path
+        }
+        guard let tree = try control.send(.status).tree else { throw CLIExit(code: ExitCode.failure, message: "no status from the supervisor") }
+        let all = tree.workers
+        for name in workers where !all.contains(where: { $0.name == name }) {
+            throw CLIExit.usage("unknown worker '\(name)'; known: \(all.map(\.name).joined(separator: ", "))")
+        }
+        // Start order, whatever the order given.
+        let chosen = workers.isEmpty ? all.filter { $0.pid != nil } : all.filter { workers.contains($0.name) }
+        for worker in chosen {
+            do {
+                let reply = try control.send(.upgrade(worker.name, executable: executable))
+                print(OperatorText.escaped(reply.message ?? "upgraded '\(worker.name)'"))
+            } catch let exit as CLIExit {
+                throw CLIExit(code: exit.code, message: "upgrade stopped at '\(worker.name)': \(exit.message)")
+            }
+        }
+    }
+}

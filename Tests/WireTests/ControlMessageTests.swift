@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct ControlMessageTests {
     static let messages: [ControlMessage] = [
-        .ready, .heartbeat, .jobDone,
+        .ready(build: nil), .ready(build: "0.10.0+1a2b3c4d5e6f"), .heartbeat, .jobDone,
         .progress(.init(stage: "extracting")),
         .progress(.init(stage: "chargement ⛽", counters: ["records": 1200, "pages": -3, "": .max, "z": .min])),
         .health(.healthy),
@@ -48,9 +48,20 @@ import Testing
     }
 
     @Test func emptyMessagesHaveNoPayload() {
-        #expect(ControlMessage.ready.payload.isEmpty)
+        #expect(ControlMessage.ready(build: nil).payload.isEmpty)
         #expect(ControlMessage.heartbeat.payload.isEmpty)
         #expect(ControlMessage.jobDone.payload.isEmpty)
+    }
+
+    @Test func theBuildIdOfThisProcessIsTheLinkersNote() throws {
+        // The test binary is linked like cidp: a GNU build-id note of 20 bytes (SHA-1).
+        #expect(BuildInfo.buildID.count == 40 && BuildInfo.buildID.allSatisfy(\.isHexDigit), "\(BuildInfo.buildID)")
+        #expect(BuildInfo.short == "\(BuildInfo.version)+\(BuildInfo.buildID.prefix(12))")
+        // The same note as `readelf -n` reads from the file.
+        let notes: [UInt8] = [4, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0, 0x47, 0x4E, 0x55, 0, 0xAB, 0xCD, 0xEF, 0]
+        let other: [UInt8] = [4, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0x47, 0x4E, 0x55, 0, 1, 2, 3, 4]
+        #expect((other + notes).withUnsafeBytes { BuildInfo.buildID(inNotes: $0) } == [0xAB, 0xCD, 0xEF])
+        #expect(other.withUnsafeBytes { BuildInfo.buildID(inNotes: $0) } == nil)
     }
 
     @Test func haltedAndWorkingTravelAsKindsSixAndSeven() {
@@ -121,7 +132,9 @@ import Testing
     @Test func rejectsEveryTruncationOfEveryMessage() {
         for message in Self.messages {
             let payload = message.payload
-            for length in 0..<payload.count {
+            // An empty `ready` is a whole message (a worker that reports no build).
+            let shortest = message.kind == .ready ? 1 : 0
+            for length in shortest..<max(shortest, payload.count) {
                 #expect(throws: WireError.self, "\(message) cut at \(length)") {
                     try ControlMessage(frame: Frame(kind: message.kind, sequence: 0, payload: Array(payload[..<length])))
                 }

@@ -61,4 +61,9 @@ int cshims_limit_address_space(pid_t pid, uint64_t bytes);
 int cshims_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                  const int *fd_sources, const int *fd_targets, int fd_count);
 
+/// The `index`-th PT_NOTE segment of the main program as loaded (`dl_iterate_phdr`, whose first
+/// object is the program; <link.h> is not in Glibc's Swift module). Returns 1 and its address and
+/// size, or 0 when there is no such segment.
+int cshims_program_note_segment(int index, const void **start, size_t *size);
+
 #endif

@@ -18,6 +18,9 @@ public enum ControlRequest: Equatable, Sendable {
     /// Re-read the policy file and apply the difference (`cidp reload`); with `dryRun`, only say
     /// what it would do.
     case reload(dryRun: Bool)
+    /// Replace one worker's process by one of a new binary (`cidp upgrade`): the executable's
+    /// path (the rest of the line, spaces allowed), or the path it runs from when absent.
+    case upgrade(String, executable: String?)
 
     /// Parses one request line; nil for anything else.
     public init?(line: String) {
@@ -32,6 +35,12 @@ public enum ControlRequest: Equatable, Sendable {
         case ("resume", 2): self = .resume(String(words[1]))
         case ("reload", 1): self = .reload(dryRun: false)
         case ("reload", 2) where words[1] == "--dry-run": self = .reload(dryRun: true)
+        case ("upgrade", 2): self = .upgrade(String(words[1]), executable: nil)
+        case ("upgrade", let count) where count > 2:
+            // The path is everything after the name: it may hold spaces.
+            let rest = line.drop { $0 == " " }.dropFirst("upgrade".count).drop { $0 == " " }
+                .dropFirst(words[1].count).drop { $0 == " " }
+            self = .upgrade(String(words[1]), executable: String(rest))
         default: return nil
         }
     }
@@ -46,6 +55,8 @@ public enum ControlRequest: Equatable, Sendable {
         case .stopChild(let name): return "stop \(name)"
         case .start(let name): return "start \(name)"
         case .reload(let dryRun): return dryRun ? "reload --dry-run" : "reload"
+        case .upgrade(let name, nil): return "upgrade \(name)"
+        case .upgrade(let name, let executable?): return "upgrade \(name) \(executable)"
         }
     }
 }
@@ -65,10 +76,12 @@ public struct StatusTree: Codable, Equatable, Sendable {
     public var haltedBy: String?
     public var strategy: String?
     public var restart: String?
+    /// For a worker: the build it runs (`BuildInfo.short`), as it said in `ready`.
+    public var build: String?
     public var children: [StatusTree]?
 
     enum CodingKeys: String, CodingKey {
-        case name, kind, state, pid, restarts, reason, strategy, restart, children
+        case name, kind, state, pid, restarts, reason, strategy, restart, build, children
         case uptimeMs = "uptime_ms"
         case haltedBy = "halted_by"
     }
@@ -88,6 +101,7 @@ public struct StatusTree: Codable, Equatable, Sendable {
             children = entry.children.map(StatusTree.init)
         case .worker:
             restart = entry.detail
+            build = entry.build
         }
     }
 
@@ -146,13 +160,13 @@ extension StatusTree {
     /// info: strategy or restart type, then why (`halted by transformer: <reason>` when halted).
     /// Every cell is shown through `OperatorText.escaped`: a reason quotes what the world wrote.
     public func renderTable() -> String {
-        var rows: [[String]] = [["NAME", "STATE", "PID", "RESTARTS", "UPTIME", "INFO"]]
+        var rows: [[String]] = [["NAME", "STATE", "PID", "RESTARTS", "UPTIME", "BUILD", "INFO"]]
         func walk(_ tree: StatusTree, depth: Int) {
             let indent = String(repeating: "  ", count: depth)
             let why = tree.haltedBy.map { "halted by \($0): \(tree.reason ?? "")" } ?? tree.reason
             let info = [tree.strategy ?? tree.restart, why].compactMap { $0 }.joined(separator: "; ")
             rows.append([indent + tree.name, tree.state, tree.pid.map(String.init) ?? "-", "\(tree.restarts)",
-                         tree.uptimeMs.map(Self.formatUptime) ?? "-", info].map(OperatorText.escaped))
+                         tree.uptimeMs.map(Self.formatUptime) ?? "-", tree.build ?? "-", info].map(OperatorText.escaped))
             for child in tree.children ?? [] { walk(child, depth: depth + 1) }
         }
         walk(self, depth: 0)

@@ -13,6 +13,9 @@ public enum OperatorRequest: Sendable, Equatable {
     case stop(ElementID)
     /// Start again a child `stop` holds, with what was held with it, in order (`restart_child`).
     case start(ElementID)
+    /// Replace the worker's process by one of the binary at `executable` (nil: the path it was
+    /// started from, which now holds a new build), rolling back if it does not become ready.
+    case upgrade(ElementID, executable: String?)
     /// Apply a new policy's tree: only the difference (`SupervisorTree+Reload`).
     case reload(NodeSpec)
 }
@@ -54,6 +57,10 @@ public enum OperatorRefusal: Error, Equatable, Sendable, CustomStringConvertible
     case heldStopped(String)
     /// Held stopped by the stop of `holder`, whose node's strategy ties it to it.
     case stoppedWith(String, holder: String)
+    /// An upgrade names a node: upgrades are per worker.
+    case notAWorker(String)
+    /// An upgrade of a worker that is not running (starting, restarting, failed).
+    case notRunning(String)
     /// A reload that cannot be applied to the running tree: why.
     case cannotReload(String)
 
@@ -71,6 +78,8 @@ public enum OperatorRefusal: Error, Equatable, Sendable, CustomStringConvertible
         case .notStopped(let name): return "'\(name)' is not stopped by an operator; use 'cidp restart \(name)'"
         case .heldStopped(let name): return "'\(name)' is stopped by an operator; use 'cidp start \(name)'"
         case .cannotReload(let why): return "cannot reload: \(why)"
+        case .notAWorker(let name): return "'\(name)' is a node; upgrade its workers by name"
+        case .notRunning(let name): return "'\(name)' is not running; upgrade it once it runs"
         case .stoppedWith(let name, let holder):
             return "'\(name)' was stopped with '\(holder)' and starts with it; use 'cidp start \(holder)'"
         }

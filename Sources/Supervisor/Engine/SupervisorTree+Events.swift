@@ -17,8 +17,8 @@ extension SupervisorTree {
             spawned(id, pid: pid)
         case .spawnFailed(let id, let reason):
             spawnFailed(id, reason: reason)
-        case .ready(let id, let pid):
-            ready(id, pid: pid)
+        case .ready(let id, let pid, let build):
+            ready(id, pid: pid, build: build)
         case .heartbeat(let id, let pid):
             if self.worker(id).pid == pid { modifyWorker(id) { $0.lastHeartbeat = now } }
         case .health(let id, let pid, let degraded):
@@ -86,10 +86,13 @@ extension SupervisorTree {
         completeStep(in: parentID, ifCurrentIs: .stop(id))
     }
 
-    private mutating func ready(_ id: ElementID, pid: Int32) {
+    private mutating func ready(_ id: ElementID, pid: Int32, build: String?) {
         let now = self.now
         guard case .starting(let livePID, _) = worker(id).phase, livePID == pid else { return }
         modifyWorker(id) {
+            $0.build = build
+            // An upgrade's new binary is ready: nothing to roll back any more.
+            $0.upgrade = nil
             $0.phase = .running(pid: pid, degraded: nil)
             $0.readyAt = now
             $0.lastHeartbeat = now

@@ -22,6 +22,8 @@ extension SupervisorTree {
             case .resume(let id): targets = try requestResume(id)
             case .stop(let id): targets = try requestStop(id)
             case .start(let id): targets = try requestStart(id)
+            case .upgrade(let id, let executable):
+                targets = try requestUpgrade(id, executable: executable, ticket: ticket)
             case .reload(let root):
                 plan = "reloaded: " + (try reloadPlan(for: root)).text
                 targets = try requestReload(root)
@@ -53,6 +55,11 @@ extension SupervisorTree {
             return .failed("the tree is shutting down; \(names.joined(separator: ", ")) not \(Self.verb(pending.request))")
         }
         switch pending.request {
+        case .upgrade(let id, _):
+            if case .halted(let halt)? = parent(of: id).map({ node($0).mode }) {
+                return .failed("node '\(name(of: parent(of: id)!))' halted: \(halt.reason)")
+            }
+            return upgradeProgress(of: id, ticket: pending.ticket)
         case .reload:
             for id in pending.targets {
                 switch node(id).mode {
@@ -107,13 +114,14 @@ extension SupervisorTree {
         case .stop: return "stopped"
         case .start: return "started"
         case .reload: return "reloaded"
+        case .upgrade: return "upgraded"
         }
     }
 
     // MARK: Checks
 
     /// The node a request on `id` works through, once the checks every request shares pass.
-    private func runningParent(of id: ElementID) throws(OperatorRefusal) -> ElementID {
+    func runningParent(of id: ElementID) throws(OperatorRefusal) -> ElementID {
         guard let parentID = parent(of: id) else { throw .isRoot }
         guard !isShuttingDown else { throw .shuttingDown }
         if let halted = haltedNode(atOrAbove: id) { throw .nodeHalted(name(of: halted)) }

@@ -209,6 +209,10 @@ extension SupervisorTree {
     mutating func startFailed(_ id: ElementID, reason: String, status: ExitStatus?) {
         let parentID = parent(of: id)!
         if isWorker(id) { actions.append(.notice(.startFailed(worker: name(of: id), reason: reason))) }
+        if isWorker(id), let upgrade = worker(id).upgrade {
+            rollBack(id, upgrade, reason: reason)
+            return
+        }
         let parentNode = node(parentID)
         guard case .start(id, _)? = parentNode.current else {
             childFailed(id, in: parentID, reason: reason, abnormal: true)

@@ -17,6 +17,8 @@ public struct StatusEntry: Sendable, Equatable {
     /// For nodes: the strategy; for workers: the restart type.
     public var detail: String
     public var children: [StatusEntry]
+    /// For a worker: the build its live incarnation runs (`BuildInfo.short`), when it said.
+    public var build: String? = nil
 }
 
 extension SupervisorTree {
@@ -56,7 +58,8 @@ extension SupervisorTree {
             }
             return StatusEntry(name: worker.spec.name, kind: .worker, state: state, pid: worker.pid,
                                restarts: max(0, worker.starts - 1), uptime: uptime, reason: reason,
-                               haltedBy: haltedBy, detail: worker.spec.restart.rawValue, children: [])
+                               haltedBy: haltedBy, detail: worker.spec.restart.rawValue, children: [],
+                               build: worker.pid == nil ? nil : worker.build)
         case .node(let node):
             var reason: String?
             var haltedBy: String?

@@ -66,6 +66,10 @@ public struct SupervisorTree: Sendable {
         /// Set while an operator holds the worker stopped (`OperatorRequest.stop`): the child the
         /// operator named (this one, or a sibling its strategy tied it to).
         var heldBy: ElementID?
+        /// The build the live incarnation said it runs in `ready`.
+        var build: String?
+        /// Set from an upgrade's stop until its new binary is ready: what to roll back to.
+        var upgrade: Upgrade?
 
         var pid: Int32? {
             switch phase {
@@ -73,6 +77,12 @@ public struct SupervisorTree: Sendable {
             default: return nil
             }
         }
+    }
+
+    /// An upgrade under way (`OperatorRequest.upgrade`).
+    struct Upgrade: Sendable, Equatable {
+        var ticket: Int
+        var previousCommand: [String]
     }
 
     enum Step: Sendable, Equatable {
@@ -139,6 +149,8 @@ public struct SupervisorTree: Sendable {
     /// Elements a reload removed: out of their node's children, found by no name; a removed
     /// worker still going down is reaped like any other.
     var retired: Set<ElementID> = []
+    /// Upgrades rolled back, by request ticket: why the new binary did not start.
+    var rolledBack: [Int: String] = [:]
     var exitCode: Int32 = 0
     var exitMessage = ""
     var isFinished = false

@@ -10,7 +10,7 @@ public enum TreeEvent: Sendable, Equatable {
     /// The driver could not spawn it (`posix_spawn` failed).
     case spawnFailed(ElementID, reason: String)
     /// The worker's readiness message arrived on its control channel.
-    case ready(ElementID, pid: Int32)
+    case ready(ElementID, pid: Int32, build: String? = nil)
     case heartbeat(ElementID, pid: Int32)
     /// The worker reports it is alive but in trouble (nil: healthy again).
     case health(ElementID, pid: Int32, degraded: String?)
@@ -76,6 +76,8 @@ public enum TreeNotice: Sendable, Equatable {
     case heldStopped(child: String, tied: [String])
     /// An operator started again what was held stopped.
     case releasedStopped(children: [String])
+    /// An upgrade's new binary did not become ready: the previous one is started again.
+    case upgradeRolledBack(worker: String, reason: String)
     /// A reload was applied: its plan (`ReloadPlan.text`).
     case reloaded(plan: String)
     /// `worker` crashed `crashes` times in a row on `item`: its next start gets it as a poison pill.

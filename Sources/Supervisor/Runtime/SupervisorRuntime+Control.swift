@@ -162,7 +162,7 @@ extension SupervisorRuntime {
     private func handle(line: String, from fd: Int32) {
         guard let request = ControlRequest(line: line) else {
             finish(fd, ControlReply(ok: false, error: "unknown request '\(line.prefix(80))'; expected status, restart NAME, "
-                + "resume [NODE], stop [NAME], start NAME or reload [--dry-run]"))
+                + "resume [NODE], stop [NAME], start NAME, reload [--dry-run] or upgrade NAME [PATH]"))
             return
         }
         switch request {
@@ -185,6 +185,8 @@ extension SupervisorRuntime {
             route(name, from: fd, verb: "start") { .start($0) }
         case .reload(let dryRun):
             reload(dryRun: dryRun, from: fd)
+        case .upgrade(let name, let executable):
+            route(name, from: fd, verb: "upgrade") { .upgrade($0, executable: executable) }
         }
     }
 

@@ -51,6 +51,10 @@ extension SupervisorRuntime {
             ])
         case .releasedStopped(let children):
             logger.notice("Started again by the operator", metadata: ["children": "\(children.joined(separator: ","))"])
+        case .upgradeRolledBack(let worker, let reason):
+            logger.error("Upgrade rolled back: the new binary did not become ready; the previous one starts again", metadata: [
+                "event": "upgrade_rolled_back", "worker.name": "\(worker)", "reason": "\(reason)",
+            ])
         case .reloaded(let plan):
             logger.notice("Policy reloaded", metadata: ["event": "reloaded", "plan": "\(plan)"])
         case .resumed(let node):

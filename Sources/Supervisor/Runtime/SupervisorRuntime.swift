@@ -369,7 +369,7 @@ public final class SupervisorRuntime {
                 return
             }
             switch message {
-            case .ready: process(.ready(id, pid: pid))
+            case .ready(let build): process(.ready(id, pid: pid, build: build))
             case .heartbeat: process(.heartbeat(id, pid: pid))
             case .health(.healthy): process(.health(id, pid: pid, degraded: nil))
             case .health(.degraded(let reason)): process(.health(id, pid: pid, degraded: reason))

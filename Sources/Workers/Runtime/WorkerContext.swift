@@ -56,7 +56,8 @@ public final class WorkerContext: @unchecked Sendable {
     }
 
     /// Tells the supervisor the worker is set up: until then it is `starting`.
-    public func ready() { send(.ready) }
+    /// Says the worker is ready, with the build it runs (`BuildInfo`).
+    public func ready() { send(.ready(build: BuildInfo.short)) }
 
     /// Sends a heartbeat now.
     public func heartbeat() { send(.heartbeat) }
