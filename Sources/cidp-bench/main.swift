@@ -186,6 +186,8 @@ initial_ms = 0
 jitter = 0.0
 """
 var crashToReady: [Double] = []
+/// `cidp upgrade victim` (to the same binary) → the replacement's ready, interleaved with the crashes.
+var upgradeToReady: [Double] = []
 do {
     let (process, run) = startSupervisor(policy: crashPolicy, name: "crash")
     var current = readyTimes(crashRecord).keys.max()!
@@ -207,6 +209,16 @@ do {
         current = pid
         // Wait until the supervisor, too, has seen it ready, so the next kill hits a running child.
         while (try? ControlClient(runDirectory: run).send(.status))?.tree?.find("victim")?.state != "running" { usleep(2000) }
+
+        // An upgrade of the same worker: an orderly stop (SIGTERM, the test worker exits at once)
+        // and a start; the request returns once the supervisor has seen it ready.
+        let asked = monotonicNanoseconds()
+        guard (try? ControlClient(runDirectory: run).send(.upgrade("victim", executable: nil)))?.ok == true else {
+            fail("cidp upgrade victim failed")
+        }
+        guard let upgraded = readyTimes(crashRecord).first(where: { $0.value > asked }) else { fail("no upgraded victim recorded ready") }
+        upgradeToReady.append(Double(upgraded.value - asked) / 1e6)
+        current = upgraded.key
     }
     stopSupervisor(process, run)
 }
@@ -252,6 +264,8 @@ print(row("raw spawn → ready frame received", rawFrame))
 print(row("raw spawn → worker ready (recorded)", rawRecorded))
 print(row("raw kill -9 → reaped (the old process's teardown)", rawReaped))
 print(row("kill -9 → replacement ready (recorded), under cidp up", crashToReady))
+print(row("upgrade request → new process ready (recorded), under cidp up", upgradeToReady))
 print("")
 print(String(format: "crash-to-ready / raw spawn-to-ready (medians, recorded): %.2f", median(crashToReady) / median(rawRecorded)))
+print(String(format: "upgrade-to-ready / crash-to-ready (medians): %.2f", median(upgradeToReady) / median(crashToReady)))
 print(String(format: "root idle with the default tree: %.3f %% CPU over %.0f s, RSS %d KiB", idleCPU, wallSeconds, idleRSS))

@@ -24,7 +24,7 @@ struct CheckpointCommand: ParsableCommand {
             let recent: [Warehouse.BatchSummary]
             do {
                 checkpoint = try Warehouse.inspect(path: db)
-                recent = try Warehouse(path: db, busyTimeout: .seconds(5)).recentBatches(limit: max(0, batches))
+                recent = try Warehouse(readingOnly: db, busyTimeout: .seconds(5)).recentBatches(limit: max(0, batches))
             } catch {
                 throw CLIExit.usage("--db: \(error)")
             }

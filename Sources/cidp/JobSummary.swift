@@ -12,7 +12,7 @@ struct JobSummary {
     ///   - before: the checkpoint before this run (nil for a new warehouse): the baseline of "this run".
     ///   - exitCode: how the run ended; the first word says it (`summary`, `interrupted`, `failed`).
     init?(databasePath: String, before: Checkpoint?, elapsed: Duration, exitCode: Int32) {
-        guard let warehouse = try? Warehouse(path: databasePath, busyTimeout: .seconds(5)),
+        guard let warehouse = try? Warehouse(readingOnly: databasePath, busyTimeout: .seconds(5)),
               let rows = try? warehouse.rowCount() else { return nil }
         let checkpoint = try? warehouse.checkpoint()
         // Not `integrityCheck()`: it reads the whole file, and the job's time would include it.

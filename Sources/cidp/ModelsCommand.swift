@@ -15,7 +15,7 @@ struct ModelsCommand: ParsableCommand {
         }
         let models: [ModelRecord]
         do {
-            models = try Warehouse(path: db, busyTimeout: .seconds(5)).listModels()
+            models = try Warehouse(readingOnly: db, busyTimeout: .seconds(5)).listModels()
         } catch {
             throw CLIExit.usage("\(error)")
         }

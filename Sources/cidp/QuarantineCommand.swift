@@ -25,7 +25,7 @@ struct QuarantineCommand: ParsableCommand {
         let warehouse: Warehouse
         let entries: [QuarantineEntry]
         do {
-            warehouse = try Warehouse(path: db, busyTimeout: .seconds(5))
+            warehouse = try Warehouse(readingOnly: db, busyTimeout: .seconds(5))
             entries = try warehouse.quarantine(limit: batch == nil ? limit : Int.max)
         } catch {
             throw CLIExit.usage("\(error)")

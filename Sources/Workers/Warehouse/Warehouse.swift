@@ -79,7 +79,43 @@ public final class Warehouse {
         try Self.migrate(db)
         try Self.verifyExisting(db)
         self.db = db
-        (insertFact, insertBatch, insertQuarantine, upsertCheckpoint, selectCheckpoint) = try Self.sqlite(path) {
+        (insertFact, insertBatch, insertQuarantine, upsertCheckpoint, selectCheckpoint) = try Self.statements(db)
+    }
+
+    /// Opens an existing, current warehouse read-only, for the commands that only read it
+    /// (`cidp models`, `quarantine`, `checkpoint show`, a job's summary): never creates, migrates
+    /// or writes it, so they run beside a tree that writes it and on a file they may not write.
+    /// - Throws: `WarehouseError`: `.noSuchFile`; `.notADatabase`, `.unexpectedShape` as a
+    ///   read-write open; `.database` naming the first migration not applied when the file
+    ///   predates this version (a `cidp up` on it migrates it).
+    public init(readingOnly path: String, busyTimeout: Duration) throws(WarehouseError) {
+        self.path = path
+        self.lockPolicy = LockPolicy(busyTimeout: busyTimeout)
+        guard Self.exists(path) else { throw WarehouseError(.noSuchFile, path: path) }
+        let db = try Self.sqlite(path) { () throws(DatabaseError) in
+            // `query_only` on an ordinary connection rather than SQLITE_OPEN_READONLY: a read-only
+            // connection to a WAL database leaves its -wal and -shm files behind when it closes
+            // last; this one closes like any other (as `inspect`), and still writes nothing.
+            let db = try Database(existingPath: path, busyTimeout: busyTimeout)
+            try db.execute("PRAGMA query_only=1")
+            return db
+        }
+        let applied = try Self.verifyExisting(db)
+        if let missing = Self.migrations.first(where: { !applied.contains($0.name) }) {
+            throw WarehouseError(.database(DatabaseError(
+                resultCode: SQLITE_READONLY, message: "the warehouse predates this version: migration \(missing.name) "
+                    + "is not applied (a 'cidp up' on it applies it)", sql: "", path: path)), path: path)
+        }
+        self.db = db
+        (insertFact, insertBatch, insertQuarantine, upsertCheckpoint, selectCheckpoint) = try Self.statements(db)
+    }
+
+    /// The statements every open prepares (compiling a write on a read-only connection is allowed;
+    /// running it is not).
+    private static func statements(_ db: Database) throws(WarehouseError)
+        -> (Statement, Statement, Statement, Statement, Statement) {
+        let path = db.path
+        return try Self.sqlite(path) {
             () throws(DatabaseError) in
             try (db.prepare("""
                     INSERT INTO fact_telemetry_features (timestamp, pump_id, flow_rate, pressure, vibration,
