@@ -17,6 +17,9 @@ public struct StatusEntry: Sendable, Equatable {
     /// For nodes: the strategy; for workers: the restart type.
     public var detail: String
     public var children: [StatusEntry]
+    /// For workers: how its previous incarnation ended and the last error line it printed
+    /// (`signal SIGKILL: HTTP 404 from …`), kept while the next one runs; nil before any exit.
+    public var lastExit: String? = nil
 }
 
 extension SupervisorTree {
@@ -56,7 +59,8 @@ extension SupervisorTree {
             }
             return StatusEntry(name: worker.spec.name, kind: .worker, state: state, pid: worker.pid,
                                restarts: max(0, worker.starts - 1), uptime: uptime, reason: reason,
-                               haltedBy: haltedBy, detail: worker.spec.restart.rawValue, children: [])
+                               haltedBy: haltedBy, detail: worker.spec.restart.rawValue, children: [],
+                               lastExit: worker.lastExit.map { "\($0)" + (worker.lastError.map { ": " + $0 } ?? "") })
         case .node(let node):
             var reason: String?
             var haltedBy: String?
