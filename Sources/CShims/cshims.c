@@ -187,3 +187,7 @@ int cshims_spawn(pid_t *pid, const char *path, char *const argv[], char *const e
     posix_spawn_file_actions_destroy(&actions);
     return result;
 }
+
+int cshims_accept_cloexec(int fd) {
+    return accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import OperatorText
 import Supervisor
+import TreeMetrics
 import Workers
 #if canImport(Glibc)
 import Glibc
@@ -62,6 +63,12 @@ struct Up: ParsableCommand {
         let hasLoader = roles.contains(WorkerRole.loader.rawValue)
         // A job ends when its last stage says so; a tree with no such stage runs until stopped.
         let isJob = !job.follow && (hasLoader || roles.contains(WorkerRole.trainer.rawValue))
+        // The metrics listener, bound before anything is created: binding creates nothing on disk,
+        // and a taken or unusable address the policy asked for is refused here (exit 2).
+        let metricsListener: MetricsListener.Opened
+        do { metricsListener = try MetricsListener.open(loaded.metrics) } catch {
+            throw CLIExit.usage("policy '\(policy)': \(error)")
+        }
         // The locks, the warehouse and the logs directory, checked; a refusal removes what it made.
         let start = try UpStart(runDirectory: control.runDirectory, database: hasLoader ? job.db : nil,
                                 logsDirectory: loaded.logging.directory)
@@ -98,6 +105,7 @@ struct Up: ParsableCommand {
         // worker and the reason. With --follow the chain is held down until 'cidp resume'.
         let runtime = SupervisorRuntime(policy: loaded, runDirectory: control.runDirectory,
                                         logger: Logger(label: "cidp.supervisor"), haltEndsRun: !job.follow, isJob: isJob)
+        startMetrics(metricsListener, runtime: runtime, database: hasLoader ? job.db : nil)
         let outcome: SupervisorRuntime.Outcome
         do {
             outcome = try runtime.run(signalFD: signalFD, runLock: start.runLock)
@@ -109,6 +117,36 @@ struct Up: ParsableCommand {
             print(summary.text)
         }
         if outcome.exitCode != ExitCode.success { throw CLIExit(code: outcome.exitCode, message: outcome.message) }
+    }
+}
+
+extension Up {
+    /// Starts the metrics listener's thread, fed by the runtime's snapshots and, with a loader,
+    /// the warehouse's figures read at each scrape (docs/METRICS.md).
+    func startMetrics(_ opened: MetricsListener.Opened, runtime: SupervisorRuntime, database: String?) {
+        let logger = Logger(label: "cidp.metrics")
+        switch opened {
+        case .off:
+            logger.info("Metrics off ([metrics] listen = \"\")")
+        case .defaultTaken(let why):
+            logger.warning("Metrics not served", metadata: ["reason": "\(why)"])
+        case .listening(let listener):
+            let board = MetricsBoard()
+            runtime.snapshotPublisher = { board.publish($0) }
+            let reader: (@Sendable () -> WarehouseFigures?)? = database.map { path in
+                { @Sendable () -> WarehouseFigures? in
+                    guard Warehouse.exists(path), let figures = try? Warehouse.figures(path: path) else { return nil }
+                    return WarehouseFigures(
+                        extracted: figures.totals.extracted, loaded: figures.totals.loaded,
+                        dropped: figures.totals.dropped, quarantined: figures.totals.quarantined,
+                        gateViolations: figures.quarantinedBatchesByGate, checkpointBatch: figures.checkpointBatch,
+                        lastCommit: figures.checkpointUpdatedAt.map(Double.init),
+                        modelROCAUC: figures.servingModelROCAUC, modelTrainedAt: figures.servingModelCreatedAt.map(Double.init))
+                }
+            }
+            MetricsServer(listener: listener, board: board, version: BuildInfo.version, warehouse: reader).start()
+            logger.notice("Metrics serving", metadata: ["metrics.url": "http://\(listener.address)/metrics"])
+        }
     }
 }
 

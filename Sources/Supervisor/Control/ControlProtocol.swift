@@ -89,6 +89,23 @@ public struct StatusTree: Codable, Equatable, Sendable {
         case lastError = "last_error"
     }
 
+    /// A tree given field by field (a test's, or a reader's own).
+    public init(name: String, kind: String, state: String, pid: Int32? = nil, restarts: Int = 0, uptimeMs: Int64? = nil,
+                reason: String? = nil, haltedBy: String? = nil, strategy: String? = nil, restart: String? = nil,
+                children: [StatusTree]? = nil) {
+        self.name = name
+        self.kind = kind
+        self.state = state
+        self.pid = pid
+        self.restarts = restarts
+        self.uptimeMs = uptimeMs
+        self.reason = reason
+        self.haltedBy = haltedBy
+        self.strategy = strategy
+        self.restart = restart
+        self.children = children
+    }
+
     public init(_ entry: StatusEntry) {
         name = entry.name
         kind = entry.kind.rawValue

@@ -1,0 +1,4 @@
+/// What `cidp_build_info{version}` reports.
+enum BuildInfo {
+    static let version = "0.12.0"
+}
