@@ -11,7 +11,10 @@ import Glibc
 struct MetricsTests {
     /// The default policy with metrics on any free loopback port (tests run in parallel).
     static func policy(listen: String = "127.0.0.1:0") throws -> String {
-        try EtlTests.defaultPolicy() + "\n[metrics]\nlisten = \"\(listen)\"\n"
+        let policy = try EtlTests.defaultPolicy()
+        let commented = "# listen = \"127.0.0.1:9464\""
+        #expect(policy.contains(commented), "policies/default.toml's [metrics] table changed")
+        return policy.replacingOccurrences(of: commented, with: "listen = \"\(listen)\"")
     }
 
     /// The port the root logged it serves metrics on.
