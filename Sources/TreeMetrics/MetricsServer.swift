@@ -53,7 +53,8 @@ public struct MetricsListener: Sendable {
     }
 }
 
-/// Serves `GET /metrics` on the listener, one connection at a time, on a thread of its own: the
+/// Serves `GET /metrics` (and the read-only web view: `/`, `/app.js`, `/api/status`) on the
+/// listener, one connection at a time, on a thread of its own: the
 /// supervisor's epoll loop never waits for a scrape (it publishes snapshots to a `MetricsBoard`).
 ///
 /// Why a hand-written HTTP/1.1 responder rather than a library: the only candidates here are
@@ -122,6 +123,7 @@ public final class MetricsServer: @unchecked Sendable {
         }
         let method = parts[0]
         let path = parts[1].split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
+        // Read-only: nothing here changes the tree, so no request needs a cross-site guard.
         guard method == "GET" || method == "HEAD" else {
             return respond(connection, status: "405 Method Not Allowed", body: "only GET\n", extra: "Allow: GET, HEAD\r\n")
         }
@@ -130,8 +132,18 @@ public final class MetricsServer: @unchecked Sendable {
             let body = MetricsExposition.render(snapshot: board.snapshot(), warehouse: warehouse?(), version: version)
             respond(connection, status: "200 OK", body: body, contentType: "text/plain; version=0.0.4; charset=utf-8",
                     headOnly: method == "HEAD")
+        case "/":
+            respond(connection, status: "200 OK", body: Array(WebView.page.utf8), contentType: "text/html; charset=utf-8",
+                    extra: "Content-Security-Policy: \(WebView.contentSecurityPolicy)\r\n", headOnly: method == "HEAD")
+        case "/app.js":
+            respond(connection, status: "200 OK", body: Array(WebView.script.utf8), contentType: "text/javascript; charset=utf-8",
+                    headOnly: method == "HEAD")
+        case "/api/status":
+            respond(connection, status: "200 OK", body: WebView.statusJSON(snapshot: board.snapshot()),
+                    contentType: "application/json", headOnly: method == "HEAD")
         default:
-            respond(connection, status: "404 Not Found", body: "cidp serves /metrics here\n", headOnly: method == "HEAD")
+            respond(connection, status: "404 Not Found", body: "cidp serves /, /api/status and /metrics here\n",
+                    headOnly: method == "HEAD")
         }
     }
 
