@@ -46,6 +46,60 @@ public struct WarehouseFigures: Sendable, Equatable {
     /// The serving model's holdout ROC-AUC and when it was created, Unix seconds.
     public var modelROCAUC: Double?
     public var modelTrainedAt: Double?
+    /// For the web view: the newest quarantined batches and the model versions, newest first.
+    public var quarantine: [QuarantinedBatch] = []
+    public var models: [ModelVersion] = []
+
+    /// One `etl_quarantine` row, without its records.
+    public struct QuarantinedBatch: Codable, Sendable, Equatable {
+        public var batch: UInt64
+        public var gate: String
+        public var action: String
+        public var reason: String
+        public var records: Int
+        public var quarantinedAt: String
+        public var resumedAt: String?
+
+        public init(batch: UInt64, gate: String, action: String, reason: String, records: Int, quarantinedAt: String,
+                    resumedAt: String?) {
+            self.batch = batch
+            self.gate = gate
+            self.action = action
+            self.reason = reason
+            self.records = records
+            self.quarantinedAt = quarantinedAt
+            self.resumedAt = resumedAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case batch, gate, action, reason, records
+            case quarantinedAt = "quarantined_at"
+            case resumedAt = "resumed_at"
+        }
+    }
+
+    /// One model version of the registry.
+    public struct ModelVersion: Codable, Sendable, Equatable {
+        public var version: Int64
+        public var status: String
+        public var createdAt: String
+        public var rocAUC: Double?
+        public var rows: Int64
+
+        public init(version: Int64, status: String, createdAt: String, rocAUC: Double?, rows: Int64) {
+            self.version = version
+            self.status = status
+            self.createdAt = createdAt
+            self.rocAUC = rocAUC
+            self.rows = rows
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case version, status, rows
+            case createdAt = "created_at"
+            case rocAUC = "roc_auc"
+        }
+    }
 
     public init(extracted: Int64 = 0, loaded: Int64 = 0, dropped: Int64 = 0, quarantined: Int64 = 0,
                 gateViolations: [String: Int64] = [:], checkpointBatch: Int64 = 0, lastCommit: Double? = nil,

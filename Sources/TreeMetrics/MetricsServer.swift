@@ -70,6 +70,20 @@ public final class MetricsServer: @unchecked Sendable {
     let version: String
     let warehouse: (@Sendable () -> WarehouseFigures?)?
 
+    /// The warehouse's figures, read at most once per `warehouseInterval` (the page polls twice a
+    /// second); only the listener's thread touches it.
+    private var cachedWarehouse: (at: Duration, figures: WarehouseFigures?)?
+    static let warehouseInterval: Duration = .seconds(1)
+
+    private func warehouseFigures() -> WarehouseFigures? {
+        guard let warehouse else { return nil }
+        let now = Posix.monotonicNow()
+        if let cached = cachedWarehouse, now - cached.at < Self.warehouseInterval { return cached.figures }
+        let figures = warehouse()
+        cachedWarehouse = (now, figures)
+        return figures
+    }
+
     /// Largest request head read; a longer one is answered 431.
     static let maximumHeadBytes = 8192
     static let ioTimeout: Duration = .seconds(2)
@@ -129,7 +143,7 @@ public final class MetricsServer: @unchecked Sendable {
         }
         switch path {
         case "/metrics":
-            let body = MetricsExposition.render(snapshot: board.snapshot(), warehouse: warehouse?(), version: version)
+            let body = MetricsExposition.render(snapshot: board.snapshot(), warehouse: warehouseFigures(), version: version)
             respond(connection, status: "200 OK", body: body, contentType: "text/plain; version=0.0.4; charset=utf-8",
                     headOnly: method == "HEAD")
         case "/":
@@ -141,8 +155,11 @@ public final class MetricsServer: @unchecked Sendable {
         case "/api/status":
             respond(connection, status: "200 OK", body: WebView.statusJSON(snapshot: board.snapshot()),
                     contentType: "application/json", headOnly: method == "HEAD")
+        case "/api/warehouse":
+            respond(connection, status: "200 OK", body: WebView.warehouseJSON(warehouseFigures()),
+                    contentType: "application/json", headOnly: method == "HEAD")
         default:
-            respond(connection, status: "404 Not Found", body: "cidp serves /, /api/status and /metrics here\n",
+            respond(connection, status: "404 Not Found", body: "cidp serves /, /api/status, /api/warehouse and /metrics here\n",
                     headOnly: method == "HEAD")
         }
     }

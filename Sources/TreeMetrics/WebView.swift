@@ -5,7 +5,8 @@ import Supervisor
 /// `/api/status` every 500 ms and draws the tree — each node's strategy, each worker's state,
 /// pid, uptime, restarts, memory, CPU, rows and rate, and why it is in trouble — with the
 /// stages' throughput over the last minutes as small charts (kept by the page itself) and the
-/// open halts. Every text the world wrote (a reason, an error line) is set with `textContent`,
+/// open halts; and `/api/warehouse` every 2 s for the newest quarantined batches and the model
+/// versions. Every text the world wrote (a reason, an error line) is set with `textContent`,
 /// never parsed as HTML; the page loads nothing from elsewhere (`Content-Security-Policy`).
 enum WebView {
     /// `/api/status`: the tree as `cidp status --json` gives it, with the /proc samples.
@@ -20,6 +21,26 @@ enum WebView {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array((try? encoder.encode(tree)) ?? Data(#"{"error":"cannot encode"}"#.utf8))
+    }
+
+    /// `/api/warehouse`: the newest quarantined batches, the open halts among them, and the
+    /// model versions (`{}` for a tree without a warehouse).
+    static func warehouseJSON(_ figures: WarehouseFigures?) -> [UInt8] {
+        struct Body: Encodable {
+            var quarantine: [WarehouseFigures.QuarantinedBatch]
+            var models: [WarehouseFigures.ModelVersion]
+            var checkpointBatch: Int64
+            enum CodingKeys: String, CodingKey {
+                case quarantine, models
+                case checkpointBatch = "checkpoint_batch"
+            }
+        }
+        guard let figures else { return Array("{}".utf8) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        let body = Body(quarantine: figures.quarantine, models: figures.models, checkpointBatch: figures.checkpointBatch)
+        return Array((try? encoder.encode(body)) ?? Data("{}".utf8))
     }
 
     static let contentSecurityPolicy =
@@ -41,7 +62,7 @@ enum WebView {
         tr.node td { font-weight: 600; background: #f6f6f6; }
         .state-running { color: #17702a; } .state-degraded, .state-restarting, .state-starting { color: #a15c00; }
         .state-halted, .state-failed { color: #b00020; font-weight: 600; } .state-stopped, .state-stopping { color: #666; }
-        #halts li { color: #b00020; }
+        #halts li { color: #b00020; } #halts li.none { color: #666; }
         #updated { color: #666; font-size: .9em; }
         svg.chart { vertical-align: middle; background: #fafafa; border: 1px solid #eee; }
         </style>
@@ -57,6 +78,16 @@ enum WebView {
         </table>
         <h2>Open halts</h2>
         <ul id="halts"><li class="none">none</li></ul>
+        <h2>Newest quarantined batches</h2>
+        <table>
+        <thead><tr><th>batch</th><th>gate</th><th>action</th><th>records</th><th>when</th><th>open</th><th>reason</th></tr></thead>
+        <tbody id="quarantine"><tr><td colspan="7">none</td></tr></tbody>
+        </table>
+        <h2>Model versions</h2>
+        <table>
+        <thead><tr><th>version</th><th>status</th><th>created</th><th>ROC-AUC</th><th>training rows</th></tr></thead>
+        <tbody id="models"><tr><td colspan="5">none</td></tr></tbody>
+        </table>
         <script src="/app.js"></script>
         </body>
         </html>
@@ -150,6 +181,31 @@ enum WebView {
           }
           list.replaceChildren(...items);
         }
+        function table(id, items, columns, empty) {
+          const rows = items.map(item => {
+            const row = document.createElement("tr");
+            for (const value of columns(item)) cell(row, value);
+            return row;
+          });
+          if (rows.length === 0) {
+            const row = document.createElement("tr");
+            cell(row, empty).colSpan = 7;
+            rows.push(row);
+          }
+          document.getElementById(id).replaceChildren(...rows);
+        }
+        async function pollWarehouse() {
+          try {
+            const response = await fetch("/api/warehouse", {cache: "no-store"});
+            const figures = await response.json();
+            table("quarantine", figures.quarantine || [], q => [String(q.batch), q.gate, q.action, String(q.records),
+              q.quarantined_at, q.action === "halt" && !q.resumed_at ? "halt open" : "", q.reason], "none");
+            table("models", figures.models || [], m => [String(m.version), m.status, m.created_at,
+              typeof m.roc_auc === "number" ? m.roc_auc.toFixed(4) : "-", String(m.rows)], "none");
+          } catch (error) { /* the tree view says when cidp does not answer */ }
+          setTimeout(pollWarehouse, 2000);
+        }
+        pollWarehouse();
         async function poll() {
           try {
             const response = await fetch("/api/status", {cache: "no-store"});

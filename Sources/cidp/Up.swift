@@ -136,12 +136,20 @@ extension Up {
             let reader: (@Sendable () -> WarehouseFigures?)? = database.map { path in
                 { @Sendable () -> WarehouseFigures? in
                     guard Warehouse.exists(path), let figures = try? Warehouse.figures(path: path) else { return nil }
-                    return WarehouseFigures(
+                    var result = WarehouseFigures(
                         extracted: figures.totals.extracted, loaded: figures.totals.loaded,
                         dropped: figures.totals.dropped, quarantined: figures.totals.quarantined,
                         gateViolations: figures.quarantinedBatchesByGate, checkpointBatch: figures.checkpointBatch,
                         lastCommit: figures.checkpointUpdatedAt.map(Double.init),
                         modelROCAUC: figures.servingModelROCAUC, modelTrainedAt: figures.servingModelCreatedAt.map(Double.init))
+                    result.quarantine = figures.newestQuarantine.map {
+                        .init(batch: $0.batchID, gate: $0.gate, action: $0.action.rawValue, reason: $0.reason,
+                              records: $0.recordCount, quarantinedAt: $0.quarantinedAt, resumedAt: $0.resumedAt)
+                    }
+                    result.models = figures.models.map {
+                        .init(version: $0.version, status: $0.status, createdAt: $0.createdAt, rocAUC: $0.rocAUC, rows: $0.rows)
+                    }
+                    return result
                 }
             }
             MetricsServer(listener: listener, board: board, version: BuildInfo.version, warehouse: reader).start()

@@ -34,6 +34,10 @@ struct WebViewTests {
     @Test(.enabled(if: chromium != nil)) func thePageShowsEveryWorkerAndTheNewPidAfterAKill() throws {
         let sandbox = try Sandbox(policy: try MetricsTests.policy())
         let db = sandbox.path + "/dwh.sqlite"
+        // A job first, so that the warehouse has a model version to show.
+        let job = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory,
+                                    "--db", db, "--records", "2000"], timeout: .seconds(120))
+        #expect(job.code == 0, "\(job.stderr)")
         let supervisor = try sandbox.up(["--follow", "--records", "2000", "--sim-rate", "500", "--db", db],
                                         waitUntilReady: false)
         let port = try #require(MetricsTests.metricsPort(supervisor), "\(supervisor.log.suffix(2000))")
@@ -45,6 +49,7 @@ struct WebViewTests {
                     "\(name): \(row ?? "no row") in \(dom.prefix(3000))")
         }
         #expect(Self.row(dom, "etl")?.contains("data-state=\"running\"") == true, "\(dom.prefix(3000))")
+        #expect(dom.contains("<td>serving</td>"), "the model version: \(dom.suffix(2000))")
 
         kill(try #require(pids["transformer"]), SIGKILL)
         var newPID: Int32?
