@@ -48,7 +48,7 @@ let package = Package(
         // The root's Prometheus endpoint (docs/METRICS.md): a snapshot the supervisor's loop
         // publishes, rendered on the listener's own thread. Knows nothing of sensors or SQLite.
         .target(name: "TreeMetrics", dependencies: [
-            "Supervisor", "CShims", .product(name: "Prometheus", package: "swift-prometheus"),
+            "Supervisor", .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         // The pipeline roles and the test worker.
