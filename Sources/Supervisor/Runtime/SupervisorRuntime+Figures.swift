@@ -84,7 +84,7 @@ struct RuntimeFigures {
 extension SupervisorRuntime {
     /// Keeps a worker's latest progress report: its counters count from the warehouse
     /// checkpoint, so the last one stands until its next incarnation reports.
-    func noteProgress(_ progress: ControlMessage.Progress, of id: ElementID) {
+    func keepProgressForStatus(_ progress: ControlMessage.Progress, of id: ElementID) {
         figures.progress[tree.name(of: id)] = RuntimeFigures.Progress(stage: progress.stage, counters: progress.counters)
     }
 

@@ -379,7 +379,7 @@ public final class SupervisorRuntime {
             case .progress(let progress):
                 logProgress(progress, of: id)
                 noteProgressForSystemd(progress, of: id)
-                noteProgress(progress, of: id)
+                keepProgressForStatus(progress, of: id)
             case .jobDone:
                 // The worker's part of the job is done (the loader's last batch, the trainer's model).
                 process(.jobDone(id, pid: pid))
