@@ -145,6 +145,23 @@ struct MetricsListenRefusalTests {
         }
     }
 
+    @Test func withoutListenATakenDefaultPortIsAWarningNotARefusal() throws {
+        // Hold 127.0.0.1:9464 if it is free; if another tree holds it, it is taken all the same.
+        let held = try? Posix.listenTCP(host: "127.0.0.1", port: 9464)
+        defer { if let held { close(held.fd) } }
+        let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy())
+        let run = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory,
+                                    "--db", sandbox.path + "/dwh.sqlite", "--records", "1000"], timeout: .seconds(120))
+        #expect(run.code == 0, "\(run.stderr)")
+        let output = run.stdout + run.stderr
+        if held != nil {
+            #expect(output.contains("Metrics not served") && output.contains("127.0.0.1:9464"), "\(output)")
+        } else {
+            // Whoever held it may have let it go meanwhile: served, or not, but never refused.
+            #expect(output.contains("Metrics not served") || output.contains("Metrics serving"), "\(output)")
+        }
+    }
+
     @Test func malformedOrForeignAddressesAreRefusedOnOneLine() throws {
         for (listen, expected) in [("127.0.0.1:99999", "expected \"HOST:PORT\""), ("localhost:9464", "IPv4"),
                                    ("192.0.2.1:9464", "not a loopback address")] {
