@@ -63,7 +63,7 @@ public struct MetricsListener: Sendable {
 /// crash-to-ready (docs/BENCHMARKS.md; the simulator keeps FlyingFox in its own executable for
 /// that reason) — and Hummingbird, which brings SwiftNIO's event loops and several minutes of
 /// build for one read-only GET on loopback. The protocol needed is tiny: read one request head
-/// (bounded to 8 KiB, 2 s per read or write), answer with `Connection: close`, close.
+/// (bounded to 8 KiB and 3 s, 2 s per read or write), answer with `Connection: close`, close.
 public final class MetricsServer: @unchecked Sendable {
     let listener: MetricsListener
     let board: MetricsBoard
@@ -87,6 +87,7 @@ public final class MetricsServer: @unchecked Sendable {
     /// Largest request head read; a longer one is answered 431.
     static let maximumHeadBytes = 8192
     static let ioTimeout: Duration = .seconds(2)
+    static let headDeadline: Duration = .seconds(3)
 
     public init(listener: MetricsListener, board: MetricsBoard, version: String,
                 warehouse: (@Sendable () -> WarehouseFigures?)?) {
@@ -123,7 +124,11 @@ public final class MetricsServer: @unchecked Sendable {
     private func handle(_ connection: Int32) {
         var head: [UInt8] = []
         let terminator: [UInt8] = Array("\r\n\r\n".utf8)
+        // A whole head within the deadline: a client trickling a byte a second cannot hold the
+        // listener (it serves one connection at a time) longer than that.
+        let deadline = Posix.monotonicNow() + Self.headDeadline
         while !Self.contains(head, terminator) {
+            guard Posix.monotonicNow() < deadline else { return }
             guard head.count < Self.maximumHeadBytes else {
                 return respond(connection, status: "431 Request Header Fields Too Large", body: "request head too large\n")
             }

@@ -126,6 +126,35 @@ struct MetricsTests {
     }
 }
 
+/// The listener on a tree of test workers (no warehouse: no warehouse figures).
+@Suite(.timeLimit(.minutes(1)))
+struct MetricsListenerTests {
+    @Test func aSilentClientDoesNotKeepAScrapeFromBeingAnswered() throws {
+        let sandbox = try Sandbox(policy: flatPolicy(workers: [("a", ""), ("b", "")]) + "\n[metrics]\nlisten = \"127.0.0.1:0\"\n")
+        let supervisor = try sandbox.up()
+        let port = try #require(MetricsTests.metricsPort(supervisor), "\(supervisor.log)")
+        _ = try supervisor.waitForAllRunning()
+        // Connected, never says anything: the listener drops it after its timeout and goes on.
+        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(silent) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(silent, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        let scrape = try httpGet(port: port, path: "/metrics")
+        #expect(scrape.status == 200)
+        #expect(scrape.body.contains(#"cidp_child_state{child="a",state="running"} 1.0"#), "\(scrape.body)")
+        #expect(!scrape.body.contains("cidp_records_total"), "a tree without a loader has no warehouse figures")
+        let stop = try sandbox.cidp(["stop", "--run-dir", sandbox.runDirectory])
+        #expect(stop.code == 0, "\(stop.stderr)")
+        #expect(supervisor.waitForExit() == 0)
+    }
+}
+
 /// A `listen` address that cannot be used is a configuration error: one line, exit 2, nothing
 /// started or created.
 @Suite(.timeLimit(.minutes(1)))
