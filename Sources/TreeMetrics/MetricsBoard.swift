@@ -7,14 +7,44 @@ import Supervisor
 public final class MetricsBoard: @unchecked Sendable {
     private let lock = NSLock()
     private var latest: TreeSnapshot?
+    /// Each worker's rows out, sampled every `sampleInterval`, newest last: the web view's charts.
+    private var samples: [String: [(at: Duration, rows: Int64)]] = [:]
+    private var sampledAt: Duration?
+
+    /// One sample per 5 s, five minutes kept.
+    public static let sampleInterval: Duration = .seconds(5)
+    public static let samplesKept = 61
 
     public init() {}
 
-    /// Called by the loop.
-    public func publish(_ snapshot: TreeSnapshot) {
+    /// Called by the loop (`now`: the monotonic clock).
+    public func publish(_ snapshot: TreeSnapshot, now: Duration = Posix.monotonicNow()) {
         lock.lock()
+        defer { lock.unlock() }
         latest = snapshot
-        lock.unlock()
+        if let last = sampledAt, now - last < Self.sampleInterval { return }
+        sampledAt = now
+        for worker in snapshot.tree.workers {
+            guard let rows = worker.recordsOut else { continue }
+            var list = samples[worker.name] ?? []
+            list.append((now, rows))
+            if list.count > Self.samplesKept { list.removeFirst(list.count - Self.samplesKept) }
+            samples[worker.name] = list
+        }
+    }
+
+    /// Each worker's rows out per second over each sampling interval, oldest first (a count that
+    /// went down — a restarted extractor re-reading its window — reads 0).
+    public func throughput() -> [String: [Double]] {
+        lock.lock()
+        defer { lock.unlock() }
+        return samples.mapValues { list in
+            zip(list, list.dropFirst()).map { earlier, later in
+                let seconds = Double((later.at - earlier.at).components.seconds)
+                    + Double((later.at - earlier.at).components.attoseconds) / 1e18
+                return seconds > 0 ? max(0, Double(later.rows - earlier.rows) / seconds) : 0
+            }
+        }
     }
 
     /// Called by the listener; nil before the loop's first snapshot.

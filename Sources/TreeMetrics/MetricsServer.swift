@@ -160,6 +160,9 @@ public final class MetricsServer: @unchecked Sendable {
         case "/api/status":
             respond(connection, status: "200 OK", body: WebView.statusJSON(snapshot: board.snapshot()),
                     contentType: "application/json", headOnly: method == "HEAD")
+        case "/api/throughput":
+            respond(connection, status: "200 OK", body: WebView.throughputJSON(board.throughput()),
+                    contentType: "application/json", headOnly: method == "HEAD")
         case "/api/warehouse":
             respond(connection, status: "200 OK", body: WebView.warehouseJSON(warehouseFigures()),
                     contentType: "application/json", headOnly: method == "HEAD")

@@ -4,7 +4,8 @@ import Supervisor
 /// The live web view at `/` (issue 12, item 6, read-only part): a page that polls
 /// `/api/status` every 500 ms and draws the tree — each node's strategy, each worker's state,
 /// pid, uptime, restarts, memory, CPU, rows and rate, and why it is in trouble — with the
-/// stages' throughput over the last minutes as small charts (kept by the page itself) and the
+/// stages' throughput over the last five minutes as small charts (`/api/throughput`, sampled
+/// by the root every 5 s, so a page opened late still shows the minutes before it) and the
 /// open halts; and `/api/warehouse` every 2 s for the newest quarantined batches and the model
 /// versions. Every text the world wrote (a reason, an error line) is set with `textContent`,
 /// never parsed as HTML; the page loads nothing from elsewhere (`Content-Security-Policy`).
@@ -43,6 +44,24 @@ enum WebView {
         return Array((try? encoder.encode(body)) ?? Data("{}".utf8))
     }
 
+    /// `/api/throughput`: each worker's rows out per second, one value per sampling interval
+    /// of the last five minutes, oldest first.
+    static func throughputJSON(_ rates: [String: [Double]]) -> [UInt8] {
+        struct Body: Encodable {
+            var intervalSeconds: Int64
+            var workers: [String: [Double]]
+            enum CodingKeys: String, CodingKey {
+                case workers
+                case intervalSeconds = "interval_s"
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = Body(intervalSeconds: MetricsBoard.sampleInterval.components.seconds,
+                        workers: rates.mapValues { $0.map { ($0 * 10).rounded() / 10 } })
+        return Array((try? encoder.encode(body)) ?? Data("{}".utf8))
+    }
+
     static let contentSecurityPolicy =
         "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self'"
 
@@ -73,7 +92,7 @@ enum WebView {
         <h2>Tree</h2>
         <table>
         <thead><tr><th>name</th><th>strategy / restart</th><th>state</th><th>pid</th><th>uptime</th><th>restarts</th>
-        <th>memory</th><th>cpu</th><th>rows in/out</th><th>rate</th><th>last minutes</th><th>why</th></tr></thead>
+        <th>memory</th><th>cpu</th><th>rows in/out</th><th>rate</th><th>last 5 min</th><th>why</th></tr></thead>
         <tbody id="tree"></tbody>
         </table>
         <h2>Open halts</h2>
@@ -95,8 +114,8 @@ enum WebView {
 
     static let script = #"""
         "use strict";
-        const history = new Map();   // worker -> records/s samples, newest last
-        const keep = 360;            // 3 minutes at 2 polls a second
+        let throughput = {};         // worker -> rows/s per 5 s, oldest first (/api/throughput)
+        const keep = 60;             // five minutes
 
         function cell(row, text, className) {
           const td = document.createElement("td");
@@ -121,7 +140,8 @@ enum WebView {
           const line = document.createElementNS(ns, "polyline");
           line.setAttribute("fill", "none"); line.setAttribute("stroke", "#3367d6");
           line.setAttribute("points", samples.map((v, i) =>
-            (i * 120 / Math.max(1, keep - 1)).toFixed(1) + "," + (23 - v * 22 / max).toFixed(1)).join(" "));
+            ((keep - samples.length + i) * 120 / Math.max(1, keep - 1)).toFixed(1) + ","   // newest at the right edge
+            + (23 - v * 22 / max).toFixed(1)).join(" "));
           svg.appendChild(line);
           return svg;
         }
@@ -156,12 +176,9 @@ enum WebView {
                  : (node.records_in ?? "-") + " / " + (node.records_out ?? "-"));
             cell(row, node.records_per_s == null ? "-" : node.records_per_s + "/s");
             const chartCell = cell(row, "");
-            if (node.kind === "worker" && node.records_per_s != null) {
-              const samples = history.get(node.name) || [];
-              samples.push(node.records_per_s);
-              while (samples.length > keep) samples.shift();
-              history.set(node.name, samples);
-              chartCell.appendChild(chart(samples));
+            if (node.kind === "worker" && (throughput[node.name] || []).length > 0) {
+              chartCell.appendChild(chart(throughput[node.name].slice(-keep)));
+              chartCell.title = "rows out per second, the last five minutes (5 s steps)";
             }
             cell(row, why(node, haltedAbove), "why");
             rows.push(row);
@@ -206,6 +223,14 @@ enum WebView {
           setTimeout(pollWarehouse, 2000);
         }
         pollWarehouse();
+        async function pollThroughput() {
+          try {
+            const response = await fetch("/api/throughput", {cache: "no-store"});
+            throughput = (await response.json()).workers || {};
+          } catch (error) { /* shown by the tree's poll */ }
+          setTimeout(pollThroughput, 5000);
+        }
+        pollThroughput();
         async function poll() {
           try {
             const response = await fetch("/api/status", {cache: "no-store"});

@@ -92,3 +92,29 @@ import Glibc
         #expect(ProcessSample.read(pid: Int32.max) == nil)
     }
 }
+
+@Suite struct MetricsBoardTests {
+    static func snapshot(rows: Int64) -> TreeSnapshot {
+        TreeSnapshot(tree: StatusTree(name: "cidp", kind: "node", state: "running", children: [
+            { var loader = StatusTree(name: "loader", kind: "worker", state: "running", pid: 1); loader.recordsOut = rows; return loader }(),
+        ]))
+    }
+
+    @Test func throughputIsRowsPerSecondOverEachSampleIntervalAndNeverNegative() {
+        let board = MetricsBoard()
+        board.publish(Self.snapshot(rows: 0), now: .seconds(100))
+        board.publish(Self.snapshot(rows: 400), now: .seconds(101))   // within the interval: not sampled
+        board.publish(Self.snapshot(rows: 1_000), now: .seconds(105))
+        board.publish(Self.snapshot(rows: 800), now: .seconds(110))   // a restarted stage re-counting
+        board.publish(Self.snapshot(rows: 1_800), now: .seconds(115))
+        #expect(board.throughput() == ["loader": [200, 0, 200]])
+        #expect(board.snapshot()?.tree.find("loader")?.recordsOut == 1_800)
+    }
+
+    @Test func fiveMinutesAreKept() {
+        let board = MetricsBoard()
+        for step in 0..<100 { board.publish(Self.snapshot(rows: Int64(step) * 50), now: .seconds(Int64(step) * 5)) }
+        #expect(board.throughput()["loader"]?.count == MetricsBoard.samplesKept - 1)
+        #expect(board.throughput()["loader"]?.allSatisfy { $0 == 10 } == true)
+    }
+}
