@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         // The sensor simulator's HTTP/1.1 server: small, no SwiftNIO, quick to build.
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.0"),
+        // The root's /metrics: the Prometheus text format, rendered by swift-prometheus (a
+        // swift-metrics backend) rather than by hand.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C leaves.
@@ -42,6 +45,12 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
+        // The root's Prometheus endpoint (docs/METRICS.md): a snapshot the supervisor's loop
+        // publishes, rendered on the listener's own thread. Knows nothing of sensors or SQLite.
+        .target(name: "TreeMetrics", dependencies: [
+            "Supervisor", .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+
         // The pipeline roles and the test worker.
         .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
 
@@ -59,7 +68,7 @@ let package = Package(
         ]),
         .executableTarget(name: "cidp-sensor-sim", dependencies: ["SensorSimulator", "Workers", logging]),
 
-        .executableTarget(name: "cidp", dependencies: ["Supervisor", "Workers", "Wire", "OperatorText", "PortableRandom", logging,
+        .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Wire", "OperatorText", "PortableRandom", logging,
                                                        argumentParser]),
 
         // Side-by-side benchmarks (docs/BENCHMARKS.md).
@@ -71,9 +80,10 @@ let package = Package(
         .testTarget(name: "OperatorTextTests", dependencies: ["OperatorText"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),
+        .testTarget(name: "TreeMetricsTests", dependencies: ["TreeMetrics", "Supervisor"]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
         .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims", "CSQLite",
-                                                            "OperatorText", "TestRunnerSettings", "cidp", "cidp-sensor-sim"]),
+                                                            "OperatorText", "TestRunnerSettings", "TreeMetrics", "cidp", "cidp-sensor-sim"]),
     ]
 )

@@ -214,3 +214,7 @@ int cshims_program_note_segment(int index, const void **start, size_t *size) {
     *size = query.size;
     return query.found;
 }
+
+int cshims_accept_cloexec(int fd) {
+    return accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+}

@@ -6,12 +6,12 @@ import CShims
 /// tree is visible (`cidp upgrade`).
 public enum BuildInfo {
     /// The release this source tree is.
-    public static let version = "0.10.0"
+    public static let version = "0.12.0"
 
     /// The main executable's GNU build id in hex, or `unknown` when it has none.
     public static let buildID: String = mainExecutableBuildID() ?? "unknown"
 
-    /// `0.10.0+1a2b3c4d5e6f`: the version and the first 12 hex digits of the build id.
+    /// `0.12.0+1a2b3c4d5e6f`: the version and the first 12 hex digits of the build id.
     public static var short: String { "\(version)+\(buildID.prefix(12))" }
 
     /// Reads the build-id note of the main executable from the loaded image; no file is read.

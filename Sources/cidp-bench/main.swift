@@ -48,8 +48,17 @@ var sklearn = false
 var jobRecords = 0
 var repeats = 5
 var rounds = 15
+/// `--metrics on`: the trees under test serve /metrics (a scrape every 15 s while idle, as
+/// Prometheus' default interval); `off` (the default): `[metrics] listen = ""`.
+var metricsOn = false
 while let flag = arguments.popFirst() {
     switch flag {
+    case "--metrics":
+        switch arguments.popFirst() {
+        case "on": metricsOn = true
+        case "off": metricsOn = false
+        default: fail("--metrics takes on or off")
+        }
     case "--records": etlRecords.append(arguments.popFirst().flatMap(Int.init) ?? { fail("--records needs a number") }())
     case "--sklearn": sklearn = true
     case "--job-records": jobRecords = arguments.popFirst().flatMap(Int.init) ?? { fail("--job-records needs a number") }()
@@ -58,7 +67,7 @@ while let flag = arguments.popFirst() {
     case "--iterations": iterations = arguments.popFirst().flatMap(Int.init) ?? { fail("--iterations needs a number") }()
     case "--rounds": rounds = arguments.popFirst().flatMap(Int.init) ?? { fail("--rounds needs a number") }()
     case "--idle-seconds": idleSeconds = arguments.popFirst().flatMap(Int.init) ?? { fail("--idle-seconds needs a number") }()
-    default: fail("unknown option '\(flag)'; expected [etl|forest|backup|parse] --iterations N, --idle-seconds S, --records N, --python-records N, --repeats N, --rounds R")
+    default: fail("unknown option '\(flag)'; expected [etl|forest|backup|parse] --iterations N, --idle-seconds S, --metrics on|off, --records N, --python-records N, --repeats N, --rounds R")
     }
 }
 
@@ -185,11 +194,40 @@ args = ["--record", "\(crashRecord)", "--record-timestamps"]
 initial_ms = 0
 jitter = 0.0
 """
+/// The `[metrics]` table of the trees under test, and the port they serve on when on.
+let metricsPort: UInt16 = metricsOn ? ((try? Posix.freeLoopbackPort()) ?? 0) : 0
+let metricsTable = "\n[metrics]\nlisten = \"\(metricsOn ? "127.0.0.1:\(metricsPort)" : "")\"\n"
+
+/// GET /metrics once (the bench as a Prometheus scraper); returns the body's size.
+func scrapeMetrics(port: UInt16) -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = port.bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { return 0 }
+    let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    var total = 0
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count <= 0 { break }
+        total += count
+    }
+    return total
+}
+
 var crashToReady: [Double] = []
 /// `cidp upgrade victim` (to the same binary) → the replacement's ready, interleaved with the crashes.
 var upgradeToReady: [Double] = []
 do {
-    let (process, run) = startSupervisor(policy: crashPolicy, name: "crash")
+    let (process, run) = startSupervisor(policy: crashPolicy + metricsTable, name: "crash")
     var current = readyTimes(crashRecord).keys.max()!
     // Interleaved with the raw spawns, so that drift in the machine's load affects both alike.
     for _ in 0..<iterations {
@@ -243,10 +281,24 @@ let idlePolicy = defaultPolicyText
     .replacingOccurrences(of: "dir = \"logs\"", with: "dir = \"\(workspace)/logs\"")
     .replacingOccurrences(of: #"role = "[a-z-]+""#, with: #"role = "test""#, options: .regularExpression)
     .replacingOccurrences(of: #"args = \[[^\]]*\]"#, with: "", options: .regularExpression)
+    .replacingOccurrences(of: "# listen = \"127.0.0.1:9464\"", with: metricsTable.split(separator: "\n").last.map(String.init) ?? "")
 let (idle, idleRun) = startSupervisor(policy: idlePolicy, name: "idle")
 let ticksBefore = cpuTicks(idle.processIdentifier)
 let wallBefore = monotonicNanoseconds()
-sleep(UInt32(idleSeconds))
+var scrapedBytes = 0
+if metricsOn {
+    // A scrape at once, then every 15 s.
+    var elapsed = 0
+    while elapsed < idleSeconds {
+        scrapedBytes = scrapeMetrics(port: metricsPort)
+        let pause = min(15, idleSeconds - elapsed)
+        sleep(UInt32(pause))
+        elapsed += pause
+    }
+    if scrapedBytes == 0 { fail("no answer from the idle tree's /metrics on port \(metricsPort)") }
+} else {
+    sleep(UInt32(idleSeconds))
+}
 let ticksAfter = cpuTicks(idle.processIdentifier)
 let wallSeconds = Double(monotonicNanoseconds() - wallBefore) / 1e9
 let idleCPU = Double(ticksAfter - ticksBefore) / Double(sysconf(Int32(_SC_CLK_TCK))) / wallSeconds * 100
@@ -269,3 +321,4 @@ print("")
 print(String(format: "crash-to-ready / raw spawn-to-ready (medians, recorded): %.2f", median(crashToReady) / median(rawRecorded)))
 print(String(format: "upgrade-to-ready / crash-to-ready (medians): %.2f", median(upgradeToReady) / median(crashToReady)))
 print(String(format: "root idle with the default tree: %.3f %% CPU over %.0f s, RSS %d KiB", idleCPU, wallSeconds, idleRSS))
+print(metricsOn ? "metrics on: /metrics scraped every 15 s (\(scrapedBytes) bytes a scrape)" : "metrics off ([metrics] listen = \"\")")

@@ -2,6 +2,8 @@ import ArgumentParser
 import Logging
 import OperatorText
 import Supervisor
+import TreeMetrics
+import Wire
 import Workers
 #if canImport(Glibc)
 import Glibc
@@ -71,6 +73,12 @@ struct Up: ParsableCommand {
         let hasLoader = roles.contains(WorkerRole.loader.rawValue)
         // A job ends when its last stage says so; a tree with no such stage runs until stopped.
         let isJob = !job.follow && (hasLoader || roles.contains(WorkerRole.trainer.rawValue))
+        // The metrics listener, bound before anything is created: binding creates nothing on disk,
+        // and a taken or unusable address the policy asked for is refused here (exit 2).
+        let metricsListener: MetricsListener.Opened
+        do { metricsListener = try MetricsListener.open(loaded.metrics) } catch {
+            throw CLIExit.usage("policy '\(policy)': \(error)")
+        }
         // The locks, the warehouse and the logs directory, checked; a refusal removes what it made.
         let start = try UpStart(runDirectory: control.runDirectory, database: hasLoader ? job.db : nil,
                                 logsDirectory: loaded.logging.directory)
@@ -110,6 +118,7 @@ struct Up: ParsableCommand {
         runtime.policySource = { () throws -> Policy in
             do throws(CLIExit) { return try readPolicy() } catch { throw ReloadError(description: error.message) }
         }
+        startMetrics(metricsListener, runtime: runtime, database: hasLoader ? job.db : nil)
         let outcome: SupervisorRuntime.Outcome
         do {
             outcome = try runtime.run(signalFD: signalFD, runLock: start.runLock)
@@ -127,6 +136,44 @@ struct Up: ParsableCommand {
 /// A policy that a reload could not read, in the words `cidp up` would have used at start.
 struct ReloadError: Error, CustomStringConvertible {
     var description: String
+}
+
+extension Up {
+    /// Starts the metrics listener's thread, fed by the runtime's snapshots and, with a loader,
+    /// the warehouse's figures read at each scrape (docs/METRICS.md).
+    func startMetrics(_ opened: MetricsListener.Opened, runtime: SupervisorRuntime, database: String?) {
+        let logger = Logger(label: "cidp.metrics")
+        switch opened {
+        case .off:
+            logger.info("Metrics off ([metrics] listen = \"\")")
+        case .defaultTaken(let why):
+            logger.warning("Metrics not served", metadata: ["reason": "\(why)"])
+        case .listening(let listener):
+            let board = MetricsBoard()
+            runtime.snapshotPublisher = { board.publish($0) }
+            let reader: (@Sendable () -> WarehouseFigures?)? = database.map { path in
+                { @Sendable () -> WarehouseFigures? in
+                    guard Warehouse.exists(path), let figures = try? Warehouse.figures(path: path) else { return nil }
+                    var result = WarehouseFigures(
+                        extracted: figures.totals.extracted, loaded: figures.totals.loaded,
+                        dropped: figures.totals.dropped, quarantined: figures.totals.quarantined,
+                        gateViolations: figures.quarantinedBatchesByGate, checkpointBatch: figures.checkpointBatch,
+                        lastCommit: figures.checkpointUpdatedAt.map(Double.init),
+                        modelROCAUC: figures.servingModelROCAUC, modelTrainedAt: figures.servingModelCreatedAt.map(Double.init))
+                    result.quarantine = figures.newestQuarantine.map {
+                        .init(batch: $0.batchID, gate: $0.gate, action: $0.action.rawValue, reason: $0.reason,
+                              records: $0.recordCount, quarantinedAt: $0.quarantinedAt, resumedAt: $0.resumedAt)
+                    }
+                    result.models = figures.models.map {
+                        .init(version: $0.version, status: $0.status, createdAt: $0.createdAt, rocAUC: $0.rocAUC, rows: $0.rows)
+                    }
+                    return result
+                }
+            }
+            MetricsServer(listener: listener, board: board, version: BuildInfo.version, warehouse: reader).start()
+            logger.notice("Metrics serving", metadata: ["metrics.url": "http://\(listener.address)/metrics"])
+        }
+    }
 }
 
 struct Worker: ParsableCommand {

@@ -11,7 +11,7 @@ extension PolicyTests {
                 [worker.b]
                 role = "test"
                 """,
-                expected: #"p.toml:6: worker: unknown key "worker"; allowed keys: supervisor, logging, control, defaults, nodes, workers"#),
+                expected: #"p.toml:6: worker: unknown key "worker"; allowed keys: supervisor, logging, control, metrics, defaults, nodes, workers"#),
             RejectedPolicy(kind: "unknown key in supervisor", text: """
                 [supervisor]
                 intesity = 3

@@ -39,6 +39,8 @@ int cshims_wcoredump(int status);
 int cshims_signalfd(const int *signals, int count);
 /// Reads one signalfd_siginfo; returns 1 and fills signo, 0 when none is pending (EAGAIN), -1 on error.
 int cshims_signalfd_read(int fd, int *signo, pid_t *pid);
+/// accept4(fd, NULL, NULL, SOCK_CLOEXEC): the connection is never inherited by a spawn.
+int cshims_accept_cloexec(int fd);
 /// Unblocks every signal in the calling thread (for threads that must see them again).
 int cshims_unblock_all_signals(void);
 

@@ -65,6 +65,12 @@ public enum ControlRequest: Equatable, Sendable {
 /// "state", "strategy", "restarts", "children": [...]}`, every worker `{"name", "kind": "worker",
 /// "pid", "state", "restarts", "uptime_ms", "restart", "reason"}`. A halted node or worker has
 /// state `"halted"`, the gate's one-line `"reason"` and the worker that halted it, `"halted_by"`.
+/// What the root measures of a worker is optional and added after those (older readers ignore
+/// it): `"rss_bytes"`, `"cpu_seconds"` (from /proc), `"records_in"`, `"records_out"`,
+/// `"records_per_s"` (the worker's progress, counted from the warehouse checkpoint, so they go on
+/// across restarts), `"stage"`, `"counters"` (every progress counter), `"last_exit"` (how the
+/// previous incarnation ended and its last error line) and `"last_error"` (the live incarnation's
+/// last error line).
 public struct StatusTree: Codable, Equatable, Sendable {
     public var name: String
     public var kind: String
@@ -79,11 +85,44 @@ public struct StatusTree: Codable, Equatable, Sendable {
     /// For a worker: the build it runs (`BuildInfo.short`), as it said in `ready`.
     public var build: String?
     public var children: [StatusTree]?
+    public var rssBytes: Int64?
+    public var cpuSeconds: Double?
+    public var recordsIn: Int64?
+    public var recordsOut: Int64?
+    public var recordsPerSecond: Int64?
+    public var stage: String?
+    public var counters: [String: Int64]?
+    public var lastExit: String?
+    public var lastError: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, kind, state, pid, restarts, reason, strategy, restart, build, children
+        case name, kind, state, pid, restarts, reason, strategy, restart, build, children, stage, counters
         case uptimeMs = "uptime_ms"
         case haltedBy = "halted_by"
+        case rssBytes = "rss_bytes"
+        case cpuSeconds = "cpu_seconds"
+        case recordsIn = "records_in"
+        case recordsOut = "records_out"
+        case recordsPerSecond = "records_per_s"
+        case lastExit = "last_exit"
+        case lastError = "last_error"
+    }
+
+    /// A tree given field by field (a test's, or a reader's own).
+    public init(name: String, kind: String, state: String, pid: Int32? = nil, restarts: Int = 0, uptimeMs: Int64? = nil,
+                reason: String? = nil, haltedBy: String? = nil, strategy: String? = nil, restart: String? = nil,
+                children: [StatusTree]? = nil) {
+        self.name = name
+        self.kind = kind
+        self.state = state
+        self.pid = pid
+        self.restarts = restarts
+        self.uptimeMs = uptimeMs
+        self.reason = reason
+        self.haltedBy = haltedBy
+        self.strategy = strategy
+        self.restart = restart
+        self.children = children
     }
 
     public init(_ entry: StatusEntry) {
@@ -102,7 +141,16 @@ public struct StatusTree: Codable, Equatable, Sendable {
         case .worker:
             restart = entry.detail
             build = entry.build
+            lastExit = entry.lastExit
         }
+    }
+
+    /// Every worker of the tree changed by `body`, depth first.
+    public mutating func updateWorkers(_ body: (inout StatusTree) -> Void) {
+        if kind == "worker" { body(&self); return }
+        guard var list = children else { return }
+        for index in list.indices { list[index].updateWorkers(body) }
+        children = list
     }
 
     /// Every worker of the tree, depth first, in start order.
@@ -156,26 +204,51 @@ public struct ControlReply: Codable, Equatable, Sendable {
 }
 
 extension StatusTree {
-    /// The tree as aligned text lines: name (indented by depth), state, pid, restarts, uptime, and
-    /// info: strategy or restart type, then why (`halted by transformer: <reason>` when halted).
+    /// The tree as aligned text lines: name (indented by depth), state, pid, restarts, uptime,
+    /// resident memory, CPU time, rows in and out with the rate, and info: strategy or restart
+    /// type, then why — a halted node's `halted by transformer: <reason>` once, on the node, its
+    /// workers pointing to it; a worker's trouble, or the cause of its last exit.
     /// Every cell is shown through `OperatorText.escaped`: a reason quotes what the world wrote.
     public func renderTable() -> String {
-        var rows: [[String]] = [["NAME", "STATE", "PID", "RESTARTS", "UPTIME", "BUILD", "INFO"]]
-        func walk(_ tree: StatusTree, depth: Int) {
+        var rows: [[String]] = [["NAME", "STATE", "PID", "RESTARTS", "UPTIME", "RSS", "CPU", "ROWS IN/OUT", "RATE", "BUILD", "INFO"]]
+        func walk(_ tree: StatusTree, depth: Int, haltedAbove: StatusTree?) {
             let indent = String(repeating: "  ", count: depth)
-            let why = tree.haltedBy.map { "halted by \($0): \(tree.reason ?? "")" } ?? tree.reason
+            var why = tree.haltedBy.map { "halted by \($0): \(tree.reason ?? "")" } ?? tree.reason
+            if let above = haltedAbove, tree.state == "halted", tree.reason == above.reason {
+                why = "halted with \(above.name)"
+            } else if why == nil, let error = tree.lastError {
+                why = "last error: \(error)"
+            } else if why == nil, tree.restarts > 0, let exit = tree.lastExit {
+                why = "last exit: \(exit)"
+            }
             let info = [tree.strategy ?? tree.restart, why].compactMap { $0 }.joined(separator: "; ")
-            rows.append([indent + tree.name, tree.state, tree.pid.map(String.init) ?? "-", "\(tree.restarts)",
-                         tree.uptimeMs.map(Self.formatUptime) ?? "-", tree.build ?? "-", info].map(OperatorText.escaped))
-            for child in tree.children ?? [] { walk(child, depth: depth + 1) }
+            let flow: String = switch (tree.recordsIn, tree.recordsOut) {
+            case (nil, nil): "-"
+            case (let input, let output): "\(input.map(String.init) ?? "-")/\(output.map(String.init) ?? "-")"
+            }
+            let pid: String = tree.pid.map { String($0) } ?? "-"
+            let uptime: String = tree.uptimeMs.map(Self.formatUptime) ?? "-"
+            let rss: String = tree.rssBytes.map(Self.formatBytes) ?? "-"
+            let cpu: String = tree.cpuSeconds.map { String(format: "%.1fs", $0) } ?? "-"
+            let rate: String = tree.recordsPerSecond.map { "\($0)/s" } ?? "-"
+            let cells: [String] = [indent + tree.name, tree.state, pid, String(tree.restarts), uptime, rss, cpu, flow, rate,
+                                   tree.build ?? "-", info]
+            rows.append(cells.map(OperatorText.escaped))
+            let halted = tree.kind == "node" && tree.state == "halted" && haltedAbove == nil ? tree : haltedAbove
+            for child in tree.children ?? [] { walk(child, depth: depth + 1, haltedAbove: halted) }
         }
-        walk(self, depth: 0)
+        walk(self, depth: 0, haltedAbove: nil)
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in
             row.enumerated().map { index, cell in
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0)
             }.joined().replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }.joined(separator: "\n")
+    }
+
+    static func formatBytes(_ bytes: Int64) -> String {
+        let mib = Double(bytes) / 1_048_576
+        return mib >= 1024 ? String(format: "%.1fG", mib / 1024) : String(format: "%.1fM", mib)
     }
 
     static func formatUptime(_ ms: Int64) -> String {

@@ -19,6 +19,9 @@ public struct StatusEntry: Sendable, Equatable {
     public var children: [StatusEntry]
     /// For a worker: the build its live incarnation runs (`BuildInfo.short`), when it said.
     public var build: String? = nil
+    /// For workers: how its previous incarnation ended and the last error line it printed
+    /// (`signal SIGKILL: HTTP 404 from …`), kept while the next one runs; nil before any exit.
+    public var lastExit: String? = nil
 }
 
 extension SupervisorTree {
@@ -59,7 +62,8 @@ extension SupervisorTree {
             return StatusEntry(name: worker.spec.name, kind: .worker, state: state, pid: worker.pid,
                                restarts: max(0, worker.starts - 1), uptime: uptime, reason: reason,
                                haltedBy: haltedBy, detail: worker.spec.restart.rawValue, children: [],
-                               build: worker.pid == nil ? nil : worker.build)
+                               build: worker.pid == nil ? nil : worker.build,
+                               lastExit: worker.lastExit.map { "\($0)" + (worker.lastError.map { ": " + $0 } ?? "") })
         case .node(let node):
             var reason: String?
             var haltedBy: String?

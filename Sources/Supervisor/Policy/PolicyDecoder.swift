@@ -20,6 +20,7 @@ struct PolicyDecoder {
         let rootNode = try decodeNode(supervisor, name: nil)
         let logging = try decodeLogging()
         let control = try decodeControl()
+        let metrics = try decodeMetrics()
         let defaults = try decodeDefaults()
         let nodes = try decodeDefinitions(of: "nodes") { (table, name) throws(PolicyError) in
             try decodeNode(table, name: name)
@@ -29,7 +30,7 @@ struct PolicyDecoder {
         }
         try checkSize(nodes: nodes, workers: workers)
         let tree = try assembleTree(root: rootNode, nodes: nodes, workers: workers)
-        return Policy(root: tree, logging: logging, control: control)
+        return Policy(root: tree, logging: logging, control: control, metrics: metrics)
     }
 
     // MARK: Nodes

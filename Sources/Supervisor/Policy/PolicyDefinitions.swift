@@ -90,11 +90,12 @@ struct WorkerDefinition {
 
 /// The allowed keys of each kind of table, in the order the README documents them.
 enum PolicySchema {
-    static let topLevel = ["supervisor", "logging", "control", "defaults", "nodes", "workers"]
+    static let topLevel = ["supervisor", "logging", "control", "metrics", "defaults", "nodes", "workers"]
     static let supervisor = ["name", "strategy", "intensity", "period_ms", "intensity_exceeded", "children"]
     static let node = ["strategy", "intensity", "period_ms", "intensity_exceeded", "children"]
     static let logging = ["dir", "max_bytes", "keep", "console_level"]
     static let control = ["max_connections", "idle_timeout_ms"]
+    static let metrics = ["listen", "allow_non_loopback"]
     /// `[control]`'s ranges: at least one client (`cidp stop` needs one), and a timeout a client on
     /// a loaded machine can meet but an idle one cannot stretch past an hour.
     static let maxConnectionsRange = 1...1024

@@ -167,7 +167,7 @@ extension SupervisorRuntime {
         }
         switch request {
         case .status:
-            finish(fd, ControlReply(ok: true, tree: StatusTree(tree.snapshot(now: Posix.monotonicNow()))))
+            finish(fd, ControlReply(ok: true, tree: statusTree(sampleProcesses: true)))
         case .stop:
             logger.notice("Shutdown requested through the control socket")
             clients[fd]?.waiting = .exit

@@ -63,6 +63,11 @@ public final class SupervisorRuntime {
     static let recentOutputLines = 5
     /// READY, STATUS, WATCHDOG and STOPPING for systemd (`SupervisorRuntime+Systemd.swift`).
     let systemd: SystemdNotifier
+    /// Progress, restart causes, give-ups by name (`SupervisorRuntime+Figures.swift`).
+    var figures = RuntimeFigures()
+    /// Receives a `TreeSnapshot` from the loop every `snapshotInterval` (the metrics listener
+    /// keeps it under a lock); must not block.
+    public var snapshotPublisher: (@Sendable (TreeSnapshot) -> Void)?
 
     /// - Parameters:
     ///   - policy: the validated tree and settings.
@@ -171,6 +176,7 @@ public final class SupervisorRuntime {
             process(.tick)
         }
         notifySystemd()
+        publishSnapshotIfDue()
     }
 
     private func dispatch(fd: Int32, source: Source) {
@@ -206,6 +212,7 @@ public final class SupervisorRuntime {
         case .notice(let notice):
             log(notice)
             observeForSystemd(notice)
+            figures.note(notice)
         case .finished(let exitCode, let message):
             outcome = Outcome(exitCode: exitCode, message: message)
         case .answer(let ticket, let reply):
@@ -376,6 +383,7 @@ public final class SupervisorRuntime {
             case .progress(let progress):
                 logProgress(progress, of: id)
                 noteProgressForSystemd(progress, of: id)
+                keepProgressForStatus(progress, of: id)
             case .jobDone:
                 // The worker's part of the job is done (the loader's last batch, the trainer's model).
                 process(.jobDone(id, pid: pid))

@@ -76,8 +76,9 @@ struct SystemdNotifications: Equatable, Sendable {
 }
 
 extension SystemdNotifications {
-    /// What the loader last said about the warehouse: the batch committed last and the rows it
-    /// loaded since it started (progress counters `committed_batch` and `rows_loaded`).
+    /// What the loader last said about the warehouse: the batch committed last and the rows the
+    /// warehouse holds (progress counters `committed_batch` and `rows_loaded`, counted from the
+    /// checkpoint: they go on across restarts).
     struct LoadProgress: Equatable, Sendable {
         var worker: String
         var committedBatch: Int64?

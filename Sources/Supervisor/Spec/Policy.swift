@@ -31,16 +31,48 @@ public struct ControlSettings: Sendable, Equatable {
     }
 }
 
+/// Where the root serves its Prometheus metrics (`[metrics]`, docs/METRICS.md).
+public struct MetricsSettings: Sendable, Equatable {
+    /// What the policy asked for.
+    public enum Listen: Sendable, Equatable {
+        /// No `listen` key: `defaultAddress`, best effort. When that port is taken (another tree
+        /// on this machine), the run goes on without metrics and says so in one warning: a second
+        /// tree must not fail over a port its operator never asked for.
+        case implicitDefault
+        /// `listen = ""`: no listener.
+        case off
+        /// `listen = "HOST:PORT"` set in the policy: bound or the start is refused (exit 2).
+        /// Port 0 takes any free port (logged at start).
+        case address(host: String, port: UInt16)
+    }
+
+    public var listen: Listen
+    /// `allow_non_loopback = true`: the one way to serve on an address outside 127.0.0.0/8.
+    public var allowsNonLoopback: Bool
+
+    /// `127.0.0.1:9464`, Prometheus' registered default port range's CIDP entry.
+    public static let defaultHost = "127.0.0.1"
+    public static let defaultPort: UInt16 = 9464
+
+    public init(listen: Listen = .implicitDefault, allowsNonLoopback: Bool = false) {
+        self.listen = listen
+        self.allowsNonLoopback = allowsNonLoopback
+    }
+}
+
 /// A validated policy file: the supervision tree and the root's settings.
 public struct Policy: Sendable, Equatable {
     /// The root node; its name is the tree's name in `cidp status`.
     public var root: NodeSpec
     public var logging: LogSettings
     public var control: ControlSettings
+    public var metrics: MetricsSettings
 
-    public init(root: NodeSpec, logging: LogSettings = LogSettings(), control: ControlSettings = ControlSettings()) {
+    public init(root: NodeSpec, logging: LogSettings = LogSettings(), control: ControlSettings = ControlSettings(),
+                metrics: MetricsSettings = MetricsSettings()) {
         self.root = root
         self.logging = logging
         self.control = control
+        self.metrics = metrics
     }
 }

@@ -298,7 +298,11 @@ public struct ExtractorWorker {
             } catch {
                 workerFail("extractor: \(error)")
             }
-            progress.report(["records": records, "batches_unacked": Int64(unacked.entries.count), "retries": retries],
+            // Counted from the warehouse's committed batches (the checkpoint this start resumed
+            // from), not from this start: after a restart the count goes on.
+            let extracted = recordsInWarehouse + records
+            progress.report(["records": extracted, "records_in": extracted, "records_out": extracted,
+                             "batches_unacked": Int64(unacked.entries.count), "retries": retries],
                             context: context)
             if end != nil || unacked.isFull || WorkerContext.monotonicNow() < nextFetch {
                 DataChannel.wait(for: [output.fd], timeout: .milliseconds(50))

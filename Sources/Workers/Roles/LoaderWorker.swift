@@ -87,8 +87,24 @@ public struct LoaderWorker {
         let faults = FaultInjection.fromEnvironment(role: "loader")
         logger.info("Loader ready", metadata: ["db": "\(databasePath)", "committed.batch": "\(committed)"])
 
-        var counters: [String: Int64] = ["rows_loaded": 0, "duplicates": 0, "dropped": 0, "quarantined": 0, "batches": 0]
+        // The counters count from the warehouse (its batch totals), not from this process's
+        // start: after a restart they go on where the last incarnation's commits left them.
+        let totals: IntegrityReport.Totals
+        do { totals = try warehouse.batchTotals() } catch {
+            workerFail("loader: cannot read the batch totals: \(error)", code: 2)
+        }
+        var counters: [String: Int64] = ["rows_loaded": totals.loaded, "duplicates": totals.duplicates,
+                                         "dropped": totals.dropped, "quarantined": totals.quarantined,
+                                         "batches": totals.batches]
         var progress = ProgressReporter(stage: "load", counter: "rows_loaded")
+        /// `records_in`/`records_out` for `cidp status`: records that reached the warehouse
+        /// (loaded, duplicate or quarantined), and fact rows loaded.
+        func flow() {
+            counters["records_in"] = counters["rows_loaded", default: 0] + counters["duplicates", default: 0]
+                + counters["quarantined", default: 0]
+            counters["records_out"] = counters["rows_loaded", default: 0]
+        }
+        flow()
         var end: EndOfStream?
         var finished = false
         var isBlocked = false
@@ -236,11 +252,13 @@ public struct LoaderWorker {
                 if let pill = group.first(where: { $0.batch.batchID == ownPill }) {
                     let message = Halt.message(gate: GateName.poisonPill.rawValue, batchID: pill.batch.batchID,
                                                                 reason: pill.quarantine?.reason ?? "")
+                    flow()
                     progress.report(counters, context: context, force: true)
                     Halt.stop(message, batch: pill.batch.batchID, watermark: committed, logger: logger, context: context)
                 }
             }
             counters["committed_batch"] = Int64(committed)
+            flow()
             progress.report(counters, context: context)
             if let end, committed >= end.lastBatchID, !finished {
                 if let runID {

@@ -72,8 +72,10 @@ public struct TransformerWorker {
         var committed: UInt64
         /// A halt the warehouse still records (the operator has not resumed it): the chain stays down.
         var standingHalt: String?
+        /// The warehouse's batch totals: where this start's counters begin.
+        var totals: IntegrityReport.Totals
         do {
-            let (checkpoint, halt) = try trouble.waitingOut("checkpoint read", watermark: 0) {
+            let (checkpoint, halt, committedTotals) = try trouble.waitingOut("checkpoint read", watermark: 0) {
                 () throws(WarehouseError) in
                 let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
                 if let finding = try warehouse.fileCheck() {
@@ -81,18 +83,20 @@ public struct TransformerWorker {
                               logger: logger, context: context)
                 }
                 let checkpoint = try warehouse.checkpoint()
-                guard let halt = try warehouse.openHalts().first else { return (checkpoint, nil as QuarantineEntry?) }
+                let totals = try warehouse.batchTotals()
+                guard let halt = try warehouse.openHalts().first else { return (checkpoint, nil as QuarantineEntry?, totals) }
                 if context.isResumed {
                     let resumed = try warehouse.resumeHalts()
                     logger.notice("Halt lifted by the operator", metadata: [
                         "event": "resumed", "batch": "\(halt.batchID)", "gate": "\(halt.gate)",
                         "halts": "\(resumed)", "watermark.batch": "\(checkpoint?.batchID ?? 0)",
                     ])
-                    return (checkpoint, nil)
+                    return (checkpoint, nil, totals)
                 }
-                return (checkpoint, halt)
+                return (checkpoint, halt, totals)
             }
             committed = checkpoint?.batchID ?? 0
+            totals = committedTotals
             let state = try checkpoint.map { try TransformerState(decoding: $0.windowState) } ?? TransformerState()
             transformer = GatedTransformer(rules: rules, gates: gates, state: state)
             standingHalt = halt.map { Halt.message(gate: $0.gate, batchID: $0.batchID, reason: $0.reason) }
@@ -119,7 +123,10 @@ public struct TransformerWorker {
         var askedForResend = false
         /// The batch whose quarantine halts the chain, and the message, once the loader has committed it.
         var halting: (batchID: UInt64, message: String)?
-        var counters: [String: Int64] = ["records_in": 0, "records_out": 0, "dropped": 0, "quarantined": 0]
+        // Counted from the warehouse's committed batches, not from this start: after a restart the
+        // counts go on (the batches re-sent since the checkpoint are counted again as they pass).
+        var counters: [String: Int64] = ["records_in": totals.extracted, "records_out": totals.loaded + totals.duplicates,
+                                         "dropped": totals.dropped, "quarantined": totals.quarantined]
         var progress = ProgressReporter(stage: "transform", counter: "records_in")
         logger.info("Transformer ready", metadata: ["resumes.after.batch": "\(committed)"])
 
