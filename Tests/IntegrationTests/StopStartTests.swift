@@ -13,7 +13,7 @@ import Glibc
 struct StopStartTests {
     func rowsLoaded(_ path: String) -> Int64 {
         guard FileManager.default.fileExists(atPath: path),
-              let warehouse = try? Warehouse(path: path, busyTimeout: .milliseconds(100)) else { return 0 }
+              let warehouse = try? Warehouse(readingOnly: path, busyTimeout: .milliseconds(100)) else { return 0 }
         return (try? warehouse.rowCount()) ?? 0
     }
 
