@@ -21,8 +21,10 @@ struct Up: ParsableCommand {
     @Option(help: "The policy file describing the tree.") var policy: String = "policies/default.toml"
     @OptionGroup var control: RunDirectoryOption
     @OptionGroup var job: JobOptions
-    @Option(help: "Console log level (trace, debug, info, notice, warning, error, critical); overrides the policy.")
+    @Option(help: "Console log level (trace, debug, info, notice, warning, error, critical); overrides the policy. With the live view, lines at this level and above print above it (warning by default).")
     var logLevel: String?
+    @Flag(help: "Print only the summary and errors: no live view, no progress lines.")
+    var quiet = false
 
     func run() throws {
         // Every check before anything is created (UpStart): the arguments first.
@@ -104,9 +106,22 @@ struct Up: ParsableCommand {
                 }
             }
         }
+        // The console: a live view when standard output is a terminal, lines otherwise; --quiet
+        // neither. With the view, log lines print above it from warning up unless --log-level says.
+        let terminal = quiet ? nil : LiveTerminal.onStandardOutput()
+        if quiet {
+            consoleLevel = .error
+        } else if terminal != nil, consoleLevel == nil {
+            let configured = (try? LogBootstrap.level(named: loaded.logging.consoleLevel)) ?? .info
+            consoleLevel = max(configured, .warning)
+        }
+        let consoleOptions = ConsoleOptions(terminal: terminal,
+                                            stages: job.stageDisplays(checkpointBefore: start.checkpointBefore),
+                                            title: job.consoleTitle)
         let logFile: RotatingFile
         do {
-            logFile = try LogBootstrap.bootstrap(settings: loaded.logging, consoleLevelOverride: consoleLevel)
+            logFile = try LogBootstrap.bootstrap(settings: loaded.logging, consoleLevelOverride: consoleLevel,
+                                                 terminal: terminal)
         } catch {
             throw CLIExit.usage("logging.dir '\(loaded.logging.directory)': \(error)")
         }
@@ -114,7 +129,8 @@ struct Up: ParsableCommand {
         // Without --follow an integrity gate's halt ends the run: exit 1 naming the node, the
         // worker and the reason. With --follow the chain is held down until 'cidp resume'.
         let runtime = SupervisorRuntime(policy: loaded, runDirectory: control.runDirectory,
-                                        logger: Logger(label: "cidp.supervisor"), haltEndsRun: !job.follow, isJob: isJob)
+                                        logger: Logger(label: "cidp.supervisor"), haltEndsRun: !job.follow, isJob: isJob,
+                                        console: consoleOptions)
         runtime.policySource = { () throws -> Policy in
             do throws(CLIExit) { return try readPolicy() } catch { throw ReloadError(description: error.message) }
         }

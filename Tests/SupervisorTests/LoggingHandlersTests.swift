@@ -76,11 +76,15 @@ private struct DiskFull: Error, CustomStringConvertible {
         let settings = LogSettings(directory: directory.path + "/logs", maxBytes: 1_000, keep: 2, consoleLevel: "warning")
         let destinations = try LogBootstrap.makeHandlers(settings: settings)
         #expect(destinations.consoleLevel == .warning)
-        #expect(destinations.fileLevel == .debug)
+        // The file has its own level, `info` by default: the per-batch debug notices stay out.
+        #expect(destinations.fileLevel == .info)
         #expect(destinations.file.path == directory.path + "/logs/cidp.log")
         #expect(destinations.file.maxBytes == 1_000 && destinations.file.keep == 2)
         let verbose = try LogBootstrap.makeHandlers(settings: settings, consoleLevelOverride: .trace)
-        #expect(verbose.consoleLevel == .trace && verbose.fileLevel == .trace)
+        #expect(verbose.consoleLevel == .trace && verbose.fileLevel == .info)
+        var debugFile = settings
+        debugFile.fileLevel = "debug"
+        #expect(try LogBootstrap.makeHandlers(settings: debugFile).fileLevel == .debug)
         #expect(throws: LoggingError.self) {
             try LogBootstrap.makeHandlers(settings: LogSettings(directory: directory.path, consoleLevel: "verbose"))
         }
@@ -90,7 +94,7 @@ private struct DiskFull: Error, CustomStringConvertible {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let destinations = try LogBootstrap.makeHandlers(
-            settings: LogSettings(directory: directory.path), consoleLevelOverride: .critical)
+            settings: LogSettings(directory: directory.path, fileLevel: "debug"), consoleLevelOverride: .critical)
         let logger = Logger(label: "cidp") { destinations.makeHandler(label: $0) }
         #expect(logger.logLevel == .debug)
         logger.debug("to the file", metadata: ["k": "v"])
@@ -101,5 +105,18 @@ private struct DiskFull: Error, CustomStringConvertible {
         #expect(LogLine.decode(lines[0])?.message == "to the file")
         #expect(LogLine.decode(lines[0])?.label == "cidp")
         #expect(LogLine.decode(lines[0])?.metadata == ["k": "v"])
+    }
+
+    @Test func theFileKeepsDebugOutByDefault() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let destinations = try LogBootstrap.makeHandlers(
+            settings: LogSettings(directory: directory.path), consoleLevelOverride: .critical)
+        let logger = Logger(label: "cidp") { destinations.makeHandler(label: $0) }
+        logger.debug("Worker working", metadata: ["item": "batch 1"])
+        logger.info("Worker ready")
+        destinations.file.close()
+        let lines = try directory.contents(of: "cidp.log").split(separator: "\n")
+        #expect(lines.map { LogLine.decode($0)?.message } == ["Worker ready"])
     }
 }

@@ -43,7 +43,7 @@ extension PolicyTests {
                 [logging]
                 level = "info"
                 """,
-                expected: #"p.toml:7: logging.level: unknown key "level"; allowed keys: dir, max_bytes, keep, console_level"#),
+                expected: #"p.toml:7: logging.level: unknown key "level"; allowed keys: dir, max_bytes, keep, console_level, file_level"#),
             RejectedPolicy(kind: "unknown key in a node", text: """
                 [supervisor]
                 children = ["n"]
@@ -126,6 +126,19 @@ extension PolicyTests {
                 console_level = "verbose"
                 """,
                 expected: #"p.toml:7: logging.console_level: unknown console level "verbose"; expected one of: trace, debug, info, notice, warning, error, critical"#),
+            RejectedPolicy(kind: "unknown file level", text: PolicyFixture.minimal + """
+
+                [logging]
+                file_level = "everything"
+                """,
+                expected: #"p.toml:7: logging.file_level: unknown file level "everything"; expected one of: trace, debug, info, notice, warning, error, critical"#),
+            RejectedPolicy(kind: "file level not a string", text: PolicyFixture.minimal + """
+
+                [logging]
+                console_level = "info"
+                file_level = 3
+                """,
+                expected: #"p.toml:8: logging.file_level: expected a string, got integer 3"#),
 
             // 7. Duplicate names.
             RejectedPolicy(kind: "name both a node and a worker", text: """

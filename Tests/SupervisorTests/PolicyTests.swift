@@ -5,6 +5,17 @@ import Testing
 @Suite struct PolicyTests {
     let exe = PolicyFixture.executable
 
+    @Test func theFileLogHasItsOwnLevelInfoByDefault() throws {
+        #expect(try PolicyFixture.parse(PolicyFixture.minimal).logging.fileLevel == "info")
+        let policy = try PolicyFixture.parse(PolicyFixture.minimal + """
+
+            [logging]
+            console_level = "warning"
+            file_level = "debug"
+            """)
+        #expect(policy.logging.fileLevel == "debug" && policy.logging.consoleLevel == "warning")
+    }
+
     @Test func minimalPolicyGetsBuiltInDefaults() throws {
         let policy = try PolicyFixture.parse(PolicyFixture.minimal)
         let expected = Policy(

@@ -67,5 +67,18 @@ int cshims_spawn(pid_t *pid, const char *path, char *const argv[], char *const e
 /// object is the program; <link.h> is not in Glibc's Swift module). Returns 1 and its address and
 /// size, or 0 when there is no such segment.
 int cshims_program_note_segment(int index, const void **start, size_t *size);
+/// ioctl(fd, TIOCGWINSZ): the terminal's columns and rows. Returns 0, or -1 (errno set) when
+/// `fd` is not a terminal. (ioctl is variadic, which Swift cannot call.)
+int cshims_terminal_size(int fd, int *columns, int *rows);
+/// ioctl(fd, TIOCSWINSZ): sets a (pseudo-)terminal's size, as a terminal emulator does on a
+/// resize (the foreground process group gets SIGWINCH). Tests drive a pseudo-terminal with it.
+int cshims_set_terminal_size(int fd, int columns, int rows);
+/// ioctl(fd, TIOCOUTQ): bytes written to a terminal and not yet sent to it; -1 (errno set) when
+/// `fd` is not a terminal. A stopped terminal (Ctrl-S) or a slow link keeps it high.
+int cshims_terminal_pending_output(int fd);
+/// posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), grantpt, unlockpt, ptsname_r: a new
+/// pseudo-terminal's master descriptor, and the path of its slave in `slave_path`. For tests
+/// (Glibc hides these without _XOPEN_SOURCE). Returns the master, or -1 (errno set).
+int cshims_open_pseudo_terminal(char *slave_path, size_t capacity);
 
 #endif

@@ -16,11 +16,15 @@ public struct ConsoleLogHandler: LogHandler {
     public let label: String
     /// The console's floor, from `LogSettings.consoleLevel` or the command line.
     public let minimumLevel: Logger.Level
+    /// The live view when one is drawn: lines print above it, and progress lines (metadata
+    /// `event=progress`) are left out, since the view shows progress itself.
+    public let terminal: LiveTerminal?
     private let now: @Sendable () -> LogTimestamp
 
     public init(label: String, minimumLevel: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil,
-                now: @escaping @Sendable () -> LogTimestamp = LogTimestamp.now) {
+                terminal: LiveTerminal? = nil, now: @escaping @Sendable () -> LogTimestamp = LogTimestamp.now) {
         self.label = label
+        self.terminal = terminal
         self.minimumLevel = minimumLevel
         self.logLevel = minimumLevel
         self.metadataProvider = metadataProvider
@@ -34,13 +38,18 @@ public struct ConsoleLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         guard event.level >= minimumLevel else { return }
+        if terminal != nil, case .string("progress")? = event.metadata?["event"] { return }
         let merged = LogMetadataRendering.merged(base: metadata, provider: metadataProvider,
                                                  explicit: event.metadata, error: event.error)
         var bytes = Array(Self.format(timestamp: now(), level: event.level, label: label,
                                       message: event.message.description,
                                       metadata: LogMetadataRendering.flattened(merged)).utf8)
         bytes.append(UInt8(ascii: "\n"))
-        _ = RotatingFile.writeAll(fd: 2, bytes)
+        if let terminal {
+            terminal.printAbove(bytes, logFD: 2)
+        } else {
+            _ = RotatingFile.writeAll(fd: 2, bytes)
+        }
     }
 
     /// The console line for one entry, without its newline.

@@ -118,6 +118,13 @@ struct PolicyDecoder {
             }
             settings.consoleLevel = level
         }
+        if let level = try table.string("file_level") {
+            guard PolicySchema.consoleLevels.contains(level) else {
+                throw table.error("file_level", "unknown file level \(level.quotedForMessage); "
+                    + "expected one of: \(PolicySchema.consoleLevels.joined(separator: ", "))")
+            }
+            settings.fileLevel = level
+        }
         return settings
     }
 

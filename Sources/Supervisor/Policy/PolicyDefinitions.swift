@@ -93,7 +93,7 @@ enum PolicySchema {
     static let topLevel = ["supervisor", "logging", "control", "metrics", "defaults", "nodes", "workers"]
     static let supervisor = ["name", "strategy", "intensity", "period_ms", "intensity_exceeded", "children"]
     static let node = ["strategy", "intensity", "period_ms", "intensity_exceeded", "children"]
-    static let logging = ["dir", "max_bytes", "keep", "console_level"]
+    static let logging = ["dir", "max_bytes", "keep", "console_level", "file_level"]
     static let control = ["max_connections", "idle_timeout_ms"]
     static let metrics = ["listen", "allow_non_loopback"]
     /// `[control]`'s ranges: at least one client (`cidp stop` needs one), and a timeout a client on

@@ -35,8 +35,8 @@ extension SupervisorRuntime {
     }
 
     /// The wait before the loop's next turn must end by the next watchdog ping or status check,
-    /// and by the next idle control client's timeout.
+    /// by the next idle control client's timeout, and by the console's next redraw or progress check.
     func earliestDeadline() -> Duration? {
-        [tree.nextDeadline(), systemd.nextDeadline, nextIdleDeadline()].compactMap { $0 }.min()
+        [tree.nextDeadline(), systemd.nextDeadline, nextIdleDeadline(), nextConsoleDeadline].compactMap { $0 }.min()
     }
 }

@@ -47,8 +47,14 @@ public final class SupervisorRuntime {
     /// The control socket's cap and idle timeout, and the descriptors set aside (`reserveDescriptors`).
     var admission: ControlAdmission
     var events: [TreeEvent] = []
-    /// When each worker's progress was last logged: at most one line a second per worker.
-    var progressLoggedAt: [ElementID: Duration] = [:]
+    /// The workers' latest progress, for the console and the progress lines (`+Console`).
+    var board: ProgressBoard
+    /// The live view or lines (`SupervisorRuntime+Console.swift`).
+    let console: ConsoleOptions
+    /// When the console's next redraw or progress-line check is due.
+    var consoleTickAt: Duration = .zero
+    /// The run's start, for the view's clock.
+    var consoleStartedAt: Duration = .zero
     var channels: DataChannels?
     var outcome: Outcome?
     /// The last lines each worker process printed (stdout and stderr), by pid: the evidence of a
@@ -82,8 +88,10 @@ public final class SupervisorRuntime {
     ///     from outside before that returns `ExitCode.interrupted` (see `SupervisorTree.isJob`).
     public init(policy: Policy, runDirectory: RunDirectory, logger: Logger, environment: [String: String] = [:],
                 seed: UInt64 = UInt64(truncatingIfNeeded: Posix.monotonicNow().components.attoseconds),
-                haltEndsRun: Bool = false, isJob: Bool = false) {
+                haltEndsRun: Bool = false, isJob: Bool = false, console: ConsoleOptions = ConsoleOptions()) {
         self.policy = policy
+        self.console = console
+        self.board = ProgressBoard(stages: console.stages)
         self.runDirectory = runDirectory
         self.logger = logger
         self.tree = SupervisorTree(root: policy.root, seed: seed, haltEndsRun: haltEndsRun, isJob: isJob)
@@ -144,11 +152,13 @@ public final class SupervisorRuntime {
             "control.socket": "\(runDirectory.socketPath)",
         ])
 
+        consoleStartedAt = Posix.monotonicNow()
         process(.boot)
         while outcome == nil {
             waitAndDispatch()
         }
         drainOutput()
+        finishConsole()
         tearDown()
         return outcome!
     }
@@ -177,6 +187,7 @@ public final class SupervisorRuntime {
         }
         notifySystemd()
         publishSnapshotIfDue()
+        tickConsole()
     }
 
     private func dispatch(fd: Int32, source: Source) {
@@ -381,7 +392,7 @@ public final class SupervisorRuntime {
             case .health(.healthy): process(.health(id, pid: pid, degraded: nil))
             case .health(.degraded(let reason)): process(.health(id, pid: pid, degraded: reason))
             case .progress(let progress):
-                logProgress(progress, of: id)
+                noteProgress(progress, of: id)
                 noteProgressForSystemd(progress, of: id)
                 keepProgressForStatus(progress, of: id)
             case .jobDone:
@@ -395,16 +406,6 @@ public final class SupervisorRuntime {
             }
         }
         if ended { unregister(fd) }
-    }
-
-    /// One log line per worker and second at most, with the stage and its counters.
-    private func logProgress(_ progress: ControlMessage.Progress, of id: ElementID) {
-        let now = Posix.monotonicNow()
-        if let last = progressLoggedAt[id], now - last < .seconds(1) { return }
-        progressLoggedAt[id] = now
-        var metadata: Logger.Metadata = ["worker.name": "\(tree.name(of: id))", "stage": "\(progress.stage)"]
-        for (key, value) in progress.counters { metadata[key] = "\(value)" }
-        logger.info("Progress", metadata: metadata)
     }
 
     // MARK: Descriptors

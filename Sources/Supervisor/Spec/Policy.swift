@@ -8,13 +8,21 @@ public struct LogSettings: Sendable, Equatable {
     public var keep: Int
     /// The lowest level printed on the console (swift-log level names: trace … critical).
     public var consoleLevel: String
+    /// The lowest level written to the file; `info` keeps the per-batch `debug` notices out.
+    public var fileLevel: String
 
-    public init(directory: String = "logs", maxBytes: Int = 2_000_000, keep: Int = 5, consoleLevel: String = "info") {
+    /// The defaults are sized in `policies/README.md` ("Sizing the log rotation").
+    public init(directory: String = "logs", maxBytes: Int = LogSettings.defaultMaxBytes, keep: Int = LogSettings.defaultKeep,
+                consoleLevel: String = "info", fileLevel: String = "info") {
         self.directory = directory
         self.maxBytes = maxBytes
         self.keep = keep
         self.consoleLevel = consoleLevel
+        self.fileLevel = fileLevel
     }
+
+    public static let defaultMaxBytes = 8_000_000
+    public static let defaultKeep = 5
 }
 
 /// The control socket's limits, so that clients cannot starve the tree of descriptors.

@@ -146,7 +146,9 @@ public struct TrainerWorker {
 
     /// Trains on the whole fact table and publishes the model and its predictions.
     private func train(warehouse: Warehouse, context: WorkerContext, logger: Logger) {
+        Self.reportPreparing(step: 1, context: context)
         if backupKeep > 0 { backUp(logger: logger) }
+        Self.reportPreparing(step: 2, context: context)
         let data: TrainingData
         do { data = try warehouse.trainingData() } catch {
             workerFail("trainer: cannot read the training data: \(error)")
@@ -189,10 +191,16 @@ public struct TrainerWorker {
         do {
             switch promotion.verdict(candidate: metrics, serving: serving?.metrics, servingVersion: serving?.version) {
             case .promote:
+                // The publish step (scoring every row, then one transaction) takes seconds on a big
+                // warehouse: the console shows which of its two steps runs.
+                let rows = Int64(data.labels.count)
+                context.reportProgress(stage: "publish", counters: ["step": 0, "steps": 2, "rows": rows])
                 let scores = forest.predictProbability(matrix)
+                context.reportProgress(stage: "publish", counters: ["step": 1, "steps": 2, "rows": rows])
                 let version = try warehouse.publish(
                     model: candidate,
                     predictions: Predictions(data: data, riskScores: scores, predicted: scores.map { $0 >= 0.5 ? 1 : 0 }))
+                context.reportProgress(stage: "publish", counters: ["step": 2, "steps": 2, "rows": rows])
                 logger.notice("Model published", metadata: [
                     "model.version": "\(version)", "roc_auc": "\(metrics.rocAUC)", "precision": "\(metrics.precision)",
                     "recall": "\(metrics.recall)", "f1": "\(metrics.f1)", "rows": "\(data.labels.count)",
@@ -210,6 +218,12 @@ public struct TrainerWorker {
 }
 
 extension TrainerWorker {
+    /// Before the trees, for the console: `step` of the three steps before training done (the
+    /// warehouse gate, the backup, reading the training data), each of which can take seconds.
+    static func reportPreparing(step: Int64, context: WorkerContext) {
+        context.reportProgress(stage: "prepare", counters: ["step": step, "steps": 3])
+    }
+
     /// The warehouse gate, before every training: no open halt (a chain stopped by a gate and not
     /// resumed), `PRAGMA quick_check` clean, and the ETL counts reconciled (every batch's extracted
     /// records loaded, dropped or quarantined; the fact table holding exactly the rows loaded).
@@ -217,6 +231,7 @@ extension TrainerWorker {
     /// `quarantine_and_continue` it skips this training and tries again when new rows arrive.
     /// - Returns: whether training may go ahead.
     func passesWarehouseGate(warehouse: Warehouse, watermark: UInt64, context: WorkerContext, logger: Logger) -> Bool {
+        Self.reportPreparing(step: 0, context: context)
         let halts: [QuarantineEntry]
         let report: IntegrityReport
         var trouble = WarehouseTrouble(context: context, logger: logger, role: "trainer", giveUpAfter: .seconds(600),
