@@ -53,7 +53,8 @@ public struct MetricsListener: Sendable {
     }
 }
 
-/// Serves `GET /metrics` (and the read-only web view: `/`, `/app.js`, `/api/status`) on the
+/// Serves `GET /metrics` (and the web view: `/`, `/app.js`, `/api/status`, with its guarded
+/// actions when the policy allows them — `WebActions`) on the
 /// listener, one connection at a time, on a thread of its own: the
 /// supervisor's epoll loop never waits for a scrape (it publishes snapshots to a `MetricsBoard`).
 ///
@@ -62,13 +63,15 @@ public struct MetricsListener: Sendable {
 /// `cidp` — the executable every worker is exec'd from, adding about 5 ms to every spawn and to
 /// crash-to-ready (docs/BENCHMARKS.md; the simulator keeps FlyingFox in its own executable for
 /// that reason) — and Hummingbird, which brings SwiftNIO's event loops and several minutes of
-/// build for one read-only GET on loopback. The protocol needed is tiny: read one request head
+/// build for a few GETs and a bodiless POST on loopback. The protocol needed is tiny: read one request head
 /// (bounded to 8 KiB and 3 s, 2 s per read or write), answer with `Connection: close`, close.
 public final class MetricsServer: @unchecked Sendable {
     let listener: MetricsListener
     let board: MetricsBoard
     let version: String
     let warehouse: (@Sendable () -> WarehouseFigures?)?
+    /// The web view's restart and resume, when the policy allows them (`[metrics] actions`).
+    let actions: WebActions?
 
     /// The warehouse's figures, read at most once per `warehouseInterval` (the page polls twice a
     /// second); only the listener's thread touches it.
@@ -90,11 +93,12 @@ public final class MetricsServer: @unchecked Sendable {
     static let headDeadline: Duration = .seconds(3)
 
     public init(listener: MetricsListener, board: MetricsBoard, version: String,
-                warehouse: (@Sendable () -> WarehouseFigures?)?) {
+                warehouse: (@Sendable () -> WarehouseFigures?)?, actions: WebActions? = nil) {
         self.listener = listener
         self.board = board
         self.version = version
         self.warehouse = warehouse
+        self.actions = actions
     }
 
     /// Starts the listener's thread (it inherits the caller's blocked signals: start it after
@@ -142,11 +146,21 @@ public final class MetricsServer: @unchecked Sendable {
         }
         let method = parts[0]
         let path = parts[1].split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
-        // Read-only: nothing here changes the tree, so no request needs a cross-site guard.
+        let headers = WebActions.headers(of: head)
+        // The one kind of request that changes the tree: an action, guarded in `WebActions`.
+        if method == "POST" && path.hasPrefix("/api/") {
+            let answer = WebActions.act(actions, path: path, headers: headers, port: listener.address.port)
+            return respond(connection, status: answer.status, body: answer.body, contentType: "application/json")
+        }
         guard method == "GET" || method == "HEAD" else {
-            return respond(connection, status: "405 Method Not Allowed", body: "only GET\n", extra: "Allow: GET, HEAD\r\n")
+            return respond(connection, status: "405 Method Not Allowed", body: "only GET, and POST to /api/ actions\n",
+                           extra: "Allow: GET, HEAD, POST\r\n")
         }
         switch path {
+        case "/api/session":
+            let answer = WebActions.session(actions, headers: headers, port: listener.address.port)
+            respond(connection, status: answer.status, body: answer.body, contentType: "application/json",
+                    headOnly: method == "HEAD")
         case "/metrics":
             let body = MetricsExposition.render(snapshot: board.snapshot(), warehouse: warehouseFigures(), version: version)
             respond(connection, status: "200 OK", body: body, contentType: "text/plain; version=0.0.4; charset=utf-8",

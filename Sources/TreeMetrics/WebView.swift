@@ -9,6 +9,9 @@ import Supervisor
 /// open halts; and `/api/warehouse` every 2 s for the newest quarantined batches and the model
 /// versions. Every text the world wrote (a reason, an error line) is set with `textContent`,
 /// never parsed as HTML; the page loads nothing from elsewhere (`Content-Security-Policy`).
+/// With `[metrics] actions = true`, each worker row has a restart button and each halt a resume
+/// button; the page reads the per-run token from `/api/session` and sends it with each action
+/// (`WebActions`).
 enum WebView {
     /// `/api/status`: the tree as `cidp status --json` gives it, with the /proc samples.
     static func statusJSON(snapshot: TreeSnapshot?, sample: (Int32) -> ProcessSample? = ProcessSample.read(pid:)) -> [UInt8] {
@@ -84,6 +87,8 @@ enum WebView {
         #halts li { color: #b00020; } #halts li.none { color: #666; }
         #updated { color: #666; font-size: .9em; }
         svg.chart { vertical-align: middle; background: #fafafa; border: 1px solid #eee; }
+        body:not(.actions) .action { display: none; }
+        #action-result { margin: .5em 0; } #action-result.refused { color: #b00020; }
         </style>
         </head>
         <body>
@@ -92,9 +97,10 @@ enum WebView {
         <h2>Tree</h2>
         <table>
         <thead><tr><th>name</th><th>strategy / restart</th><th>state</th><th>pid</th><th>uptime</th><th>restarts</th>
-        <th>memory</th><th>cpu</th><th>rows in/out</th><th>rate</th><th>last 5 min</th><th>why</th></tr></thead>
+        <th>memory</th><th>cpu</th><th>rows in/out</th><th>rate</th><th>last 5 min</th><th>why</th><th class="action">action</th></tr></thead>
         <tbody id="tree"></tbody>
         </table>
+        <div id="action-result" class="action"></div>
         <h2>Open halts</h2>
         <ul id="halts"><li class="none">none</li></ul>
         <h2>Newest quarantined batches</h2>
@@ -116,6 +122,7 @@ enum WebView {
         "use strict";
         let throughput = {};         // worker -> rows/s per 5 s, oldest first (/api/throughput)
         const keep = 60;             // five minutes
+        let token = null;            // the per-run token of /api/session, when actions are on
 
         function cell(row, text, className) {
           const td = document.createElement("td");
@@ -181,8 +188,16 @@ enum WebView {
               chartCell.title = "rows out per second, the last five minutes (5 s steps)";
             }
             cell(row, why(node, haltedAbove), "why");
-            rows.push(row);
             const halted = node.kind === "node" && node.state === "halted" && !haltedAbove;
+            const actionCell = cell(row, "", "action");
+            if (token) {
+              if (halted || (node.kind === "worker" && node.halted_by && !haltedAbove)) {
+                actionCell.appendChild(button("resume", "/api/resume/" + encodeURIComponent(node.name)));
+              } else if (node.kind === "worker") {
+                actionCell.appendChild(button("restart", "/api/restart/" + encodeURIComponent(node.name)));
+              }
+            }
+            rows.push(row);
             if (halted || (node.kind === "worker" && node.halted_by && !haltedAbove)) halts.push(node);
             for (const child of node.children || []) walk(child, depth + 1, halted ? node : haltedAbove);
           })(tree, 0, null);
@@ -197,6 +212,32 @@ enum WebView {
             const li = document.createElement("li"); li.className = "none"; li.textContent = "none"; items.push(li);
           }
           list.replaceChildren(...items);
+        }
+        function button(label, path) {
+          const b = document.createElement("button");
+          b.textContent = label;
+          b.dataset.path = path;
+          b.addEventListener("click", () => act(path));
+          return b;
+        }
+        async function act(path) {
+          const result = document.getElementById("action-result");
+          try {
+            const response = await fetch(path, {method: "POST", cache: "no-store", headers: {"X-CIDP-Token": token}});
+            const answer = await response.json();
+            result.className = "action" + (answer.ok ? "" : " refused");
+            result.textContent = path.split("/").slice(2).map(decodeURIComponent).join(" ") + ": "
+              + (answer.ok ? (answer.message || "done") : (answer.error || response.status));
+          } catch (error) {
+            result.className = "action refused";
+            result.textContent = "no answer from cidp (" + error + ")";
+          }
+        }
+        async function session() {
+          try {
+            const answer = await (await fetch("/api/session", {cache: "no-store"})).json();
+            if (answer.actions && answer.token) { token = answer.token; document.body.classList.add("actions"); }
+          } catch (error) { /* no actions */ }
         }
         function table(id, items, columns, empty) {
           const rows = items.map(item => {
@@ -244,6 +285,6 @@ enum WebView {
           }
           setTimeout(poll, 500);
         }
-        poll();
+        session().then(poll);
         """#
 }

@@ -134,7 +134,8 @@ struct Up: ParsableCommand {
         runtime.policySource = { () throws -> Policy in
             do throws(CLIExit) { return try readPolicy() } catch { throw ReloadError(description: error.message) }
         }
-        startMetrics(metricsListener, runtime: runtime, database: hasLoader ? job.db : nil)
+        startMetrics(metricsListener, runtime: runtime, database: hasLoader ? job.db : nil,
+                     actions: loaded.metrics.allowsActions, runDirectory: control.runDirectory)
         let outcome: SupervisorRuntime.Outcome
         do {
             outcome = try runtime.run(signalFD: signalFD, runLock: start.runLock)
@@ -157,7 +158,8 @@ struct ReloadError: Error, CustomStringConvertible {
 extension Up {
     /// Starts the metrics listener's thread, fed by the runtime's snapshots and, with a loader,
     /// the warehouse's figures read at each scrape (docs/METRICS.md).
-    func startMetrics(_ opened: MetricsListener.Opened, runtime: SupervisorRuntime, database: String?) {
+    func startMetrics(_ opened: MetricsListener.Opened, runtime: SupervisorRuntime, database: String?,
+                      actions: Bool, runDirectory: RunDirectory) {
         let logger = Logger(label: "cidp.metrics")
         switch opened {
         case .off:
@@ -186,8 +188,11 @@ extension Up {
                     return result
                 }
             }
-            MetricsServer(listener: listener, board: board, version: BuildInfo.version, warehouse: reader).start()
-            logger.notice("Metrics serving", metadata: ["metrics.url": "http://\(listener.address)/metrics"])
+            MetricsServer(listener: listener, board: board, version: BuildInfo.version, warehouse: reader,
+                          actions: actions ? .overControlSocket(runDirectory) : nil).start()
+            logger.notice("Metrics serving", metadata: [
+                "metrics.url": "http://\(listener.address)/metrics", "web.actions": "\(actions ? "on" : "off")",
+            ])
         }
     }
 }

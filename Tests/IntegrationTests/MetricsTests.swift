@@ -208,7 +208,8 @@ struct MetricsListenRefusalTests {
 }
 
 /// One HTTP/1.1 request to 127.0.0.1:`port`, read to the server's close.
-func httpGet(port: UInt16, path: String, method: String = "GET") throws -> (status: Int, body: String) {
+func httpGet(port: UInt16, path: String, method: String = "GET",
+             headers: [String: String] = [:]) throws -> (status: Int, body: String) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw Errno.current }
     defer { close(fd) }
@@ -222,7 +223,10 @@ func httpGet(port: UInt16, path: String, method: String = "GET") throws -> (stat
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard connected == 0 else { throw Errno.current }
-    let request = Array("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n".utf8)
+    var fields = headers
+    if fields["Host"] == nil { fields["Host"] = "127.0.0.1:\(port)" }
+    let head = fields.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)\r\n" }.joined()
+    let request = Array("\(method) \(path) HTTP/1.1\r\n\(head)Content-Length: 0\r\n\r\n".utf8)
     _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     var received: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)

@@ -67,8 +67,62 @@ struct WebViewTests {
         let after = try Self.dumpDOM(sandbox, port: port)
         #expect(Self.row(after, "transformer")?.contains("data-pid=\"\(pid)\"") == true, "\(after.prefix(3000))")
         #expect(after.contains("last exit: signal SIGKILL"), "\(after.prefix(3000))")
-        // Read-only: a request that would act is refused.
-        #expect(try httpGet(port: port, path: "/api/restart/loader", method: "POST").status == 405)
+        // Actions off (the default policy): a request that would act is refused, and nothing is offered.
+        let refused = try httpGet(port: port, path: "/api/restart/loader", method: "POST")
+        #expect(refused.status == 403 && refused.body.contains("actions are off"), "\(refused)")
+        #expect(try httpGet(port: port, path: "/api/session").body == #"{"actions":false}"#)
+        #expect(!after.contains("data-path="), "no action buttons: \(after.prefix(3000))")
+
+        let stop = try sandbox.cidp(["stop", "--run-dir", sandbox.runDirectory])
+        #expect(stop.code == 0, "\(stop.stderr)")
+        #expect(supervisor.waitForExit() == 0, "\(supervisor.log.suffix(2000))")
+    }
+
+    /// `[metrics] actions = true`: the page offers restart and resume; a request without the
+    /// per-run token, or from another origin, is refused and changes nothing; with it, the
+    /// worker is restarted through the same engine entry point as `cidp restart`.
+    @Test(.enabled(if: chromium != nil)) func actionsNeedThePerRunToken() throws {
+        let policy = try MetricsTests.policy().replacingOccurrences(
+            of: "listen = \"127.0.0.1:0\"", with: "listen = \"127.0.0.1:0\"\nactions = true")
+        let sandbox = try Sandbox(policy: policy)
+        let supervisor = try sandbox.up(["--follow", "--records", "2000", "--sim-rate", "500",
+                                         "--db", sandbox.path + "/dwh.sqlite"], waitUntilReady: false)
+        let port = try #require(MetricsTests.metricsPort(supervisor), "\(supervisor.log.suffix(2000))")
+        let pids = try supervisor.waitForAllRunning()
+        let transformer = try #require(pids["transformer"])
+
+        let dom = try Self.dumpDOM(sandbox, port: port)
+        #expect(dom.contains("data-path=\"/api/restart/transformer\""), "a restart button: \(dom.prefix(3000))")
+
+        let session = try httpGet(port: port, path: "/api/session")
+        #expect(session.status == 200, "\(session)")
+        let token = try #require(session.body.split(separator: "\"").dropFirst().first { $0.count == 32 }.map(String.init),
+                                 "\(session.body)")
+        // Refused, each with nothing done: no token, a wrong one, a rebinding host, another origin.
+        let attempts: [[String: String]] = [
+            [:],
+            ["X-CIDP-Token": String(token.reversed())],
+            ["X-CIDP-Token": token, "Host": "attacker.example:\(port)"],
+            ["X-CIDP-Token": token, "Origin": "http://attacker.example"],
+        ]
+        for headers in attempts {
+            let answer = try httpGet(port: port, path: "/api/restart/transformer", method: "POST", headers: headers)
+            #expect(answer.status == 403, "\(headers): \(answer)")
+        }
+        #expect(try httpGet(port: port, path: "/api/session", headers: ["Host": "attacker.example:\(port)"]).status == 403)
+        #expect(try supervisor.status().find("transformer")?.pid == transformer, "refused requests restarted nothing")
+
+        // An unknown worker: the engine's refusal, as `cidp restart` gets it.
+        let unknown = try httpGet(port: port, path: "/api/restart/nosuch", method: "POST", headers: ["X-CIDP-Token": token])
+        #expect(unknown.status == 409, "\(unknown)")
+
+        let done = try httpGet(port: port, path: "/api/restart/transformer", method: "POST",
+                               headers: ["X-CIDP-Token": token, "Origin": "http://127.0.0.1:\(port)"])
+        #expect(done.status == 200 && done.body.contains("\"ok\":true"), "\(done)")
+        #expect(poll(timeout: .seconds(30)) {
+            guard let now = try? supervisor.status().find("transformer") else { return false }
+            return now.state == "running" && now.pid != nil && now.pid != transformer
+        })
 
         let stop = try sandbox.cidp(["stop", "--run-dir", sandbox.runDirectory])
         #expect(stop.code == 0, "\(stop.stderr)")

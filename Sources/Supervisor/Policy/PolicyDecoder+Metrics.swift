@@ -10,6 +10,10 @@ extension PolicyDecoder {
             }
             settings.allowsNonLoopback = flag
         }
+        if let value = table.table["actions"] {
+            guard let flag = value.bool else { throw table.error("actions", "expected true or false") }
+            settings.allowsActions = flag
+        }
         guard let text = try table.string("listen", expected: "a string \"HOST:PORT\" (or \"\" for off)") else {
             return settings
         }

@@ -95,7 +95,7 @@ enum PolicySchema {
     static let node = ["strategy", "intensity", "period_ms", "intensity_exceeded", "children"]
     static let logging = ["dir", "max_bytes", "keep", "console_level", "file_level"]
     static let control = ["max_connections", "idle_timeout_ms"]
-    static let metrics = ["listen", "allow_non_loopback"]
+    static let metrics = ["listen", "allow_non_loopback", "actions"]
     /// `[control]`'s ranges: at least one client (`cidp stop` needs one), and a timeout a client on
     /// a loaded machine can meet but an idle one cannot stretch past an hour.
     static let maxConnectionsRange = 1...1024

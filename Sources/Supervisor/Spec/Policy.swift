@@ -57,14 +57,18 @@ public struct MetricsSettings: Sendable, Equatable {
     public var listen: Listen
     /// `allow_non_loopback = true`: the one way to serve on an address outside 127.0.0.0/8.
     public var allowsNonLoopback: Bool
+    /// `actions = true`: the web view offers restart and resume buttons, each request carrying
+    /// the per-run token the page reads from the listener (a request without it is refused).
+    public var allowsActions: Bool
 
     /// `127.0.0.1:9464`, Prometheus' registered default port range's CIDP entry.
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort: UInt16 = 9464
 
-    public init(listen: Listen = .implicitDefault, allowsNonLoopback: Bool = false) {
+    public init(listen: Listen = .implicitDefault, allowsNonLoopback: Bool = false, allowsActions: Bool = false) {
         self.listen = listen
         self.allowsNonLoopback = allowsNonLoopback
+        self.allowsActions = allowsActions
     }
 }
 
