@@ -145,12 +145,27 @@ public struct TrainerWorker {
     }
 
     /// Trains on the whole fact table and publishes the model and its predictions.
+    ///
+    /// Each warehouse step — the backup, reading the rows, reading the serving model, publishing —
+    /// waits out the world's trouble (a full disk, an I/O error, a lock: `WarehouseTrouble`),
+    /// degraded and retrying, the same step again: none of them has written anything when it
+    /// fails (a backup is a `.partial` file until verified, a publish one transaction), so a retry
+    /// is the whole step, and a trainer is never restarted for a disk that fills.
     private func train(warehouse: Warehouse, context: WorkerContext, logger: Logger) {
+        var trouble = WarehouseTrouble(context: context, logger: logger, role: "trainer", giveUpAfter: .seconds(600),
+                                       haltsChain: isJob)
+        // For a halt's event only: the batch the chain had committed.
+        let committed: Watermark? = (try? warehouse.watermark()) ?? nil
+        let watermark = committed?.batchID ?? 0
         Self.reportPreparing(step: 1, context: context)
-        if backupKeep > 0 { backUp(logger: logger) }
+        if backupKeep > 0 { backUp(logger: logger, trouble: &trouble, watermark: watermark) }
         Self.reportPreparing(step: 2, context: context)
         let data: TrainingData
-        do { data = try warehouse.trainingData() } catch {
+        do {
+            data = try trouble.waitingOut("read of the training data", watermark: watermark) { () throws(WarehouseError) in
+                try warehouse.trainingData()
+            }
+        } catch {
             workerFail("trainer: cannot read the training data: \(error)")
         }
         let matrix = FeatureMatrix(columns: data.columns)
@@ -181,7 +196,11 @@ public struct TrainerWorker {
             trainRows: split.train.count, testRows: split.test.count)
         let parametersJSON = (try? JSONEncoder.sorted.encode(parameters)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let serving: ModelRecord?
-        do { serving = try warehouse.servingModel() } catch {
+        do {
+            serving = try trouble.waitingOut("read of the serving model", watermark: watermark) { () throws(WarehouseError) in
+                try warehouse.servingModel()
+            }
+        } catch {
             workerFail("trainer: cannot read the serving model: \(error)")
         }
         // The watermark read in the same snapshot as the rows.
@@ -197,16 +216,19 @@ public struct TrainerWorker {
                 context.reportProgress(stage: "publish", counters: ["step": 0, "steps": 2, "rows": rows])
                 let scores = forest.predictProbability(matrix)
                 context.reportProgress(stage: "publish", counters: ["step": 1, "steps": 2, "rows": rows])
-                let version = try warehouse.publish(
-                    model: candidate,
-                    predictions: Predictions(data: data, riskScores: scores, predicted: scores.map { $0 >= 0.5 ? 1 : 0 }))
+                let predictions = Predictions(data: data, riskScores: scores, predicted: scores.map { $0 >= 0.5 ? 1 : 0 })
+                let version = try trouble.waitingOut("publish", watermark: watermark) { () throws(WarehouseError) in
+                    try warehouse.publish(model: candidate, predictions: predictions)
+                }
                 context.reportProgress(stage: "publish", counters: ["step": 2, "steps": 2, "rows": rows])
                 logger.notice("Model published", metadata: [
                     "model.version": "\(version)", "roc_auc": "\(metrics.rocAUC)", "precision": "\(metrics.precision)",
                     "recall": "\(metrics.recall)", "f1": "\(metrics.f1)", "rows": "\(data.labels.count)",
                 ])
             case .reject(let reason):
-                let version = try warehouse.recordRejected(candidate, reason: reason)
+                let version = try trouble.waitingOut("record of a rejected model", watermark: watermark) { () throws(WarehouseError) in
+                    try warehouse.recordRejected(candidate, reason: reason)
+                }
                 logger.warning("Model rejected; the serving model stays", metadata: [
                     "model.version": "\(version)", "reason": "\(reason)", "serving.version": "\(serving?.version ?? 0)",
                 ])
@@ -281,13 +303,16 @@ extension TrainerWorker {
     /// A verified online backup of the warehouse before training replaces its predictions, in the
     /// warehouse's own series (`STEM-pre-train-YYYYMMDD-HHMMSS-mmm[-N].sqlite`, never skipped for a
     /// taken name), unless nothing changed since the newest one; the newest `backupKeep` are kept
-    /// (`Warehouse.backUpIfChanged`). A backup that cannot be made and verified (`PRAGMA
-    /// integrity_check`) stops the trainer (it is restarted by its policy): no training without one.
-    func backUp(logger: Logger) {
+    /// (`Warehouse.backUpIfChanged`). The world's trouble (a full disk, an I/O error) is waited
+    /// out, degraded; a backup that cannot be made and verified (`PRAGMA integrity_check`) for any
+    /// other reason stops the trainer (it is restarted by its policy): no training without one.
+    func backUp(logger: Logger, trouble: inout WarehouseTrouble, watermark: UInt64) {
         let series = BackupSeries(warehouse: databasePath, kind: Self.backupPrefix, in: backupDirectory)
         let outcome: AutomaticBackup
         do {
-            outcome = try Warehouse.backUpIfChanged(databasePath, into: series, keep: backupKeep)
+            outcome = try trouble.waitingOut("backup before training", watermark: watermark) { () throws(WarehouseError) in
+                try Warehouse.backUpIfChanged(databasePath, into: series, keep: backupKeep)
+            }
         } catch {
             workerFail("trainer: no training without a backup: \(error)")
         }
