@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -19,6 +20,12 @@
 #include <sys/wait.h>
 
 int cshims_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0); }
+
+/* An anonymous memory file (not close-on-exec): how a re-executed root receives its state. */
+int cshims_memfd(const char *name) { return memfd_create(name, 0); }
+
+/* Replaces the process image; returns only on failure (-1, errno set). */
+int cshims_execve(const char *path, char *const argv[], char *const envp[]) { return execve(path, argv, envp); }
 int cshims_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
 int cshims_pipe2(int fds[2], int nonblocking) {

@@ -8,7 +8,7 @@
 /// index) only, so results never depend on threads or scheduling. The algorithms drawing
 /// from it (bounded integers, shuffles) are our own, not the standard library's, so they
 /// stay the same across toolchains.
-public struct SplitMix64: Sendable {
+public struct SplitMix64: Sendable, Codable {
     private var state: UInt64
 
     /// A generator whose first output is `mix(state + γ)`.

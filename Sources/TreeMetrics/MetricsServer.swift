@@ -11,6 +11,12 @@ public struct MetricsListener: Sendable {
     /// The address bound (with the port the kernel chose for port 0).
     public let address: MetricsAddress
 
+    /// A listener already bound: handed over across a re-exec of the root.
+    public init(fd: Int32, address: MetricsAddress) {
+        self.fd = fd
+        self.address = address
+    }
+
     public enum Opened: Sendable {
         case listening(MetricsListener)
         case off

@@ -9,7 +9,7 @@ struct Cidp: ParsableCommand {
         discussion: "Exit codes: 0 success; 1 halted, failed or gave up (integrity gate, source, restart intensity); "
             + "2 usage or configuration error, nothing started; 3 a job interrupted before it was done.",
         subcommands: [Up.self, Status.self, Restart.self, Resume.self, Stop.self, Start.self, Reload.self, Upgrade.self, LogsCommand.self, ModelsCommand.self, QuarantineCommand.self, BackupCommand.self,
-                      RestoreCommand.self, CheckpointCommand.self, DrillCommand.self, Worker.self]
+                      RestoreCommand.self, CheckpointCommand.self, DrillCommand.self, Worker.self, RootHandoverFormat.self]
     )
 }
 

@@ -131,15 +131,25 @@ struct Upgrade: ParsableCommand {
             the worker. The new binary is the one now at the path the tree runs from, or --exe. \
             'cidp status' shows each worker's build. Exit codes: 0 every worker upgraded; 1 rolled \
             back or not done; 2 refused (an unknown worker, a --exe that is not an executable file).
+
+            With --root, the supervisor itself is re-executed in place (as nginx's binary upgrade \
+            and systemd's daemon-reexec): same pid, the tree's state and every descriptor handed \
+            over, so no worker restarts. Refused (exit 2, nothing changed) while the tree is \
+            stopping, while another request is under way, when the policy file no longer \
+            describes the running tree, or when the new binary does not read this root's handover \
+            format.
             """)
 
     @OptionGroup var control: RunDirectoryOption
     @Option(help: "The new binary (default: the path the tree's workers run from, which now holds it).")
     var exe: String?
+    @Flag(help: "Re-execute the supervisor itself in place; no worker restarts.")
+    var root = false
     @Argument(help: "The workers to upgrade, as in 'cidp status' (default: every running worker).")
     var workers: [String] = []
 
     func run() throws {
+        if root, !workers.isEmpty { throw CLIExit.usage("--root upgrades the supervisor alone: name no worker with it") }
         var executable: String?
         if let exe {
             let path = exe.hasPrefix("/") ? exe : FileManager.default.currentDirectoryPath + "/" + exe
@@ -148,6 +158,11 @@ struct Upgrade: ParsableCommand {
                 throw CLIExit.usage("--exe '\(exe)': not an executable file")
             }
             executable = path
+        }
+        if root {
+            let reply = try control.send(.upgradeRoot(executable: executable))
+            print(OperatorText.escaped(reply.message ?? "root upgraded"))
+            return
         }
         guard let tree = try control.send(.status).tree else { throw CLIExit(code: ExitCode.failure, message: "no status from the supervisor") }
         let all = tree.workers

@@ -42,21 +42,31 @@ struct Up: ParsableCommand {
         } catch {
             throw CLIExit(code: ExitCode.failure, message: "\(error)")
         }
-        let started = ContinuousClock.now
-        let runID = JobOptions.newRunID()
+        // Re-executed by `cidp upgrade --root`: the previous image of this root hands over the
+        // running tree, and this run goes on as that one (same run id, ports, locks, start time).
+        let handover: RootHandover?
+        do { handover = try RootHandover.received() } catch {
+            throw CLIExit(code: ExitCode.failure, message: "cannot take over the running tree: \(error)")
+        }
+        let carried = handover.map { UpHandover(host: $0.host) }
+        let started = carried?.started ?? Posix.monotonicNow()
+        let runID = carried?.runID ?? JobOptions.newRunID()
         let simulatorPort: UInt16
         do {
-            simulatorPort = job.usesSimulator ? try Posix.freeLoopbackPort() : 0
+            simulatorPort = try carried?.simulatorPort ?? (job.usesSimulator ? try Posix.freeLoopbackPort() : 0)
         } catch {
             throw CLIExit(code: ExitCode.failure, message: "cannot find a free loopback port for the simulator: \(error)")
         }
         // The policy as this run reads it, at start and at every reload: the same job options,
         // the same simulator port and run id, so an unchanged file is an unchanged tree.
         let job = self.job, policy = self.policy
+        // The binary the workers run: the one this run started from, kept across a re-exec of the
+        // root into another binary (`cidp upgrade --root --exe`), which moves the root alone.
+        let workerExecutable = carried?.workerExecutable ?? Posix.executablePath()
         let readPolicy = { () throws(CLIExit) -> Policy in
             let loaded: Policy
             do {
-                loaded = job.apply(to: try PolicyLoader.load(path: policy, executable: Posix.executablePath(),
+                loaded = job.apply(to: try PolicyLoader.load(path: policy, executable: workerExecutable,
                                                              knownRoles: Set(WorkerRole.allCases.map(\.rawValue))),
                                    simulatorPort: simulatorPort, runID: runID)
             } catch {
@@ -78,17 +88,26 @@ struct Up: ParsableCommand {
         // The metrics listener, bound before anything is created: binding creates nothing on disk,
         // and a taken or unusable address the policy asked for is refused here (exit 2).
         let metricsListener: MetricsListener.Opened
-        do { metricsListener = try MetricsListener.open(loaded.metrics) } catch {
-            throw CLIExit.usage("policy '\(policy)': \(error)")
+        if let carried {
+            metricsListener = carried.metrics
+        } else {
+            do { metricsListener = try MetricsListener.open(loaded.metrics) } catch {
+                throw CLIExit.usage("policy '\(policy)': \(error)")
+            }
         }
         // The locks, the warehouse and the logs directory, checked; a refusal removes what it made.
-        let start = try UpStart(runDirectory: control.runDirectory, database: hasLoader ? job.db : nil,
+        let start: UpStart
+        if let carried {
+            start = carried.start(runDirectory: control.runDirectory, database: hasLoader ? job.db : nil)
+        } else {
+            start = try UpStart(runDirectory: control.runDirectory, database: hasLoader ? job.db : nil,
                                 logsDirectory: loaded.logging.directory)
-        start.commit(runDirectory: control.runDirectory)
+            start.commit(runDirectory: control.runDirectory)
+        }
         defer { withExtendedLifetime(start) {} }
 
-        // Committed: from here on the start creates what it needs.
-        if hasLoader {
+        // Committed: from here on the start creates what it needs (a re-executed root finds it made).
+        if hasLoader, handover == nil {
             let warehouse: Warehouse
             do { warehouse = try Warehouse(path: job.db, busyTimeout: .seconds(5)) } catch {
                 throw CLIExit.usage("--db: \(error)")
@@ -134,6 +153,11 @@ struct Up: ParsableCommand {
         runtime.policySource = { () throws -> Policy in
             do throws(CLIExit) { return try readPolicy() } catch { throw ReloadError(description: error.message) }
         }
+        if let handover { runtime.adopt(handover) }
+        runtime.handoverHost = {
+            UpHandover.carry(runID: runID, simulatorPort: simulatorPort, started: started, metrics: metricsListener,
+                             start: start, workerExecutable: workerExecutable)
+        }
         startMetrics(metricsListener, runtime: runtime, database: hasLoader ? job.db : nil,
                      actions: loaded.metrics.allowsActions, runDirectory: control.runDirectory)
         let outcome: SupervisorRuntime.Outcome
@@ -143,7 +167,7 @@ struct Up: ParsableCommand {
             throw CLIExit.usage("\(error)")
         }
         if hasLoader, let summary = JobSummary(databasePath: job.db, before: start.checkpointBefore,
-                                               elapsed: ContinuousClock.now - started, exitCode: outcome.exitCode) {
+                                               elapsed: Posix.monotonicNow() - started, exitCode: outcome.exitCode) {
             print(summary.text)
         }
         if outcome.exitCode != ExitCode.success { throw CLIExit(code: outcome.exitCode, message: outcome.message) }

@@ -24,6 +24,15 @@ struct UpStart {
     let checkpointBefore: Checkpoint?
     private var created: CreatedPaths
 
+    /// What a re-executed root holds already (`UpHandover`): the locks, still held on the
+    /// descriptors the exec kept, and the checkpoint the run started from.
+    init(adoptedRunLock: RunDirectory.Lock, warehouseLock: WarehouseLock?, checkpointBefore: Checkpoint?) {
+        self.runLock = adoptedRunLock
+        self.warehouseLock = warehouseLock
+        self.checkpointBefore = checkpointBefore
+        self.created = CreatedPaths()
+    }
+
     /// Takes the locks and checks the warehouse and the logs directory.
     /// - Parameter database: the warehouse path when the tree has a loader; nil otherwise.
     /// - Throws: `CLIExit` (exit 2) with one line; whatever was created is removed first.
@@ -74,6 +83,12 @@ struct UpStart {
 struct WarehouseLock {
     let file: LockFile
     let database: String
+
+    /// The lock a re-executed root still holds on `descriptor`.
+    init(adopting descriptor: Int32, database: String) {
+        self.database = database
+        file = LockFile.adopt(path: Self.path(of: database), descriptor: descriptor)
+    }
 
     /// The lock file of `database`.
     static func path(of database: String) -> String { database + ".lock" }

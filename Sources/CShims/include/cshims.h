@@ -9,6 +9,8 @@
 
 /// prctl(PR_SET_PDEATHSIG, signal)
 int cshims_set_parent_death_signal(int signal);
+int cshims_memfd(const char *name);
+int cshims_execve(const char *path, char *const argv[], char *const envp[]);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1)
 int cshims_set_child_subreaper(void);
 /// pipe2(fds, O_CLOEXEC [| O_NONBLOCK])

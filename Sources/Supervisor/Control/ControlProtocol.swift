@@ -21,6 +21,9 @@ public enum ControlRequest: Equatable, Sendable {
     /// Replace one worker's process by one of a new binary (`cidp upgrade`): the executable's
     /// path (the rest of the line, spaces allowed), or the path it runs from when absent.
     case upgrade(String, executable: String?)
+    /// Re-execute the root itself in place (`cidp upgrade --root`): the executable's path (the
+    /// rest of the line), or the path the root runs from when absent.
+    case upgradeRoot(executable: String?)
 
     /// Parses one request line; nil for anything else.
     public init?(line: String) {
@@ -35,6 +38,11 @@ public enum ControlRequest: Equatable, Sendable {
         case ("resume", 2): self = .resume(String(words[1]))
         case ("reload", 1): self = .reload(dryRun: false)
         case ("reload", 2) where words[1] == "--dry-run": self = .reload(dryRun: true)
+        case ("upgrade", 2) where words[1] == "--root": self = .upgradeRoot(executable: nil)
+        case ("upgrade", let count) where count > 2 && words[1] == "--root":
+            let rest = line.drop { $0 == " " }.dropFirst("upgrade".count).drop { $0 == " " }
+                .dropFirst("--root".count).drop { $0 == " " }
+            self = .upgradeRoot(executable: String(rest))
         case ("upgrade", 2): self = .upgrade(String(words[1]), executable: nil)
         case ("upgrade", let count) where count > 2:
             // The path is everything after the name: it may hold spaces.
@@ -57,6 +65,8 @@ public enum ControlRequest: Equatable, Sendable {
         case .reload(let dryRun): return dryRun ? "reload --dry-run" : "reload"
         case .upgrade(let name, nil): return "upgrade \(name)"
         case .upgrade(let name, let executable?): return "upgrade \(name) \(executable)"
+        case .upgradeRoot(nil): return "upgrade --root"
+        case .upgradeRoot(let executable?): return "upgrade --root \(executable)"
         }
     }
 }

@@ -19,6 +19,12 @@ public struct RunDirectory: Sendable {
 
         /// Writes our pid into the lock file, for a `cidp up` or `cidp restore` refused it.
         public func announce() { file.announce("\(getpid())\n") }
+
+        /// The descriptor holding the lock, and the lock taken over after a re-exec of the root.
+        public var descriptor: Int32 { file.descriptor }
+        public static func adopt(path: String, descriptor: Int32) -> Lock {
+            Lock(file: .adopt(path: path, descriptor: descriptor))
+        }
     }
 
     /// The longest socket path `bind` takes (`sun_path`, less its terminating NUL).

@@ -4,7 +4,7 @@ import Glibc
 import CShims
 
 /// How a worker process ended, as `waitpid` reported it.
-public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+public enum ExitStatus: Sendable, Equatable, CustomStringConvertible, Codable {
     case exited(code: Int32)
     case signaled(signal: Int32, coreDumped: Bool)
 

@@ -1,7 +1,7 @@
 /// What an operator asks of a running tree (`cidp restart|resume|stop|start NAME`): one entry point
 /// into the engine (`TreeEvent.request`), answered by the engine itself (`TreeAction.answer`) once
 /// the request is done, or at once when it is refused — the driver only routes.
-public enum OperatorRequest: Sendable, Equatable {
+public enum OperatorRequest: Sendable, Equatable, Codable {
     /// Stop the child and, per its node's strategy, its siblings, and start them again. Not
     /// counted against restart intensity (OTP's `restart_child` after `terminate_child`, in one).
     case restart(ElementID)

@@ -2,7 +2,7 @@
 /// Arithmetic on timestamps the caller passes (supervisor.erl `add_restart/3`): the node's
 /// intensity clock, which leaves out the time spent waiting out restart backoffs
 /// (`SupervisorTree.intensityClock(of:)`).
-struct RestartIntensity: Sendable {
+struct RestartIntensity: Sendable, Codable {
     enum Verdict: Equatable { case allowed, exhausted }
 
     private(set) var intensity: Int

@@ -3,7 +3,7 @@
 /// answer out; it never decides when a request is done.
 extension SupervisorTree {
     /// A request accepted and not answered yet.
-    struct PendingRequest: Sendable, Equatable {
+    struct PendingRequest: Sendable, Equatable, Codable {
         var ticket: Int
         var request: OperatorRequest
         /// The elements it acts on.

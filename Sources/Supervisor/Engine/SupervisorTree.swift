@@ -7,12 +7,12 @@ import PortableRandom
 /// Each node works through a *plan*: a queue of steps (`stop` a child, `start` a child)
 /// executed one at a time, as an OTP supervisor terminates and starts its children
 /// synchronously. A step on a nested node hands that node a plan of its own and waits for it.
-public struct SupervisorTree: Sendable {
+public struct SupervisorTree: Sendable, Codable {
     /// Why a worker is being stopped: its node's plan, the watchdog, a readiness timeout, or a
     /// halt of that worker alone (a worker directly under the root).
-    enum StopCause: Sendable, Equatable { case plan, watchdog, readinessTimeout, halt }
+    enum StopCause: Sendable, Equatable, Codable { case plan, watchdog, readinessTimeout, halt }
 
-    enum WorkerPhase: Sendable, Equatable {
+    enum WorkerPhase: Sendable, Equatable, Codable {
         case idle
         /// `.spawn` was emitted; the pid arrives with `.spawned`. `stopWhenSpawned` records a
         /// stop step that ran before the pid was known.
@@ -28,20 +28,20 @@ public struct SupervisorTree: Sendable {
     }
 
     /// Who halted a node (or a worker alone) and why.
-    struct Halt: Sendable, Equatable {
+    struct Halt: Sendable, Equatable, Codable {
         var by: String
         var reason: String
     }
 
     /// Consecutive abnormal exits of a worker while it was working on the same item.
-    struct CrashCount: Sendable, Equatable {
+    struct CrashCount: Sendable, Equatable, Codable {
         var item: String
         var crashes: Int
         /// How those exits ended, each description once, in order of first occurrence.
         var causes: [String]
     }
 
-    struct Worker: Sendable {
+    struct Worker: Sendable, Codable {
         /// Replaced by a reload (`SupervisorTree+Reload`); the live process keeps what it was started with.
         var spec: ChildSpec
         let parent: ElementID
@@ -80,12 +80,12 @@ public struct SupervisorTree: Sendable {
     }
 
     /// An upgrade under way (`OperatorRequest.upgrade`).
-    struct Upgrade: Sendable, Equatable {
+    struct Upgrade: Sendable, Equatable, Codable {
         var ticket: Int
         var previousCommand: [String]
     }
 
-    enum Step: Sendable, Equatable {
+    enum Step: Sendable, Equatable, Codable {
         case start(ElementID, notBefore: Duration)
         case stop(ElementID)
 
@@ -94,7 +94,7 @@ public struct SupervisorTree: Sendable {
         }
     }
 
-    enum NodeMode: Sendable, Equatable {
+    enum NodeMode: Sendable, Equatable, Codable {
         case idle, starting, running, stopping, stopped
         case givingUp(String)
         case failed(String)
@@ -104,9 +104,9 @@ public struct SupervisorTree: Sendable {
     }
 
     /// What a worker becomes once a stop step has brought it down.
-    enum Disposition: Sendable, Equatable { case restarting, stopped, failed, halted }
+    enum Disposition: Sendable, Equatable, Codable { case restarting, stopped, failed, halted }
 
-    struct Node: Sendable {
+    struct Node: Sendable, Codable {
         /// Replaced by a reload that changes the node's settings.
         var spec: NodeSpec
         let parent: ElementID?
@@ -139,7 +139,7 @@ public struct SupervisorTree: Sendable {
         }
     }
 
-    enum Element: Sendable {
+    enum Element: Sendable, Codable {
         case worker(Worker)
         case node(Node)
     }
@@ -169,6 +169,13 @@ public struct SupervisorTree: Sendable {
     /// finishes with `ExitCode.interrupted`, and its nodes always give up when their intensity is
     /// exceeded (a job must end, within a bounded time, with a truthful exit code).
     let isJob: Bool
+
+    /// What a re-executed root takes over (`RootHandover`): the whole state between two events.
+    /// `actions` and `pendingNodes` are empty between events and are not carried.
+    enum CodingKeys: String, CodingKey {
+        case elements, isShuttingDown, retired, rolledBack, exitCode, exitMessage, isFinished, bootedAt, rng, now
+        case pendingRequests, haltEndsRun, isJob
+    }
 
     /// Builds the tree from a validated root spec. `seed` drives backoff jitter.
     /// - Parameters:

@@ -20,6 +20,16 @@ public final class LockFile: @unchecked Sendable {
 
     deinit { Posix.close(fd) }
 
+    /// The open descriptor holding the lock: kept open across a re-exec of the root.
+    public var descriptor: Int32 { fd }
+
+    /// Takes over a lock this process already holds on `fd` (handed over across `execve`: an
+    /// `flock` lock belongs to the open file, which the exec kept).
+    public static func adopt(path: String, descriptor: Int32) -> LockFile {
+        Posix.setCloseOnExec(descriptor, true)
+        return LockFile(path: path, fd: descriptor)
+    }
+
     /// Why a lock could not be taken.
     public enum Failure: Error, Sendable, CustomStringConvertible {
         /// Another process holds it; what its file says about the holder (may be empty).

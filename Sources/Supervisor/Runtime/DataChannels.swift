@@ -11,8 +11,8 @@ import Wire
 /// writer neither gets EPIPE nor loses what is queued; the next incarnation of the reader is
 /// handed the same end and reads on from the next message. Messages keep their boundaries, so
 /// a new reader never starts mid-frame.
-struct DataChannels {
-    struct Channel {
+struct DataChannels: Codable {
+    struct Channel: Codable {
         /// The writer's end: the upstream worker's `WireLayout.outputFD`.
         let upstreamEnd: Int32
         /// The reader's end: the downstream worker's `WireLayout.inputFD`.
@@ -75,6 +75,9 @@ struct DataChannels {
         }
         return discarded
     }
+
+    /// Both ends of every channel: what a re-executed root keeps open (`RootHandover`).
+    var allDescriptors: [Int32] { byConsumer.values.flatMap { [$0.upstreamEnd, $0.downstreamEnd] } }
 
     func closeAll() {
         for channel in byConsumer.values {

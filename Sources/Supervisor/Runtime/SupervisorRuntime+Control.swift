@@ -162,7 +162,7 @@ extension SupervisorRuntime {
     private func handle(line: String, from fd: Int32) {
         guard let request = ControlRequest(line: line) else {
             finish(fd, ControlReply(ok: false, error: "unknown request '\(line.prefix(80))'; expected status, restart NAME, "
-                + "resume [NODE], stop [NAME], start NAME, reload [--dry-run] or upgrade NAME [PATH]"))
+                + "resume [NODE], stop [NAME], start NAME, reload [--dry-run], upgrade NAME [PATH] or upgrade --root [PATH]"))
             return
         }
         switch request {
@@ -187,6 +187,9 @@ extension SupervisorRuntime {
             reload(dryRun: dryRun, from: fd)
         case .upgrade(let name, let executable):
             route(name, from: fd, verb: "upgrade") { .upgrade($0, executable: executable) }
+        case .upgradeRoot(let executable):
+            logger.notice("Operator request through the control socket", metadata: ["request": "upgrade --root"])
+            upgradeRoot(executable: executable, from: fd)
         }
     }
 
@@ -258,7 +261,7 @@ extension SupervisorRuntime {
         }
     }
 
-    private func finish(_ fd: Int32, _ reply: ControlReply) {
+    func finish(_ fd: Int32, _ reply: ControlReply) {
         ControlConnection.reply(fd, reply)
         unregister(fd)
     }

@@ -27,8 +27,8 @@ public struct TreeSnapshot: Sendable, Equatable {
 
 /// The runtime's running account of what its workers reported and how they ended: kept by
 /// worker name, so it outlives every incarnation.
-struct RuntimeFigures {
-    struct Progress {
+struct RuntimeFigures: Codable {
+    struct Progress: Codable {
         var stage: String
         var counters: [String: Int64]
     }
@@ -92,6 +92,8 @@ extension SupervisorRuntime {
     /// error line, and (`sampleProcesses`) its resident memory and CPU time from /proc.
     func statusTree(sampleProcesses: Bool) -> StatusTree {
         var status = StatusTree(tree.snapshot(now: Posix.monotonicNow()))
+        // The root's own build, on its row: what `cidp upgrade --root` changes.
+        status.build = BuildInfo.short
         status.updateWorkers { worker in
             if let progress = figures.progress[worker.name] {
                 worker.stage = progress.stage

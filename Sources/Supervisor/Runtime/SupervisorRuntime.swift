@@ -74,6 +74,11 @@ public final class SupervisorRuntime {
     /// Receives a `TreeSnapshot` from the loop every `snapshotInterval` (the metrics listener
     /// keeps it under a lock); must not block.
     public var snapshotPublisher: (@Sendable (TreeSnapshot) -> Void)?
+    /// What `cidp up` carries across a re-exec of the root (`cidp upgrade --root`): its own state
+    /// and the descriptors it holds (locks, the metrics listener), kept open across `execve`.
+    public var handoverHost: (() -> (state: [String: String], descriptors: [Int32]))?
+    /// Set by `adopt`: the tree was handed over by the previous image of this root.
+    var adopted: RootHandover?
 
     /// - Parameters:
     ///   - policy: the validated tree and settings.
@@ -142,18 +147,25 @@ public final class SupervisorRuntime {
         epollFD = cshims_epoll_create()
         guard epollFD >= 0 else { throw SupervisorError(.signals, path: "epoll", Errno.current) }
         devNullFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        channels = try DataChannels(root: policy.root)
-        listenFD = try ControlConnection.listen(at: runDirectory.socketPath)
-        try reserveDescriptors()
-        register(signalFD, as: .signals)
-        register(listenFD, as: .listener)
-        logger.notice("Supervisor starting", metadata: [
-            "supervisor.pid": "\(getpid())", "tree.root": "\(policy.root.name)",
-            "control.socket": "\(runDirectory.socketPath)",
-        ])
-
-        consoleStartedAt = Posix.monotonicNow()
-        process(.boot)
+        if let adopted {
+            // Re-executed (`cidp upgrade --root`): everything is open already and the tree runs.
+            register(signalFD, as: .signals)
+            resumeAdopted(adopted)
+            try reserveDescriptors()
+            consoleStartedAt = Posix.monotonicNow()
+        } else {
+            channels = try DataChannels(root: policy.root)
+            listenFD = try ControlConnection.listen(at: runDirectory.socketPath)
+            try reserveDescriptors()
+            register(signalFD, as: .signals)
+            register(listenFD, as: .listener)
+            logger.notice("Supervisor starting", metadata: [
+                "supervisor.pid": "\(getpid())", "tree.root": "\(policy.root.name)",
+                "control.socket": "\(runDirectory.socketPath)",
+            ])
+            consoleStartedAt = Posix.monotonicNow()
+            process(.boot)
+        }
         while outcome == nil {
             waitAndDispatch()
         }

@@ -1,6 +1,6 @@
 import Wire
 /// When a child that exited is started again (OTP's restart types).
-public enum RestartType: String, Sendable, Equatable, CaseIterable {
+public enum RestartType: String, Sendable, Equatable, CaseIterable, Codable {
     /// Always restarted.
     case permanent
     /// Restarted only after an abnormal exit (non-zero code, or a signal we did not send).
@@ -10,7 +10,7 @@ public enum RestartType: String, Sendable, Equatable, CaseIterable {
 }
 
 /// How a child is stopped (OTP's shutdown).
-public enum Shutdown: Sendable, Equatable {
+public enum Shutdown: Sendable, Equatable, Codable {
     /// SIGKILL at once.
     case brutalKill
     /// SIGTERM, then SIGKILL once `grace` has passed.
@@ -18,7 +18,7 @@ public enum Shutdown: Sendable, Equatable {
 }
 
 /// How a node reacts when one of its children exits and is to be restarted (OTP's strategies).
-public enum Strategy: String, Sendable, Equatable, CaseIterable {
+public enum Strategy: String, Sendable, Equatable, CaseIterable, Codable {
     case oneForOne = "one_for_one"
     case oneForAll = "one_for_all"
     case restForOne = "rest_for_one"
@@ -27,7 +27,7 @@ public enum Strategy: String, Sendable, Equatable, CaseIterable {
 /// Delay before a restart: the first restart is immediate, then `initial × multiplier^(n-2)`
 /// capped at `maximum`, with ±`jitter` (a fraction) of random spread. The count resets once
 /// a child has stayed up for `stablePeriod`.
-public struct Backoff: Sendable, Equatable {
+public struct Backoff: Sendable, Equatable, Codable {
     public var initial: Duration
     public var maximum: Duration
     public var multiplier: Double
@@ -57,7 +57,7 @@ public struct Backoff: Sendable, Equatable {
 
 /// What a node does when more than `intensity` restarts fall within its `period` (policy key
 /// `intensity_exceeded`).
-public enum IntensityExceeded: String, Sendable, Equatable, CaseIterable {
+public enum IntensityExceeded: String, Sendable, Equatable, CaseIterable, Codable {
     /// OTP's rule: stop every child and fail towards the parent (at the root: exit 1).
     case giveUp = "give_up"
     /// Keep restarting the children at their backoff, the node shown `degraded` with the reason,
@@ -67,7 +67,7 @@ public enum IntensityExceeded: String, Sendable, Equatable, CaseIterable {
 }
 
 /// One worker process: what to run and how to supervise it.
-public struct ChildSpec: Sendable, Equatable {
+public struct ChildSpec: Sendable, Equatable, Codable {
     /// Unique in the whole tree; what `cidp restart NAME` and the logs use.
     public var name: String
     /// argv; `command[0]` is an absolute path.
@@ -109,7 +109,7 @@ public struct ChildSpec: Sendable, Equatable {
 }
 
 /// A supervisor node: lives inside the root process and supervises its children.
-public struct NodeSpec: Sendable, Equatable {
+public struct NodeSpec: Sendable, Equatable, Codable {
     public var name: String
     public var strategy: Strategy
     /// More than `intensity` restarts within `period` and the node gives up.
@@ -142,7 +142,7 @@ public struct NodeSpec: Sendable, Equatable {
 }
 
 /// A child of a node: a worker process or a nested node.
-public indirect enum TreeSpec: Sendable, Equatable {
+public indirect enum TreeSpec: Sendable, Equatable, Codable {
     case worker(ChildSpec)
     case node(NodeSpec)
 

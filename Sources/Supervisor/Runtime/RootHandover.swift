@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import Foundation
+
+/// What a root hands the root it re-executes into (`cidp upgrade --root`, issue 14 item 4): the
+/// whole tree state between two events, and the descriptors that carry it on — the control
+/// socket, every worker's control channel and output pipes, the data channels, the clients
+/// waiting for an answer, and those `cidp up` itself holds (the locks, the metrics listener).
+///
+/// The descriptors stay open across `execve` (their close-on-exec flag cleared just before); the
+/// state travels as JSON in a memory file (`memfd_create`) whose descriptor is named by
+/// `variable` in the new root's environment. Same pid, same children, same descriptors: no worker
+/// notices, and none restarts. The format is versioned; a binary that does not read this version
+/// is refused before the exec (`cidp upgrade --root` asks it first: `formatQueryArgument`).
+public struct RootHandover: Codable, Sendable {
+    /// Bumped whenever what is carried changes meaning.
+    public static let currentFormat = 1
+    /// The environment variable naming the memory file's descriptor.
+    public static let variable = "CIDP_ROOT_HANDOVER"
+    /// `cidp <this>` prints `cidp-root-handover <format>` and exits 0: how the old root checks the
+    /// new binary can take over before it gives itself up.
+    public static let formatQueryArgument = "root-handover-format"
+    public static var formatLine: String { "cidp-root-handover \(currentFormat)" }
+
+    struct Control: Codable, Sendable {
+        var fd: Int32
+        var element: ElementID
+        var pid: Int32
+    }
+
+    struct Output: Codable, Sendable {
+        var fd: Int32
+        var element: ElementID
+        var pid: Int32
+        var stream: String
+    }
+
+    struct Client: Codable, Sendable {
+        var fd: Int32
+        var acceptedAt: Duration
+        var received: [UInt8]
+        /// nil: still sending its request; else the ticket it waits for, or -1 for a `stop` waiter.
+        var ticket: Int?
+    }
+
+    public var format: Int
+    var tree: SupervisorTree
+    var listenFD: Int32
+    var controls: [Control]
+    var outputs: [Output]
+    var clients: [Client]
+    var channels: DataChannels?
+    var recentOutput: [Int32: [String]]
+    var lastErrors: [Int32: String]
+    var latestPID: [ElementID: Int32]
+    var nextTicket: Int
+    var figures: RuntimeFigures
+    /// The client that asked for the re-exec: answered by the new root once it runs.
+    var requester: Int32?
+    /// The build the old root ran, for the answer and the log.
+    public var previousBuild: String
+    /// What `cidp up` carries for itself (run id, ports, lock descriptors…), opaque here.
+    public var host: [String: String]
+
+    /// Writes the handover to a new memory file. - Returns: its descriptor (not close-on-exec).
+    func write() throws(Errno) -> Int32 {
+        let encoder = JSONEncoder()
+        let data: Data
+        do { data = try encoder.encode(self) } catch { throw Errno(rawValue: EINVAL) }
+        let fd = cshims_memfd("cidp-root-handover")
+        guard fd >= 0 else { throw Errno.current }
+        let failure: Errno? = data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let count = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if count >= 0 { offset += count; continue }
+                if errno == EINTR { continue }
+                return Errno.current
+            }
+            return nil
+        }
+        if let failure {
+            Posix.close(fd)
+            throw failure
+        }
+        _ = lseek(fd, 0, SEEK_SET)
+        return fd
+    }
+
+    /// The handover this process was started with, if any (read once, its memory file closed, the
+    /// variable removed so that no worker inherits it).
+    /// - Throws: `Problem` naming what is wrong (an unreadable or foreign format): the new root
+    ///   cannot take over then.
+    public static func received() throws(Problem) -> RootHandover? {
+        guard let text = getenv(variable).map({ String(cString: $0) }) else { return nil }
+        unsetenv(variable)
+        guard let fd = Int32(text), fd > 2 else { throw Problem(description: "\(variable)=\(text): not a descriptor") }
+        defer { Posix.close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw Problem(description: "\(variable): cannot read descriptor \(fd): \(Errno.current)") }
+            if count == 0 { break }
+            bytes += buffer[0..<count]
+        }
+        let handover: RootHandover
+        do { handover = try JSONDecoder().decode(RootHandover.self, from: Data(bytes)) } catch {
+            throw Problem(description: "\(variable): the handover cannot be read: \(error)")
+        }
+        guard handover.format == currentFormat else {
+            throw Problem(description: "\(variable): handover format \(handover.format), this binary reads \(currentFormat)")
+        }
+        return handover
+    }
+
+    /// Every descriptor the new root needs open.
+    var descriptors: [Int32] {
+        var fds = [listenFD] + controls.map(\.fd) + outputs.map(\.fd) + clients.map(\.fd)
+        if let channels { fds += channels.allDescriptors }
+        return fds
+    }
+
+    public struct Problem: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+}
+
+extension Posix {
+    /// Sets or clears `FD_CLOEXEC`. C: `fcntl(F_GETFD/F_SETFD)`.
+    static func setCloseOnExec(_ fd: Int32, _ on: Bool) {
+        let flags = fcntl(fd, F_GETFD)
+        guard flags >= 0 else { return }
+        _ = fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC)
+    }
+}
