@@ -43,7 +43,7 @@ var idleSeconds = 10
 var etlRecords: [Int] = []
 var comparePython = 0
 var arguments = CommandLine.arguments.dropFirst()
-let mode = ["etl", "forest", "backup", "parse"].contains(arguments.first ?? "") ? arguments.removeFirst() : "supervision"
+let mode = ["etl", "forest", "backup", "parse", "upgrade"].contains(arguments.first ?? "") ? arguments.removeFirst() : "supervision"
 var sklearn = false
 var jobRecords = 0
 var repeats = 5
@@ -103,6 +103,10 @@ if mode == "backup" {
 }
 if mode == "parse" {
     ParseBench.run(records: etlRecords.first ?? 100_000, rounds: max(1, rounds))
+    exit(0)
+}
+if mode == "upgrade" {
+    runUpgradeBench(records: etlRecords.first ?? 1_000_000, repeats: repeats)
     exit(0)
 }
 if mode == "etl" {
