@@ -36,8 +36,13 @@ let package = Package(
         // The one sanitiser of text the world wrote, before an operator reads it: pure Swift.
         .target(name: "OperatorText"),
 
-        // How every log handler renders swift-log metadata (the root's and the workers').
-        .target(name: "LogFormat", dependencies: [logging]),
+        // How every log handler renders swift-log metadata (the root's and the workers'), and the
+        // JSON log line they all write and read.
+        .target(name: "LogFormat", dependencies: ["CivilCalendar", logging]),
+
+        // The one calendar (days from 1970-01-01 and back): log lines, the warehouse's timestamp
+        // text, the API's JSON and its parser. Pure Swift, no dependencies.
+        .target(name: "CivilCalendar"),
 
         // The engine: knows nothing of sensors or SQLite.
         .target(name: "Supervisor", dependencies: [
@@ -52,7 +57,7 @@ let package = Package(
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: ["Wire", "CShims", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
+        .target(name: "Workers", dependencies: ["Wire", "CivilCalendar", "CShims", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
 
         // The failure-prediction model: a Random Forest in pure Swift, no dependencies.
         .target(name: "Forest", dependencies: ["PortableRandom"]),
@@ -68,22 +73,24 @@ let package = Package(
         ]),
         .executableTarget(name: "cidp-sensor-sim", dependencies: ["SensorSimulator", "Workers", logging]),
 
-        .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Wire", "OperatorText", "PortableRandom", logging,
+        .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Wire", "LogFormat", "CivilCalendar",
+                                                       "OperatorText", "PortableRandom", logging,
                                                        argumentParser]),
 
         // Side-by-side benchmarks (docs/BENCHMARKS.md).
-        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims"]),
+        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CivilCalendar", "CShims"]),
 
         // Sets how many test cases run at once before Swift Testing starts (a C constructor).
         .target(name: "TestRunnerSettings", path: "Tests/TestRunnerSettings"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "LogFormatTests", dependencies: ["LogFormat", "PortableRandom"]),
         .testTarget(name: "OperatorTextTests", dependencies: ["OperatorText"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", logging]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", "LogFormat", logging]),
         .testTarget(name: "TreeMetricsTests", dependencies: ["TreeMetrics", "Supervisor"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", logging]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", "LogFormat", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
         .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims", "CSQLite",
-                                                            "OperatorText", "TestRunnerSettings", "TreeMetrics", "cidp", "cidp-sensor-sim"]),
+                                                            "OperatorText", "LogFormat", "TestRunnerSettings", "TreeMetrics", "cidp", "cidp-sensor-sim"]),
     ]
 )

@@ -2,6 +2,7 @@ import Foundation
 import Supervisor
 import Wire
 import Workers
+import CivilCalendar
 
 /// `cidp-bench parse`: the extractor's page decoder alone, on pages of 1000 records held in
 /// memory, in the body forms a source may send. No I/O, one core: the figure is the decoder's

@@ -1,5 +1,6 @@
 import Foundation
 import Wire
+import LogFormat
 
 /// The root's JSON-lines log of a drill's `cidp up` (`cidp.log` and its rotations, oldest first),
 /// where every worker's exit and stderr line is recorded with `worker.name` and `worker.pid`.

@@ -4,6 +4,7 @@ import Wire
 import Workers
 #if canImport(Glibc)
 import Glibc
+import CivilCalendar
 #endif
 
 /// The pipeline options of `cidp up`: where the data comes from and where it goes. They are

@@ -6,6 +6,7 @@ import Wire
 import Workers
 #if canImport(Glibc)
 import Glibc
+import LogFormat
 #endif
 
 /// `cidp logs [WORKER…] [-f] [-n N] [--since TIME] [--level L] [--json]`: the root's JSON log

@@ -4,6 +4,7 @@ import Testing
 import Wire
 #if canImport(Glibc)
 import Glibc
+import LogFormat
 #endif
 
 /// `cidp logs`: the root's JSON log read back, filtered to workers, and followed across rotations.

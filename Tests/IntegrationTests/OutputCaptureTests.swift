@@ -4,6 +4,7 @@ import Testing
 import Wire
 #if canImport(Glibc)
 import Glibc
+import LogFormat
 #endif
 
 /// Worker stdout/stderr captured by the root as structured log entries, and a worker that

@@ -2,6 +2,7 @@ import Logging
 import Supervisor
 import Testing
 import Wire
+import LogFormat
 
 @Suite struct LoggingForwarderTests {
     private func consume(_ forwarder: inout WorkerOutputForwarder, _ text: String) {

@@ -2,6 +2,7 @@ import Logging
 import Supervisor
 import Testing
 import Wire
+import LogFormat
 
 private struct DiskFull: Error, CustomStringConvertible {
     var description: String { "disk full" }

@@ -3,6 +3,7 @@ import Logging
 import Testing
 import Wire
 import Workers
+import LogFormat
 
 /// Collects what a `WorkerLogHandler` would write to stderr.
 private final class LineBox: @unchecked Sendable {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Wire
+import LogFormat
 
 /// A wall-clock instant with millisecond precision, as the log handlers print it.
 ///

@@ -1,5 +1,6 @@
 import Logging
 import Wire
+import LogFormat
 
 /// Turns one output stream of a worker into log entries on the root's logger.
 ///

@@ -1,4 +1,5 @@
 import Wire
+import CivilCalendar
 
 /// Why a timestamp's text is not a time the warehouse can hold.
 enum TimestampProblem: Error, Equatable {

@@ -1,4 +1,5 @@
 import Wire
+import CivilCalendar
 
 /// Hand-written JSON for the simulator's responses, built into one byte buffer: the hot path
 /// serves a million records without Foundation or an encoder in between.

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Wire
+import CivilCalendar
 
 /// One warehouse's backups of one kind in one directory: the files named
 /// `PREFIX` `YYYYMMDD-HHMMSS-mmm` (UTC, with milliseconds) `SUFFIX`, or `PREFIX` `YYYYMMDD-HHMMSS-mmm-N`

@@ -1,4 +1,5 @@
 import Wire
+import CivilCalendar
 
 /// Unix seconds ⇄ `YYYY-MM-DD HH:MM:SS` UTC text, the way pandas' `to_sql` stores datetimes in
 /// SQLite, for years 0000…9999. Pure arithmetic (Howard Hinnant's civil-calendar algorithms):

@@ -1,5 +1,7 @@
 import Testing
-import Wire
+import LogFormat
+import PortableRandom
+import LogFormat
 
 @Suite struct LogLineTests {
     @Test func encodesFieldsInFixedOrderWithSortedMetadata() {
@@ -124,7 +126,7 @@ import Wire
     }
 
     @Test func neverTrapsOnRandomBytes() {
-        var generator = SplitMix64(seed: 0xC1D9)
+        var generator = SplitMix64(state: 0xC1D9)
         let alphabet = Array(#"{}[]":,\ nulabcdefgilmostuvr0123456789"#.utf8) + [0x00, 0x0A, 0x1F, 0xC3, 0xA9, 0xFF]
         let valid = Array(LogLine(level: "info", message: "m", metadata: ["a": "b"]).encoded().utf8)
         for round in 0..<3_000 {

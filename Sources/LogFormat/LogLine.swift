@@ -1,10 +1,14 @@
+import CivilCalendar
+
+import CivilCalendar
 /// One structured log entry as a single line of JSON: what a worker writes to its stderr and
 /// what the root writes to `logs/cidp.log`.
 ///
 /// The shape is flat and strings only:
 /// `{"timestamp":"…","level":"info","label":"…","message":"…","metadata":{"key":"value"}}`.
 /// `timestamp` and `label` may be absent (or `null`), `metadata` may be absent (read as empty).
-/// The encoder and the parser are written by hand because `Wire` has no dependencies.
+/// The encoder and the parser are written by hand: a measured hot path (every worker log line
+/// is parsed by the root), and no JSON library here keeps the flat shape and key order.
 public struct LogLine: Equatable, Sendable {
     /// ISO-8601 UTC with milliseconds (`2024-05-01T12:34:56.789Z`), when the writer knows it.
     public var timestamp: String?
