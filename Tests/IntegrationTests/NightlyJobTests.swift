@@ -42,14 +42,20 @@ struct NightlyJobTests {
     static func differingRows(_ left: String, _ right: String) throws -> Int {
         // The record and its features; not `batch_id`, which says which load brought a row (the
         // same row comes in another batch when the pages were cut elsewhere).
-        let columns = "timestamp, pump_id, flow_rate, pressure, vibration, temperature, failure, "
-            + "vibration_rolling_mean, pressure_rolling_mean"
+        try differingRows(left, right, table: "fact_telemetry_features",
+                          columns: "timestamp, pump_id, flow_rate, pressure, vibration, temperature, failure, "
+                            + "vibration_rolling_mean, pressure_rolling_mean")
+    }
+
+    /// Rows of `table` (these `columns`) in one warehouse and not in the other, both ways, by the
+    /// `sqlite3` shell.
+    static func differingRows(_ left: String, _ right: String, table: String, columns: String) throws -> Int {
         let sql = """
             ATTACH '\(right)' AS other;
-            SELECT (SELECT count(*) FROM (SELECT \(columns) FROM main.fact_telemetry_features
-                                          EXCEPT SELECT \(columns) FROM other.fact_telemetry_features))
-                 + (SELECT count(*) FROM (SELECT \(columns) FROM other.fact_telemetry_features
-                                          EXCEPT SELECT \(columns) FROM main.fact_telemetry_features));
+            SELECT (SELECT count(*) FROM (SELECT \(columns) FROM main.\(table)
+                                          EXCEPT SELECT \(columns) FROM other.\(table)))
+                 + (SELECT count(*) FROM (SELECT \(columns) FROM other.\(table)
+                                          EXCEPT SELECT \(columns) FROM main.\(table)));
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")

@@ -14,44 +14,23 @@ import Glibc
 /// kept is whole, and the trainer waited the fault out (degraded) rather than being restarted.
 @Suite(.timeLimit(.minutes(6)))
 struct TrainerFaultTests {
-    static let records = 3000
-
-    /// The rows of `ai_telemetry_predictions` in one warehouse and not in the other, both ways,
-    /// compared by the `sqlite3` shell on the stored values (the model is deterministic for a seed).
-    static func differingPredictions(_ left: String, _ right: String) throws -> Int {
-        let columns = "timestamp, pump_id, ai_risk_score_percent, ai_predicted_failure"
-        let sql = """
-            ATTACH '\(right)' AS other;
-            SELECT (SELECT count(*) FROM (SELECT \(columns) FROM main.ai_telemetry_predictions
-                                          EXCEPT SELECT \(columns) FROM other.ai_telemetry_predictions))
-                 + (SELECT count(*) FROM (SELECT \(columns) FROM other.ai_telemetry_predictions
-                                          EXCEPT SELECT \(columns) FROM main.ai_telemetry_predictions));
-            """
-        let text = try WarehouseFaultTests.queryText(left, sql)
-        return try #require(Int(text), "sqlite3 said '\(text)'")
-    }
-
     /// A job through `fault` (fired in one process at most), then the checks.
     /// - Returns: the steps the trainer retried (`what` of its retry lines; empty: it did not fire).
     @discardableResult
     static func jobThroughFault(_ fault: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Set<String> {
         let reference = WarehouseFaultTests.reference.db
-        let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy())
-        let db = sandbox.path + "/dwh.sqlite"
-        let once = sandbox.path + "/fault-fired"
-        let run = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory, "--db", db,
-                                    "--records", "\(records)", "--log-level", "warning"],
-                                   timeout: .seconds(120),
-                                   environment: [SQLiteFaults.variable: fault, SQLiteFaults.onceVariable: once])
-        let fired = FileManager.default.fileExists(atPath: once)
+        let (sandbox, db, run, fired) = try WarehouseFaultTests.faultedJob(fault)
         #expect(run.code == 0, "\(fault): \(run.stderr.suffix(1500))", sourceLocation: sourceLocation)
         #expect(try WarehouseFaultTests.queryText(db, "PRAGMA integrity_check") == "ok", "\(fault)", sourceLocation: sourceLocation)
         #expect(try WarehouseFaultTests.queryText(db, "SELECT count(*) FROM ml_models WHERE status = 'serving'") == "1",
                 "\(fault)", sourceLocation: sourceLocation)
         #expect(try WarehouseFaultTests.queryText(db, "SELECT count(*) FROM ml_models") == "1",
                 "\(fault): one model, registered once", sourceLocation: sourceLocation)
-        #expect(try differingPredictions(db, reference) == 0, "\(fault): the predictions differ from a fault-free run's",
-                sourceLocation: sourceLocation)
+        // The model is deterministic for a seed: the predictions are a fault-free run's, value for value.
+        let predictions = try NightlyJobTests.differingRows(
+            db, reference, table: "ai_telemetry_predictions",
+            columns: "timestamp, pump_id, ai_risk_score_percent, ai_predicted_failure")
+        #expect(predictions == 0, "\(fault): the predictions differ from a fault-free run's", sourceLocation: sourceLocation)
         #expect(try NightlyJobTests.differingRows(db, reference) == 0, "\(fault)", sourceLocation: sourceLocation)
         let backups = sandbox.path + "/backups"
         let files = (try? FileManager.default.contentsOfDirectory(atPath: backups)) ?? []

@@ -26,7 +26,10 @@ struct WarehouseFaultTests {
 
     /// Runs a job of `records` with `fault` in the environment (fired at most once in all: a once
     /// file), then checks the warehouse. - Returns: whether the fault fired.
-    static func jobThroughFault(_ fault: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Bool {
+    /// A job of `records` in a sandbox of its own with `fault` in the environment, fired at most
+    /// once in all (a once file). - Returns: the sandbox, the warehouse, the run, whether it fired.
+    static func faultedJob(_ fault: String) throws
+        -> (sandbox: Sandbox, db: String, run: (code: Int32, stdout: String, stderr: String), fired: Bool) {
         let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy())
         let db = sandbox.path + "/dwh.sqlite"
         let once = sandbox.path + "/fault-fired"
@@ -34,7 +37,11 @@ struct WarehouseFaultTests {
                                     "--records", "\(records)", "--log-level", "warning"],
                                    timeout: .seconds(120),
                                    environment: [SQLiteFaults.variable: fault, SQLiteFaults.onceVariable: once])
-        let fired = FileManager.default.fileExists(atPath: once)
+        return (sandbox, db, run, FileManager.default.fileExists(atPath: once))
+    }
+
+    static func jobThroughFault(_ fault: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Bool {
+        let (sandbox, db, run, fired) = try faultedJob(fault)
         #expect(run.code == 0, "\(fault): \(run.stderr.suffix(1500))", sourceLocation: sourceLocation)
         // Equal to the fault-free warehouse, stored value for value (the sqlite3 shell compares).
         #expect(try NightlyJobTests.differingRows(db, reference.db) == 0, "\(fault)", sourceLocation: sourceLocation)
