@@ -73,7 +73,12 @@ let package = Package(
         ]),
         .executableTarget(name: "cidp-sensor-sim", dependencies: ["SensorSimulator", "Workers", logging]),
 
-        .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Wire", "LogFormat", "CivilCalendar",
+        // The continuity drills (`cidp drill`) and their harness — a spawned process with its
+        // output in files, deadlines, a sandbox, a tree under test — which the integration tests
+        // reuse; the reference tables stay computed independently on each side.
+        .target(name: "Drills", dependencies: ["Supervisor", "Workers", "Wire", "LogFormat", "OperatorText"]),
+
+        .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Drills", "Wire", "LogFormat", "CivilCalendar",
                                                        "OperatorText", "PortableRandom", logging,
                                                        argumentParser]),
 
@@ -91,6 +96,6 @@ let package = Package(
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", "LogFormat", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
         .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims", "CSQLite",
-                                                            "OperatorText", "LogFormat", "TestRunnerSettings", "TreeMetrics", "cidp", "cidp-sensor-sim"]),
+                                                            "OperatorText", "LogFormat", "Drills", "TestRunnerSettings", "TreeMetrics", "cidp", "cidp-sensor-sim"]),
     ]
 )
