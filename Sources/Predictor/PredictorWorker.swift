@@ -16,8 +16,11 @@ import Glibc
 ///
 /// An address given in the policy (`--listen`) that cannot be bound is a failure (exit 1, one
 /// line naming it; the supervisor restarts the worker). The default address (`127.0.0.1:9465`)
-/// is best effort, as the root's default metrics address: when another tree holds it the worker
-/// is ready but `degraded`, and binds it once it is free. SIGTERM stops it (exit 0).
+/// is best effort, as the root's default metrics address: when another tree on this machine
+/// holds it the worker says so in one warning, is ready, and binds it once it is free. It does
+/// not report itself degraded: a second tree must not look unhealthy over a port its operator
+/// never asked for (and `cidp status` shows every other tree's workers as they are).
+/// SIGTERM stops it (exit 0).
 public struct PredictorWorker {
     let options: PredictorOptions
 
@@ -60,8 +63,8 @@ public struct PredictorWorker {
         let service = PredictorService(slot: slot, databasePath: options.databasePath, maximumReadings: options.maximumReadings)
         let current = Locked<PredictorServer?>(nil)
         let address = "\(options.host):\(options.port)"
-        // Said once: ready (listening, or waiting for the default address), then degraded or not.
-        let standing = Locked<(isReady: Bool, isDegraded: Bool)>((false, false))
+        // Said once: ready (listening, or waiting for the default address); the warning once.
+        let standing = Locked<(isReady: Bool, isWaiting: Bool)>((false, false))
         Task.detached {
             while true {
                 let server: PredictorServer
@@ -79,14 +82,13 @@ public struct PredictorWorker {
                             "model.version": "\(slot.current.model.map { String($0.version) } ?? "none")",
                         ])
                         standing.withLock {
-                            if $0.isDegraded { context.reportHealth(degraded: nil) }
                             if !$0.isReady { context.ready() }
                             $0 = (true, false)
                         }
                     }
                     return
                 } catch let failure as PredictorServer.BindFailure where failure.isAddressInUse && !options.isAddressExplicit {
-                    let isFirst = standing.withLock { !$0.isDegraded }
+                    let isFirst = standing.withLock { !$0.isWaiting }
                     if isFirst {
                         logger.warning("Predictor not serving: its default address is taken", metadata: [
                             "predictor.address": "\(address)",
@@ -96,7 +98,6 @@ public struct PredictorWorker {
                             if !$0.isReady { context.ready() }
                             $0 = (true, true)
                         }
-                        context.reportHealth(degraded: "\(address) is taken (another tree?)")
                     }
                     try? await Task.sleep(for: Self.retryBind)
                 } catch {

@@ -163,6 +163,19 @@ struct PredictorServingTests {
         }
     }
 
+    @Test func aTakenDefaultAddressIsOneWarningAndTheTreeRuns() throws {
+        // Held here, or (when this bind fails) by another tree on this machine: taken either way.
+        let holder = try? Posix.listenTCP(host: "127.0.0.1", port: 9465)
+        defer { if let holder { close(holder.fd) } }
+        let policy = Self.servingOnlyPolicy(port: 9465).replacingOccurrences(of: "listen = \"127.0.0.1:9465\"", with: "")
+        #expect(!policy.contains("9465"))
+        let sandbox = try Sandbox(policy: policy)
+        let supervisor = try sandbox.up(["--db", sandbox.path + "/none.sqlite"])
+        #expect(poll { supervisor.log.contains("Predictor not serving: its default address is taken") }, "\(supervisor.log)")
+        #expect(supervisor.statusIfRunning()?.find("predictor")?.state == "running", "\(supervisor.statusTable)")
+        #expect(try supervisor.stop() == 0)
+    }
+
     /// One HTTP/1.1 request to 127.0.0.1:`port` with `Connection: close`, read to the server's close.
     static func http(port: UInt16, method: String, path: String, body: String = "") throws -> (status: Int, body: String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

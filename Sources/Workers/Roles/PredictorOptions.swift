@@ -16,7 +16,7 @@ public struct PredictorOptions: Sendable, Equatable {
     public var host: String
     public var port: UInt16
     /// Whether `--listen` was given. Without it the default address is best effort: taken (another
-    /// tree on this machine), the predictor waits for it, degraded, rather than failing the tree.
+    /// tree on this machine), the predictor warns once and waits for it rather than failing the tree.
     public var isAddressExplicit: Bool
     public var modelPollInterval: Duration
     public var maximumBodyBytes: Int
