@@ -59,7 +59,7 @@ public struct OOMDrill: Drill {
         report.check("loader restarted once", loaderPIDs.count == 2 && restarts == 1,
                      expected: "the loader's pid changed once (2 pids, restarts 1)",
                      observed: "pids \(loaderPIDs.joined(separator: "→")), restarts \(restarts)")
-        let others = context.policy.workers.map(\.name).filter { $0 != loader }
+        let others = context.policy.jobWorkers.map(\.name).filter { $0 != loader }
         let respawned = others.filter { log.spawnedPIDs(of: $0).count != 1 }
         report.check("others kept their pids", respawned.isEmpty,
                      expected: "every other worker spawned once",

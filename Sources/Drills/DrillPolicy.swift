@@ -38,6 +38,11 @@ public struct DrillPolicy {
     /// Every worker of the tree, depth first, in start order.
     var workers: [ChildSpec] { policy.root.workers }
 
+    /// The workers a job starts: all but the predictor, which a job leaves out (`JobOptions.apply`).
+    var jobWorkers: [ChildSpec] {
+        workers.filter { !($0.command.count > 2 && $0.command[2] == WorkerRole.predictor.rawValue) }
+    }
+
     /// The first worker running `role`.
     func worker(role: WorkerRole) -> ChildSpec? {
         workers.first { $0.command.count > 2 && $0.command[2] == role.rawValue }
