@@ -87,9 +87,13 @@ let package = Package(
         // The continuity drills (`cidp drill`) and their harness — a spawned process with its
         // output in files, deadlines, a sandbox, a tree under test — which the integration tests
         // reuse; the reference tables stay computed independently on each side.
-        .target(name: "Drills", dependencies: ["Supervisor", "Workers", "Wire", "LogFormat", "OperatorText"]),
+        // What each role's table in a policy holds: joins the policy parser (Supervisor), which
+        // knows no role, and the roles (Workers), which know no policy.
+        .target(name: "PolicyRoles", dependencies: ["Supervisor", "Workers"]),
 
-        .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Drills", "Wire", "LogFormat", "CivilCalendar",
+        .target(name: "Drills", dependencies: ["Supervisor", "Workers", "PolicyRoles", "Wire", "LogFormat", "OperatorText"]),
+
+        .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Drills", "PolicyRoles", "Wire", "LogFormat", "CivilCalendar",
                                                        "OperatorText", "PortableRandom", logging,
                                                        argumentParser]),
 
@@ -102,7 +106,7 @@ let package = Package(
         .testTarget(name: "LogFormatTests", dependencies: ["LogFormat", "PortableRandom"]),
         .testTarget(name: "OperatorTextTests", dependencies: ["OperatorText"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", "LogFormat", logging]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", "LogFormat", "cidp", "PolicyRoles", "Workers", logging]),
         .testTarget(name: "TreeMetricsTests", dependencies: ["TreeMetrics", "Supervisor"]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", "LogFormat", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),

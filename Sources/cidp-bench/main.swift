@@ -285,6 +285,9 @@ let idlePolicy = defaultPolicyText
     .replacingOccurrences(of: "dir = \"logs\"", with: "dir = \"\(workspace)/logs\"")
     .replacingOccurrences(of: #"role = "[a-z-]+""#, with: #"role = "test""#, options: .regularExpression)
     .replacingOccurrences(of: #"args = \[[^\]]*\]"#, with: "", options: .regularExpression)
+    // The pipeline roles' own tables (ranges, gates): the test role has none.
+    .replacingOccurrences(of: #"\[workers\.[a-z-]+\.(ranges|gates)[^\]\n]*\][^\n]*\n([^\n\[][^\n]*\n)*"#, with: "",
+                          options: .regularExpression)
     .replacingOccurrences(of: "# listen = \"127.0.0.1:9464\"", with: metricsTable.split(separator: "\n").last.map(String.init) ?? "")
 let (idle, idleRun) = startSupervisor(policy: idlePolicy, name: "idle")
 let ticksBefore = cpuTicks(idle.processIdentifier)

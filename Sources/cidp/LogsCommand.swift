@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OperatorText
+import PolicyRoles
 import Supervisor
 import Wire
 import Workers
@@ -124,7 +125,7 @@ struct LogsCommand: ParsableCommand {
         let loaded: Policy
         do {
             loaded = try PolicyLoader.load(path: policy, executable: Posix.executablePath(),
-                                           knownRoles: Set(WorkerRole.allCases.map(\.rawValue)))
+                                           roles: WorkerRole.policySchemas)
         } catch {
             throw CLIExit.usage("\(error)")
         }

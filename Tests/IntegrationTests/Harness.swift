@@ -1,3 +1,4 @@
+@testable import cidp
 import Drills
 import Foundation
 import Supervisor
