@@ -34,6 +34,10 @@ let package = Package(
         // Framing shared by the supervisor and the workers: pure Swift.
         .target(name: "Wire", dependencies: ["CShims"]),
 
+        // The one system-call layer: typed errno, descriptors, signals, spawn, sockets, clocks,
+        // sleeping, the environment; each wrapper names its C call and retries EINTR in one place.
+        .target(name: "Posix", dependencies: ["CShims"]),
+
         // The one sanitiser of text the world wrote, before an operator reads it: pure Swift.
         .target(name: "OperatorText"),
 
@@ -47,18 +51,18 @@ let package = Package(
 
         // The engine: knows nothing of sensors or SQLite.
         .target(name: "Supervisor", dependencies: [
-            "Wire", "CShims", "LogFormat", "OperatorText", "PortableRandom", logging,
+            "Wire", "Posix", "CShims", "LogFormat", "OperatorText", "PortableRandom", logging,
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
         // The root's Prometheus endpoint (docs/METRICS.md): a snapshot the supervisor's loop
         // publishes, rendered on the listener's own thread. Knows nothing of sensors or SQLite.
         .target(name: "TreeMetrics", dependencies: [
-            "Supervisor", .product(name: "Prometheus", package: "swift-prometheus"),
+            "Supervisor", "Posix", .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: ["Wire", "CivilCalendar", "CShims", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
+        .target(name: "Workers", dependencies: ["Wire", "Posix", "CivilCalendar", "CShims", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
 
         // The failure-prediction model: a Random Forest in pure Swift, no dependencies.
         .target(name: "Forest", dependencies: ["PortableRandom"]),
@@ -70,7 +74,7 @@ let package = Package(
         // about 5 ms to the exec of every worker if it were linked into `cidp`.
         // `cidp worker sensor-sim` execs `cidp-sensor-sim` (same pid, descriptors, environment).
         .target(name: "SensorSimulator", dependencies: [
-            "Workers", "Wire", logging, .product(name: "FlyingFox", package: "FlyingFox"),
+            "Workers", "Wire", "Posix", logging, .product(name: "FlyingFox", package: "FlyingFox"),
         ]),
         .executableTarget(name: "cidp-sensor-sim", dependencies: ["SensorSimulator", "Workers", logging]),
 
@@ -80,7 +84,7 @@ let package = Package(
         // but the predictor is one long-lived process, takes JSON bodies from clients, and the
         // simulator already trusts FlyingFox with request parsing.)
         .target(name: "Predictor", dependencies: [
-            "Workers", "Forest", "CivilCalendar", logging, .product(name: "FlyingFox", package: "FlyingFox"),
+            "Workers", "Forest", "CivilCalendar", "Posix", logging, .product(name: "FlyingFox", package: "FlyingFox"),
         ]),
         .executableTarget(name: "cidp-predictor", dependencies: ["Predictor", "Workers", logging]),
 
@@ -91,14 +95,14 @@ let package = Package(
         // knows no role, and the roles (Workers), which know no policy.
         .target(name: "PolicyRoles", dependencies: ["Supervisor", "Workers"]),
 
-        .target(name: "Drills", dependencies: ["Supervisor", "Workers", "PolicyRoles", "Wire", "LogFormat", "OperatorText"]),
+        .target(name: "Drills", dependencies: ["Supervisor", "Posix", "Workers", "PolicyRoles", "Wire", "LogFormat", "OperatorText"]),
 
-        .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Drills", "PolicyRoles", "Wire", "LogFormat", "CivilCalendar",
+        .executableTarget(name: "cidp", dependencies: ["Supervisor", "Posix", "TreeMetrics", "Workers", "Drills", "PolicyRoles", "Wire", "LogFormat", "CivilCalendar",
                                                        "OperatorText", "PortableRandom", logging,
                                                        argumentParser]),
 
         // Side-by-side benchmarks (docs/BENCHMARKS.md).
-        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CivilCalendar", "CShims"]),
+        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Posix", "Workers", "Forest", "Wire", "CivilCalendar", "CShims"]),
 
         // Sets how many test cases run at once before Swift Testing starts (a C constructor).
         .target(name: "TestRunnerSettings", path: "Tests/TestRunnerSettings"),
@@ -106,12 +110,12 @@ let package = Package(
         .testTarget(name: "LogFormatTests", dependencies: ["LogFormat", "PortableRandom"]),
         .testTarget(name: "OperatorTextTests", dependencies: ["OperatorText"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", "LogFormat", "cidp", "PolicyRoles", "Workers", logging]),
-        .testTarget(name: "TreeMetricsTests", dependencies: ["TreeMetrics", "Supervisor"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", "LogFormat", logging]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Posix", "Wire", "LogFormat", "cidp", "PolicyRoles", "Workers", logging]),
+        .testTarget(name: "TreeMetricsTests", dependencies: ["TreeMetrics", "Supervisor", "Posix"]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Posix", "Wire", "LogFormat", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
         .testTarget(name: "PredictorTests", dependencies: ["Predictor", "Workers", "Forest"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims", "CSQLite",
+        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Posix", "Workers", "Forest", "Wire", "CShims", "CSQLite",
                                                             "OperatorText", "LogFormat", "Drills", "TestRunnerSettings", "TreeMetrics", "cidp", "cidp-sensor-sim",
                                                             "cidp-predictor"]),
     ]

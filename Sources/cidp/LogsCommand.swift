@@ -1,4 +1,5 @@
 import ArgumentParser
+import Posix
 import Foundation
 import OperatorText
 import PolicyRoles
@@ -103,7 +104,7 @@ struct LogsCommand: ParsableCommand {
             var fresh = live.readLines()
             if fresh.isEmpty {
                 guard let rest = live.switchIfRotated() else {
-                    usleep(200_000)
+                    Posix.sleep(for: .milliseconds(200))
                     continue
                 }
                 fresh = rest

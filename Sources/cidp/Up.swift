@@ -1,4 +1,5 @@
 import ArgumentParser
+import Posix
 import Logging
 import OperatorText
 import PolicyRoles

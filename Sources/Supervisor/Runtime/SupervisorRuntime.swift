@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 import CShims
 import Logging
 import Wire
@@ -116,13 +117,7 @@ public final class SupervisorRuntime {
                                WireLayout.poisonEvidenceVariable]
         // systemd's variables are the root's alone: a worker holding them could speak for it.
         let overridden = launchVariables + SystemdNotifier.environmentVariables + environment.keys
-        var inherited: [String] = []
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if !overridden.contains(where: { text.hasPrefix($0 + "=") }) { inherited.append(text) }
-            pointer += 1
-        }
+        let inherited = Posix.environmentEntries().filter { text in !overridden.contains { text.hasPrefix($0 + "=") } }
         self.baseEnvironment = inherited + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     }
 

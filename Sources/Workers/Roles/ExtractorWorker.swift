@@ -1,3 +1,4 @@
+import Posix
 import Logging
 import Wire
 #if canImport(Glibc)
@@ -137,7 +138,7 @@ public struct ExtractorWorker {
         var retries: Int64 = 0
         var isDegraded = false
         var progress = ProgressReporter(stage: "extract", counter: "records")
-        var nextFetch = WorkerContext.monotonicNow()
+        var nextFetch = Posix.monotonicNow()
         var cursors = CursorHistory(start: position.cursor)
         logger.info("Extractor ready", metadata: ["source": "\(source)", "resumes.at": "\(position)"])
 
@@ -198,7 +199,7 @@ public struct ExtractorWorker {
                     default: workerFail("extractor: unexpected \(frame.kind) frame \(frame.sequence) from the transformer")
                     }
                 }
-                if end == nil, !unacked.isFull, WorkerContext.monotonicNow() >= nextFetch {
+                if end == nil, !unacked.isFull, Posix.monotonicNow() >= nextFetch {
                     let page: TelemetryPage
                     do throws(ExtractError) {
                         page = try fetcher.fetch(cursor: position.cursor) { attempt, error, delay in
@@ -256,7 +257,7 @@ public struct ExtractorWorker {
                     } else if follows {
                         // Only full pages become batches: a restarted extractor must number the
                         // same records under the same id. Ask for this page again later.
-                        nextFetch = WorkerContext.monotonicNow() + pollInterval
+                        nextFetch = Posix.monotonicNow() + pollInterval
                     } else {
                         // A job: what the source has now ends here. The next run asks for this
                         // page again and takes what follows the records taken now.
@@ -304,7 +305,7 @@ public struct ExtractorWorker {
             progress.report(["records": extracted, "records_in": extracted, "records_out": extracted,
                              "batches_unacked": Int64(unacked.entries.count), "retries": retries],
                             context: context)
-            if end != nil || unacked.isFull || WorkerContext.monotonicNow() < nextFetch {
+            if end != nil || unacked.isFull || Posix.monotonicNow() < nextFetch {
                 DataChannel.wait(for: [output.fd], timeout: .milliseconds(50))
             }
         }
