@@ -21,8 +21,10 @@ struct BinnedFeatures: Sendable {
     /// Column-major bin indices, `featureCount × rowCount`.
     let bins: [UInt8]
 
-    /// Bins `matrix`: edges from all values or a seeded sample of `sampleSize` rows.
-    init(_ matrix: FeatureMatrix, sampleSize: Int = defaultSampleSize, seed: UInt64) {
+    /// Bins `matrix`: edges from all values or a seeded sample of `sampleSize` rows, at
+    /// most `maxBins` (2...255) bins per feature.
+    init(_ matrix: FeatureMatrix, sampleSize: Int = defaultSampleSize, maxBins: Int = maxBinCount, seed: UInt64) {
+        precondition(maxBins >= 2 && maxBins <= Self.maxBinCount, "max bins \(maxBins) outside 2...\(Self.maxBinCount)")
         rowCount = matrix.rowCount
         featureCount = matrix.columnCount
         let rowCount = matrix.rowCount
@@ -38,7 +40,7 @@ struct BinnedFeatures: Sendable {
                     DispatchQueue.concurrentPerform(iterations: matrix.columnCount) { feature in
                         let column = UnsafeBufferPointer(rebasing: shared.values[feature * rowCount ..< (feature + 1) * rowCount])
                         let sample: [Double] = sampleRows.map { rows in rows.map { column[$0] } } ?? Array(column)
-                        let featureEdges = Self.edges(sortedSample: sample.sorted())
+                        let featureEdges = Self.edges(sortedSample: sample.sorted(), maxBins: maxBins)
                         shared.edges[feature] = featureEdges
                         featureEdges.withUnsafeBufferPointer { featureEdges in
                             for row in 0..<rowCount {
@@ -54,25 +56,26 @@ struct BinnedFeatures: Sendable {
     }
 
     /// The edges for one feature: midpoints between consecutive distinct values when there
-    /// are at most 255 of them, otherwise the 254 inner 1/255-quantiles (midpoint method,
-    /// as NumPy's `percentile(method="midpoint")`), deduplicated.
-    static func edges(sortedSample sample: [Double]) -> [Double] {
+    /// are at most `maxBins` (by default 255) of them, otherwise the `maxBins − 1` inner
+    /// 1/`maxBins`-quantiles (midpoint method, as NumPy's `percentile(method="midpoint")`),
+    /// deduplicated.
+    static func edges(sortedSample sample: [Double], maxBins: Int = maxBinCount) -> [Double] {
         guard !sample.isEmpty else { return [] }
         var distinct = [Double]()
         for value in sample where distinct.last != value {
             distinct.append(value)
-            if distinct.count > maxBinCount { break }
+            if distinct.count > maxBins { break }
         }
         var edges = [Double]()
-        if distinct.count <= maxBinCount {
+        if distinct.count <= maxBins {
             for index in 1..<max(1, distinct.count) {
                 edges.append(distinct[index - 1] + (distinct[index] - distinct[index - 1]) / 2)
             }
             return edges
         }
         let last = Double(sample.count - 1)
-        for k in 1..<maxBinCount {
-            let position = Double(k) / Double(maxBinCount) * last
+        for k in 1..<maxBins {
+            let position = Double(k) / Double(maxBins) * last
             let low = sample[Int(position.rounded(.down))]
             let high = sample[Int(position.rounded(.up))]
             let edge = low + (high - low) / 2
