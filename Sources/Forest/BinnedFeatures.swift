@@ -40,7 +40,7 @@ struct BinnedFeatures: Sendable {
                     DispatchQueue.concurrentPerform(iterations: matrix.columnCount) { feature in
                         let column = UnsafeBufferPointer(rebasing: shared.values[feature * rowCount ..< (feature + 1) * rowCount])
                         let sample: [Double] = sampleRows.map { rows in rows.map { column[$0] } } ?? Array(column)
-                        let featureEdges = Self.edges(sortedSample: sample.sorted(), maxBins: maxBins)
+                        let featureEdges = Self.edges(sortedSample: Self.sortedAscending(sample), maxBins: maxBins)
                         shared.edges[feature] = featureEdges
                         featureEdges.withUnsafeBufferPointer { featureEdges in
                             for row in 0..<rowCount {
@@ -85,16 +85,46 @@ struct BinnedFeatures: Sendable {
         return edges
     }
 
-    /// The bin of `value`: the number of edges strictly below it (binary search).
+    /// The bin of `value`: the number of edges strictly below it (binary search). Branch-free:
+    /// which half a value falls in is a coin flip, and mispredicted branches cost more than
+    /// the comparisons.
     @inline(__always)
     static func bin(of value: Double, edges: UnsafeBufferPointer<Double>) -> UInt8 {
         var low = 0
-        var high = edges.count
-        while low < high {
-            let middle = (low + high) >> 1
-            if edges[middle] < value { low = middle + 1 } else { high = middle }
+        var length = edges.count
+        while length > 0 {
+            let half = length >> 1
+            let isBelow = edges[low + half] < value
+            low = isBelow ? low + half + 1 : low
+            length = isBelow ? length - half - 1 : half
         }
         return UInt8(truncatingIfNeeded: low)
+    }
+
+    /// `values` (finite) in ascending order: a least-significant-digit radix sort on keys that
+    /// order as the doubles do, a byte per pass, skipping the bytes all keys share. Several
+    /// times faster than a comparison sort on the samples binning sorts, and the edges come out
+    /// the same: only −0 and +0 may swap places, and a midpoint never tells them apart.
+    static func sortedAscending(_ values: [Double]) -> [Double] {
+        // Negative doubles: all bits flipped; others: the sign bit set. Unsigned order is then numeric order.
+        var keys = values.map { value -> UInt64 in
+            let bits = value.bitPattern
+            return bits >> 63 == 1 ? ~bits : bits | (1 << 63)
+        }
+        var buffer = [UInt64](repeating: 0, count: keys.count)
+        for shift in stride(from: 0, to: 64, by: 8) {
+            var counts = [Int](repeating: 0, count: 257)
+            for key in keys { counts[Int(truncatingIfNeeded: key >> UInt64(shift)) & 0xFF + 1] += 1 }
+            if counts.contains(keys.count) { continue } // every key has the same byte here
+            for digit in 1...256 { counts[digit] += counts[digit - 1] }
+            for key in keys {
+                let digit = Int(truncatingIfNeeded: key >> UInt64(shift)) & 0xFF
+                buffer[counts[digit]] = key
+                counts[digit] += 1
+            }
+            swap(&keys, &buffer)
+        }
+        return keys.map { key in Double(bitPattern: key >> 63 == 1 ? key & ~(1 << 63) : ~key) }
     }
 }
 
