@@ -139,30 +139,77 @@ extension BoostedTreeGrower {
         return best
     }
 
-    /// Partitions `node`'s rows stably by its split: left rows first. Returns where the right rows start.
+    /// Partitions `node`'s rows stably by its split: left rows first. Returns where the right
+    /// rows start. A large node is cut into one chunk per thread, each partitioned on its own,
+    /// then the chunks' left rows and right rows are put together in chunk order: a stable
+    /// partition, the same whatever the thread count.
     func partition(_ node: GrowingNode, workspace: BoostingWorkspace) -> Int {
-        let rows = workspace.rows
-        let scratch = workspace.scratch
+        let chunkCount = threadCount > 1 && node.count >= 65_536 ? threadCount : 1
+        let chunkSize = (node.count + chunkCount - 1) / chunkCount
+        var leftCounts = [Int](repeating: 0, count: chunkCount)
         let threshold = UInt8(truncatingIfNeeded: node.split.bin)
-        return binned.bins.withUnsafeBufferPointer { bins in
-            let column = bins.baseAddress! + node.split.feature * binned.rowCount
-            var leftEnd = node.start
-            var rightCount = 0
-            // Branch-free: a row is written to both sides and only one cursor moves. Which side a
-            // row goes is a coin flip to the CPU, and a mispredicted branch per row cost more
-            // than the writes. `leftEnd ≤ k`, so the stray write lands on a row already read.
-            for k in node.start..<node.end {
-                let row = rows[k]
-                let goesLeft = column[Int(row)] <= threshold ? 1 : 0
-                rows[leftEnd] = row
-                scratch[rightCount] = row
-                leftEnd += goesLeft
-                rightCount += 1 - goesLeft
+        let (nodeStart, nodeEnd) = (node.start, node.end)
+        binned.bins.withUnsafeBufferPointer { bins in
+            leftCounts.withUnsafeMutableBufferPointer { leftCounts in
+                let pass = PartitionPass(column: bins.baseAddress! + node.split.feature * binned.rowCount,
+                                         rows: workspace.rows, scratch: workspace.scratch, leftCounts: leftCounts)
+                let work: @Sendable (Int) -> Void = { chunk in
+                    let start = nodeStart + chunk * chunkSize
+                    pass.leftCounts[chunk] = Self.partition(start..<min(nodeEnd, start + chunkSize), threshold: threshold, pass: pass)
+                }
+                if chunkCount > 1 {
+                    DispatchQueue.concurrentPerform(iterations: chunkCount, execute: work)
+                } else {
+                    work(0)
+                }
             }
-            for k in 0..<rightCount { rows[leftEnd + k] = scratch[k] }
-            return leftEnd
         }
+        // Each chunk's left rows lie at its start in `rows`, its right rows at its start in `scratch`.
+        let rows = workspace.rows
+        var leftEnd = node.start + leftCounts[0]
+        for chunk in 1..<chunkCount {
+            let start = node.start + chunk * chunkSize
+            for k in 0..<leftCounts[chunk] { rows[leftEnd + k] = rows[start + k] } // leftEnd ≤ start
+            leftEnd += leftCounts[chunk]
+        }
+        var end = leftEnd
+        for chunk in 0..<chunkCount {
+            let start = node.start + chunk * chunkSize
+            let rightCount = min(node.end, start + chunkSize) - start - leftCounts[chunk]
+            for k in 0..<rightCount { rows[end + k] = workspace.scratch[start + k] }
+            end += rightCount
+        }
+        return leftEnd
     }
+
+    /// Partitions `rows[range]` in place stably: its left rows to the start of `range`, its
+    /// right rows to `scratch[range]`'s start. Returns the number of left rows.
+    private static func partition(_ range: Range<Int>, threshold: UInt8, pass: PartitionPass) -> Int {
+        let rows = pass.rows
+        let scratch = pass.scratch
+        var leftEnd = range.lowerBound
+        var rightEnd = range.lowerBound
+        // Branch-free: a row is written to both sides and only one cursor moves. Which side a
+        // row goes is a coin flip to the CPU, and a mispredicted branch per row cost more
+        // than the writes. `leftEnd ≤ k`, so the stray write lands on a row already read.
+        for k in range {
+            let row = rows[k]
+            let goesLeft = pass.column[Int(row)] <= threshold ? 1 : 0
+            rows[leftEnd] = row
+            scratch[rightEnd] = row
+            leftEnd += goesLeft
+            rightEnd += 1 - goesLeft
+        }
+        return leftEnd - range.lowerBound
+    }
+}
+
+/// The buffers of one partition; concurrent chunks touch disjoint ranges of them.
+private struct PartitionPass: @unchecked Sendable {
+    let column: UnsafePointer<UInt8>
+    let rows: UnsafeMutableBufferPointer<UInt32>
+    let scratch: UnsafeMutableBufferPointer<UInt32>
+    let leftCounts: UnsafeMutableBufferPointer<Int>
 }
 
 /// The buffers and nodes of one histogram pass; concurrent iterations (one feature each)

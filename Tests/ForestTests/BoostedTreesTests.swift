@@ -115,6 +115,15 @@ import Testing
         #expect(otherSeed != one) // another validation split
     }
 
+    @Test func largeNodesPartitionedInChunksGiveTheSameModel() {
+        // Nodes of 65,536 rows and more are partitioned in one chunk per thread.
+        let (x, labels) = BoostedTrees.noisyTelemetry(rows: 80_000, seed: 6)
+        let parameters = BoostedParameters(maxIterations: 3, earlyStopping: .off)
+        let one = BoostedTrees.fit(x, labels: labels, parameters: parameters, threadCount: 1)
+        #expect(one == BoostedTrees.fit(x, labels: labels, parameters: parameters, threadCount: 2))
+        #expect(one == BoostedTrees.fit(x, labels: labels, parameters: parameters, threadCount: 3))
+    }
+
     @Test func itLearnsXorWhichNoSingleSplitSeparates() {
         let (x, labels) = Self.checkerboard(rows: 4_000, seed: 1)
         let (probe, probeLabels) = Self.checkerboard(rows: 2_000, seed: 2)
