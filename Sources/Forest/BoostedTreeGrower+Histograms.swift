@@ -154,7 +154,7 @@ extension BoostedTreeGrower {
                 let pass = PartitionPass(column: bins.baseAddress! + node.split.feature * binned.rowCount,
                                          rows: workspace.rows, scratch: workspace.scratch, leftCounts: leftCounts)
                 let work: @Sendable (Int) -> Void = { chunk in
-                    let start = nodeStart + chunk * chunkSize
+                    let start = min(nodeEnd, nodeStart + chunk * chunkSize)
                     pass.leftCounts[chunk] = Self.partition(start..<min(nodeEnd, start + chunkSize), threshold: threshold, pass: pass)
                 }
                 if chunkCount > 1 {
@@ -168,13 +168,13 @@ extension BoostedTreeGrower {
         let rows = workspace.rows
         var leftEnd = node.start + leftCounts[0]
         for chunk in 1..<chunkCount {
-            let start = node.start + chunk * chunkSize
+            let start = min(node.end, node.start + chunk * chunkSize)
             for k in 0..<leftCounts[chunk] { rows[leftEnd + k] = rows[start + k] } // leftEnd ≤ start
             leftEnd += leftCounts[chunk]
         }
         var end = leftEnd
         for chunk in 0..<chunkCount {
-            let start = node.start + chunk * chunkSize
+            let start = min(node.end, node.start + chunk * chunkSize)
             let rightCount = min(node.end, start + chunkSize) - start - leftCounts[chunk]
             for k in 0..<rightCount { rows[end + k] = workspace.scratch[start + k] }
             end += rightCount

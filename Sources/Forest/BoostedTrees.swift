@@ -138,7 +138,9 @@ public struct BoostedTrees: Sendable, Equatable {
                         tree.accumulate(values: shared.values, rowCount: rowCount, rows: rows, into: out)
                     }
                 }
-                if threadCount > 1 && chunkCount > 1 {
+                // A thread hand-off costs more than walking a tree for a few thousand rows (the
+                // validation rows after each iteration).
+                if threadCount > 1 && chunkCount > 1 && rowCount * trees.count >= 65_536 {
                     DispatchQueue.concurrentPerform(iterations: chunkCount, execute: work)
                 } else {
                     for chunk in 0..<chunkCount { work(chunk) }
@@ -177,14 +179,16 @@ public struct BoostedTrees: Sendable, Equatable {
     /// logistic of `raw`.
     static func updateGradients(raw: [Double], labels: [UInt8], workspace: BoostingWorkspace, threadCount: Int) {
         let rowCount = raw.count
-        let chunkSize = 65_536
-        let chunkCount = (rowCount + chunkSize - 1) / chunkSize
+        // One chunk per thread (rows are independent): fewer chunks than threads idles a
+        // core, one more makes a thread do two.
+        let chunkCount = rowCount >= 32_768 ? threadCount : 1
+        let chunkSize = (rowCount + chunkCount - 1) / chunkCount
         raw.withUnsafeBufferPointer { raw in
             labels.withUnsafeBufferPointer { labels in
                 let shared = GradientBuffers(raw: raw, labels: labels,
                                              gradients: workspace.gradients, hessians: workspace.hessians)
                 let work: @Sendable (Int) -> Void = { chunk in
-                    for row in chunk * chunkSize ..< min(rowCount, (chunk + 1) * chunkSize) {
+                    for row in min(rowCount, chunk * chunkSize) ..< min(rowCount, (chunk + 1) * chunkSize) {
                         let p = 1 / (1 + exp(-shared.raw[row]))
                         shared.gradients[row] = Float(p - Double(shared.labels[row]))
                         shared.hessians[row] = Float(p * (1 - p))

@@ -122,6 +122,8 @@ import Testing
         let one = BoostedTrees.fit(x, labels: labels, parameters: parameters, threadCount: 1)
         #expect(one == BoostedTrees.fit(x, labels: labels, parameters: parameters, threadCount: 2))
         #expect(one == BoostedTrees.fit(x, labels: labels, parameters: parameters, threadCount: 3))
+        // More threads than make sense: chunks of a row or two, some empty.
+        #expect(one == BoostedTrees.fit(x, labels: labels, parameters: parameters, threadCount: 50_000))
     }
 
     @Test func itLearnsXorWhichNoSingleSplitSeparates() {
