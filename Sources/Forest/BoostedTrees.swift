@@ -105,17 +105,22 @@ public struct BoostedTrees: Sendable, Equatable {
 
     /// The probability of class 1 for every row of `x`: the logistic of the baseline plus
     /// every tree's leaf value (scikit-learn's `predict_proba(x)[:, 1]`).
+    /// - Precondition: `x` has `featureCount` columns.
     public func predictProbability(_ x: FeatureMatrix) -> [Double] {
         predictLogOdds(x).map { 1 / (1 + exp(-$0)) }
     }
 
     /// The predicted label of every row of `x`: 1 when its probability is at least `threshold`.
+    ///
+    /// With the default 0.5 this is scikit-learn's `predict` but for probabilities of exactly 0.5.
     public func predict(_ x: FeatureMatrix, threshold: Double = 0.5) -> [UInt8] {
         predictProbability(x).map { $0 >= threshold ? 1 : 0 }
     }
 
-    /// The raw prediction (log-odds of class 1) of every row of `x`.
-    func predictLogOdds(_ x: FeatureMatrix) -> [Double] {
+    /// The raw prediction (log-odds of class 1) of every row of `x`: the baseline plus every
+    /// tree's leaf value (scikit-learn's `decision_function`), what Platt scaling calibrates.
+    /// - Precondition: `x` has `featureCount` columns.
+    public func predictLogOdds(_ x: FeatureMatrix) -> [Double] {
         precondition(x.columnCount == featureCount, "\(x.columnCount) features, the model was trained on \(featureCount)")
         var raw = [Double](repeating: baseline, count: x.rowCount)
         Self.accumulate(trees, values: x, into: &raw, threadCount: ProcessInfo.processInfo.activeProcessorCount)
