@@ -158,10 +158,12 @@ struct BoostedTreeGrower {
         if node.split.gain > 0 { growth.splittable.append(node) } else { finalize(node, in: &growth, workspace: workspace) }
     }
 
-    /// Makes `node` a leaf of value `−G/(H+λ) × learningRate` and frees its histogram.
+    /// Makes `node` a leaf of value `−G/(H+λ+10⁻¹⁵) × learningRate` and frees its histogram.
     private func finalize(_ node: GrowingNode, in growth: inout Growth, workspace: BoostingWorkspace) {
         workspace.release(node.histogram)
-        let value = -node.gradient / (node.hessian + parameters.l2Regularization) * parameters.learningRate
+        // scikit-learn's `compute_node_value` adds 1e-15 too: when every row's probability has
+        // underflowed to its label, G = H = 0, and the leaf must be 0, not NaN.
+        let value = -node.gradient / (node.hessian + parameters.l2Regularization + 1e-15) * parameters.learningRate
         growth.tree.values[node.node] = value
         growth.leaves.append(Leaf(node: node.node, start: node.start, end: node.end, value: value))
     }

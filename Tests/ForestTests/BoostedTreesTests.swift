@@ -181,5 +181,11 @@ import Testing
         #expect(model.baseline.isFinite)
         #expect(model.trees.allSatisfy { $0.nodeCount == 1 })
         #expect(model.predictProbability(x).allSatisfy { $0 < 1e-12 })
+        // A huge learning rate drives every probability to exactly 0 (gradients and hessians
+        // 0): the leaves stay finite, the model still encodes and decodes.
+        let extreme = BoostedTrees.fit(x, labels: [UInt8](repeating: 0, count: 100),
+                                       parameters: BoostedParameters(learningRate: 1_000, maxIterations: 5))
+        #expect(extreme.trees.allSatisfy { $0.values.allSatisfy(\.isFinite) })
+        #expect((try? BoostedTrees(decoding: extreme.encoded())) == extreme)
     }
 }
