@@ -37,6 +37,19 @@ import Testing
         #expect(ModelKind(ofEncoded: []) == nil)
     }
 
+    @Test func eitherKindDecodesThroughItsKind() throws {
+        let boosted = Self.small()
+        let forest = ForestEncodingTests.handMade()
+        let decodedBoosted = try ModelKind.boosted.decode(boosted.encoded())
+        let decodedForest = try ModelKind.forest.decode(forest.encoded())
+        #expect(decodedBoosted as? BoostedTrees == boosted)
+        #expect(decodedForest as? RandomForest == forest)
+        #expect(type(of: decodedBoosted).kind == .boosted && type(of: decodedForest).kind == .forest)
+        #expect(ModelKind(rawValue: "boosted") == .boosted && ModelKind.forest.rawValue == "forest")
+        #expect(throws: Self.boosted(.badMagic, 0)) { try ModelKind.boosted.decode(forest.encoded()) }
+        #expect(throws: ForestError(.badMagic, offset: 0)) { try ModelKind.forest.decode(boosted.encoded()) }
+    }
+
     @Test func aForestIsNotABoostedModelNorTheOtherWayRound() {
         let forest = ForestEncodingTests.handMade().encoded()
         #expect(throws: Self.boosted(.badMagic, 0)) { try BoostedTrees(decoding: forest) }
