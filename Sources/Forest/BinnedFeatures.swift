@@ -21,30 +21,42 @@ struct BinnedFeatures: Sendable {
     /// Column-major bin indices, `featureCount × rowCount`.
     let bins: [UInt8]
 
-    /// Bins `matrix`: edges from all values or a seeded sample of `sampleSize` rows, at
-    /// most `maxBins` (2...255) bins per feature.
-    init(_ matrix: FeatureMatrix, sampleSize: Int = defaultSampleSize, maxBins: Int = maxBinCount, seed: UInt64) {
+    /// Bins the rows `subset` of `matrix` (every row when nil), in that order: edges from
+    /// their values or a seeded sample of `sampleSize` of them, at most `maxBins` (2...255)
+    /// bins per feature. The same as binning `matrix.rows(subset)`, without copying the rows.
+    init(_ matrix: FeatureMatrix, rows subset: [Int]? = nil, sampleSize: Int = defaultSampleSize,
+         maxBins: Int = maxBinCount, seed: UInt64) {
         precondition(maxBins >= 2 && maxBins <= Self.maxBinCount, "max bins \(maxBins) outside 2...\(Self.maxBinCount)")
-        rowCount = matrix.rowCount
+        let matrixRowCount = matrix.rowCount
+        let rowCount = subset?.count ?? matrix.rowCount
+        self.rowCount = rowCount
         featureCount = matrix.columnCount
-        let rowCount = matrix.rowCount
         var random = SplitMix64(seed: seed, stream: RandomStream.binSample, index: 0)
         let sampleRows: [Int]? = rowCount > sampleSize
             ? (0..<sampleSize).map { _ in random.nextIndex(below: rowCount) } : nil
         var edges = [[Double]](repeating: [], count: matrix.columnCount)
-        var bins = [UInt8](repeating: 0, count: matrix.storage.count)
+        var bins = [UInt8](repeating: 0, count: rowCount * matrix.columnCount)
         edges.withUnsafeMutableBufferPointer { edgesOut in
             bins.withUnsafeMutableBufferPointer { binsOut in
                 matrix.storage.withUnsafeBufferPointer { values in
                     let shared = SendableBuffers(edges: edgesOut, bins: binsOut, values: values)
                     DispatchQueue.concurrentPerform(iterations: matrix.columnCount) { feature in
-                        let column = UnsafeBufferPointer(rebasing: shared.values[feature * rowCount ..< (feature + 1) * rowCount])
-                        let sample: [Double] = sampleRows.map { rows in rows.map { column[$0] } } ?? Array(column)
+                        let column = UnsafeBufferPointer(rebasing: shared.values[feature * matrixRowCount ..< (feature + 1) * matrixRowCount])
+                        let sample: [Double]
+                        switch (subset, sampleRows) {
+                        case (nil, nil): sample = Array(column)
+                        case (nil, let sampleRows?): sample = sampleRows.map { column[$0] }
+                        case (let subset?, nil): sample = subset.map { column[$0] }
+                        case (let subset?, let sampleRows?): sample = sampleRows.map { column[subset[$0]] }
+                        }
                         let featureEdges = Self.edges(sortedSample: Self.sortedAscending(sample), maxBins: maxBins)
                         shared.edges[feature] = featureEdges
                         featureEdges.withUnsafeBufferPointer { featureEdges in
-                            for row in 0..<rowCount {
-                                shared.bins[feature * rowCount + row] = Self.bin(of: column[row], edges: featureEdges)
+                            let out = shared.bins.baseAddress! + feature * rowCount
+                            if let subset {
+                                for row in 0..<rowCount { out[row] = Self.bin(of: column[subset[row]], edges: featureEdges) }
+                            } else {
+                                for row in 0..<rowCount { out[row] = Self.bin(of: column[row], edges: featureEdges) }
                             }
                         }
                     }

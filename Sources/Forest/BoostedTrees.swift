@@ -56,11 +56,14 @@ public struct BoostedTrees: Sendable, Equatable {
         precondition(labels.allSatisfy { $0 <= 1 }, "labels must be 0 or 1")
         precondition(x.storage.allSatisfy { $0.isFinite }, "feature values must be finite")
         let threads = max(1, threadCount ?? ProcessInfo.processInfo.activeProcessorCount)
-        let (training, validation) = holdOut(x, labels: labels, parameters: parameters)
+        let split = holdOut(labels: labels, parameters: parameters)
+        // The training rows are only ever read as bins: binned in place, never copied.
+        let binned = BinnedFeatures(x, rows: split?.training, maxBins: parameters.maxBins, seed: parameters.seed)
+        let trainingLabels = split.map { $0.training.map { labels[$0] } } ?? labels
+        let validation = split.map { (x: x.rows($0.validation), labels: $0.validation.map { labels[$0] }) }
 
-        let rowCount = training.x.rowCount
-        let binned = BinnedFeatures(training.x, maxBins: parameters.maxBins, seed: parameters.seed)
-        let baseline = priorLogOdds(training.labels)
+        let rowCount = binned.rowCount
+        let baseline = priorLogOdds(trainingLabels)
         let grower = BoostedTreeGrower(binned: binned, parameters: parameters, threadCount: threads)
         let workspace = BoostingWorkspace(rowCount: rowCount, featureCount: x.columnCount)
         var raw = [Double](repeating: baseline, count: rowCount)
@@ -71,7 +74,7 @@ public struct BoostedTrees: Sendable, Equatable {
 
         var trees = [DecisionTree]()
         for iteration in 0..<parameters.maxIterations {
-            updateGradients(raw: raw, labels: training.labels, workspace: workspace, threadCount: threads)
+            updateGradients(raw: raw, labels: trainingLabels, workspace: workspace, threadCount: threads)
             let (tree, leaves) = grower.grow(workspace: workspace)
             raw.withUnsafeMutableBufferPointer { raw in
                 // The leaves' row ranges partition the training rows: each row gets its leaf's value.
@@ -90,17 +93,15 @@ public struct BoostedTrees: Sendable, Equatable {
         return BoostedTrees(parameters: parameters, featureCount: x.columnCount, baseline: baseline, trees: trees)
     }
 
-    /// The rows to train on and, when early stopping is on, the stratified
-    /// `validationFraction` held back to score it (seeded by `parameters.seed`).
-    static func holdOut(
-        _ x: FeatureMatrix, labels: [UInt8], parameters: BoostedParameters
-    ) -> (training: (x: FeatureMatrix, labels: [UInt8]), validation: (x: FeatureMatrix, labels: [UInt8])?) {
-        guard parameters.earlyStopping.isEnabled(rowCount: x.rowCount) else { return ((x, labels), nil) }
+    /// When early stopping is on, the rows to train on and the stratified `validationFraction`
+    /// held back to score it (seeded by `parameters.seed`), each in ascending order; else nil.
+    static func holdOut(labels: [UInt8], parameters: BoostedParameters) -> (training: [Int], validation: [Int])? {
+        guard parameters.earlyStopping.isEnabled(rowCount: labels.count) else { return nil }
         let split = ClassificationMetrics.stratifiedSplit(
             labels: labels, testFraction: parameters.validationFraction,
             seed: SplitMix64.mix(parameters.seed ^ RandomStream.boostedValidation))
-        guard !split.train.isEmpty && !split.test.isEmpty else { return ((x, labels), nil) }
-        return ((x.rows(split.train), split.train.map { labels[$0] }), (x.rows(split.test), split.test.map { labels[$0] }))
+        guard !split.train.isEmpty && !split.test.isEmpty else { return nil }
+        return (split.train, split.test)
     }
 
     /// The probability of class 1 for every row of `x`: the logistic of the baseline plus

@@ -28,6 +28,18 @@ import Testing
         #expect(counts.allSatisfy { $0 > 10 && $0 < 100 })
     }
 
+    @Test func binningASubsetInPlaceIsBinningItsCopy() {
+        let (x, _) = BoostedTrees.noisyTelemetry(rows: 3_000, seed: 2)
+        let subset = (0..<x.rowCount).filter { $0 % 3 != 1 }.shuffled()
+        for sampleSize in [100_000, 500] { // every value, then a sample
+            let inPlace = BinnedFeatures(x, rows: subset, sampleSize: sampleSize, maxBins: 40, seed: 9)
+            let copied = BinnedFeatures(x.rows(subset), sampleSize: sampleSize, maxBins: 40, seed: 9)
+            #expect(inPlace.rowCount == subset.count && inPlace.featureCount == 6)
+            #expect(inPlace.edges == copied.edges)
+            #expect(inPlace.bins == copied.bins)
+        }
+    }
+
     @Test func theRadixSortOrdersAsTheComparisonSortDoes() {
         var random = SplitMix64(state: 3)
         var values: [Double] = [0, -0.0, 1, -1, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
