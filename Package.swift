@@ -51,7 +51,7 @@ let package = Package(
 
         // The engine: knows nothing of sensors or SQLite.
         .target(name: "Supervisor", dependencies: [
-            "Wire", "Posix", "CShims", "LogFormat", "OperatorText", "PortableRandom", logging,
+            "Wire", "Posix", "LogFormat", "OperatorText", "PortableRandom", logging,
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
@@ -62,7 +62,7 @@ let package = Package(
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: ["Wire", "Posix", "CivilCalendar", "CShims", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
+        .target(name: "Workers", dependencies: ["Wire", "Posix", "CivilCalendar", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
 
         // The failure-prediction model: a Random Forest in pure Swift, no dependencies.
         .target(name: "Forest", dependencies: ["PortableRandom"]),

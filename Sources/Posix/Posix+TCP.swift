@@ -26,7 +26,7 @@ extension Posix {
             try retryingOnInterrupt {
                 withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
             }
-            try retryingOnInterrupt { listen(fd, backlog) }
+            try retryingOnInterrupt { Glibc.listen(fd, backlog) }
             try retryingOnInterrupt {
                 withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
             }

@@ -1,7 +1,7 @@
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import Foundation
 
 /// Draws the live console in place on a terminal (standard output), and lets log lines print
@@ -52,10 +52,8 @@ public final class LiveTerminal: @unchecked Sendable {
     /// The terminal's size now; 80×24 when it cannot tell (a size of 0 from a pseudo-terminal
     /// nobody sized).
     public func size() -> (columns: Int, rows: Int) {
-        var columns: Int32 = 0
-        var rows: Int32 = 0
-        guard cshims_terminal_size(fd, &columns, &rows) == 0 else { return (80, 24) }
-        return (columns > 0 ? Int(columns) : 80, rows > 0 ? Int(rows) : 24)
+        guard let (columns, rows) = Posix.terminalSize(fd) else { return (80, 24) }
+        return (columns > 0 ? columns : 80, rows > 0 ? rows : 24)
     }
 
     /// Replaces the view with `lines`.
@@ -65,7 +63,7 @@ public final class LiveTerminal: @unchecked Sendable {
         guard !isFinished else { return }
         frame = lines
         // The terminal has not taken what was written before: a write now could block the loop.
-        guard cshims_terminal_pending_output(fd) < Self.backlogLimit else { return }
+        guard (Posix.terminalPendingOutput(fd) ?? -1) < Self.backlogLimit else { return }
         let size = size()
         var out = erase(columns: size.columns)
         out += render(columns: size.columns, rows: size.rows)

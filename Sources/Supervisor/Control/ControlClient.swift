@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Posix
-import CShims
 import Foundation
 
 /// The client side of the control socket, used by `cidp status`, `restart` and `stop`.
@@ -30,11 +29,13 @@ public struct ControlClient: Sendable {
 
     private func sendOnce(_ request: ControlRequest, waitForExit: Bool) throws(SupervisorError) -> ControlReply {
         let path = runDirectory.socketPath
-        let fd = cshims_unix_socket(0)
-        guard fd >= 0 else { throw SupervisorError(.controlSocket, path: path, Errno.current) }
+        let fd: Int32
+        do throws(Errno) { fd = try Posix.unixStreamSocket(nonblocking: false) } catch {
+            throw SupervisorError(.controlSocket, path: path, error)
+        }
         defer { Posix.close(fd) }
-        guard cshims_unix_connect(fd, path) == 0 else {
-            throw SupervisorError(.notRunning, path: path, Errno.current)
+        do throws(Errno) { try Posix.connectUnix(fd, to: path) } catch {
+            throw SupervisorError(.notRunning, path: path, error)
         }
         let line = Array((request.line + "\n").utf8)
         // The server may answer and close before reading the request (it refuses a client of

@@ -1,19 +1,20 @@
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 
 /// How a worker process ended, as `waitpid` reported it.
 public enum ExitStatus: Sendable, Equatable, CustomStringConvertible, Codable {
     case exited(code: Int32)
     case signaled(signal: Int32, coreDumped: Bool)
 
-    /// Decodes a raw `waitpid` status. C: `WIFEXITED`, `WEXITSTATUS`, `WTERMSIG`, `WCOREDUMP`.
+    /// Decodes a raw `waitpid` status (`Posix.decodeWaitStatus`).
     public init(waitStatus status: Int32) {
-        if cshims_wifexited(status) != 0 {
-            self = .exited(code: cshims_wexitstatus(status))
+        let decoded = Posix.decodeWaitStatus(status)
+        if let code = decoded.exitCode {
+            self = .exited(code: code)
         } else {
-            self = .signaled(signal: cshims_wtermsig(status), coreDumped: cshims_wcoredump(status) != 0)
+            self = .signaled(signal: decoded.signal, coreDumped: decoded.coreDumped)
         }
     }
 

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Posix
-import CShims
 import Wire
 
 /// The data channels between workers (`input = "X"` in a policy): one SOCK_SEQPACKET socket
@@ -35,12 +34,12 @@ struct DataChannels: Codable {
     init(root: NodeSpec) throws(SupervisorError) {
         for spec in root.workers {
             guard let producer = spec.input else { continue }
-            var fds: [Int32] = [-1, -1]
-            guard cshims_socketpair(0, 0, &fds) == 0 else {
-                throw SupervisorError(.spawnFailed, path: "\(producer)→\(spec.name)", detail: "data channel", Errno.current)
+            let fds: (Int32, Int32)
+            do throws(Errno) { fds = try Posix.seqpacketPair() } catch {
+                throw SupervisorError(.spawnFailed, path: "\(producer)→\(spec.name)", detail: "data channel", error)
             }
-            for fd in fds { Self.enlargeBuffers(fd) }
-            let channel = Channel(upstreamEnd: fds[0], downstreamEnd: fds[1], producer: producer, consumer: spec.name)
+            for fd in [fds.0, fds.1] { Self.enlargeBuffers(fd) }
+            let channel = Channel(upstreamEnd: fds.0, downstreamEnd: fds.1, producer: producer, consumer: spec.name)
             byConsumer[spec.name] = channel
             byProducer[producer] = channel
         }

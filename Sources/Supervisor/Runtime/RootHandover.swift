@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Posix
-import CShims
 import Foundation
 
 /// What a root hands the root it re-executes into (`cidp upgrade --root`, issue 14 item 4): the
@@ -70,8 +69,7 @@ public struct RootHandover: Codable, Sendable {
         let encoder = JSONEncoder()
         let data: Data
         do { data = try encoder.encode(self) } catch { throw Errno(rawValue: EINVAL) }
-        let fd = cshims_memfd("cidp-root-handover")
-        guard fd >= 0 else { throw Errno.current }
+        let fd = try Posix.memoryFile(named: "cidp-root-handover")
         let failure: Errno? = data.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {

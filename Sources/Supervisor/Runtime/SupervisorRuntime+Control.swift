@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Posix
-import CShims
 import Logging
 import Wire
 
@@ -13,10 +12,12 @@ extension SupervisorRuntime {
 
     func acceptClients() {
         for _ in 0..<Self.acceptsPerTurn {
-            let fd = cshims_accept(listenFD)
-            if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                if errno == EMFILE || errno == ENFILE { refuseWithSpareDescriptor() }
+            let fd: Int32
+            do throws(Errno) {
+                guard let accepted = try Posix.accept(listenFD) else { return }
+                fd = accepted
+            } catch {
+                if error.rawValue == EMFILE || error.rawValue == ENFILE { refuseWithSpareDescriptor() }
                 return
             }
             guard clients.count < admission.cap else {
@@ -44,8 +45,7 @@ extension SupervisorRuntime {
     private func refuseWithSpareDescriptor() {
         guard admission.spareFD >= 0 else { return }
         Posix.close(admission.spareFD)
-        let fd = cshims_accept(listenFD)
-        if fd >= 0 {
+        if let fd = try? Posix.accept(listenFD) {
             refuse(fd, .outOfDescriptors, ControlReply(ok: false, error: "the supervisor is out of descriptors "
                 + "(RLIMIT_NOFILE); try again shortly"))
         }

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Posix
-import CShims
 import Foundation
 import Logging
 import Wire
@@ -95,7 +94,7 @@ extension SupervisorRuntime {
         arguments[0] = path
         var environment = Posix.environmentEntries().filter { !$0.hasPrefix(RootHandover.variable + "=") }
         environment.append("\(RootHandover.variable)=\(stateFD)")
-        let error = Self.execute(path, arguments: arguments, environment: environment)
+        let error = Posix.execute(path, arguments: arguments, environment: environment)
 
         // Still here: the exec failed, and this root carries on as it was.
         Posix.close(stateFD)
@@ -172,18 +171,6 @@ extension SupervisorRuntime {
                 + "it answered '\(line.prefix(80))': stop the tree and start it with the new binary"
         }
         return nil
-    }
-
-    private static func execute(_ path: String, arguments: [String], environment: [String]) -> Errno {
-        func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] { strings.map { strdup($0) } + [nil] }
-        let argv = cStrings(arguments)
-        let envp = cStrings(environment)
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        _ = cshims_execve(path, argv, envp)
-        return Errno.current
     }
 
     /// Takes over what the previous root handed over: the tree as it stood, and every descriptor.

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Posix
-import CShims
 import Logging
 import Wire
 
@@ -38,7 +37,7 @@ public final class SupervisorRuntime {
     let baseEnvironment: [String]
 
     var tree: SupervisorTree
-    var epollFD: Int32 = -1
+    var epoll: Posix.Epoll?
     var signalFD: Int32 = -1
     var listenFD: Int32 = -1
     var devNullFD: Int32 = -1
@@ -126,9 +125,9 @@ public final class SupervisorRuntime {
     /// - Throws: `SupervisorError.signals`.
     public static func takeOverSignals() throws(SupervisorError) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
-        let fd = [SIGCHLD, SIGTERM, SIGINT, SIGHUP].withUnsafeBufferPointer { cshims_signalfd($0.baseAddress, 4) }
-        guard fd >= 0 else { throw SupervisorError(.signals, path: "signalfd", Errno.current) }
-        return fd
+        do throws(Errno) { return try Posix.signalDescriptor(for: [SIGCHLD, SIGTERM, SIGINT, SIGHUP]) } catch {
+            throw SupervisorError(.signals, path: "signalfd", error)
+        }
     }
 
     /// Runs the tree until it has stopped: after `cidp stop`, SIGTERM/SIGINT, the root giving up,
@@ -145,8 +144,9 @@ public final class SupervisorRuntime {
         do throws(Errno) { try Posix.becomeSubreaper() } catch {
             throw SupervisorError(.signals, path: "PR_SET_CHILD_SUBREAPER", error)
         }
-        epollFD = cshims_epoll_create()
-        guard epollFD >= 0 else { throw SupervisorError(.signals, path: "epoll", Errno.current) }
+        do throws(Errno) { epoll = try Posix.Epoll() } catch {
+            throw SupervisorError(.signals, path: "epoll", error)
+        }
         devNullFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
         if let adopted {
             // Re-executed (`cidp upgrade --root`): everything is open already and the tree runs.
@@ -185,12 +185,12 @@ public final class SupervisorRuntime {
             let ms = remaining <= .zero ? 0 : remaining.milliseconds + 1
             timeout = Int32(min(ms, 1000))
         }
-        var tokens = [UInt64](repeating: 0, count: 64)
-        var hangups = [Int32](repeating: 0, count: 64)
-        let count = cshims_epoll_wait(epollFD, &tokens, &hangups, 64, timeout)
-        if count < 0 { preconditionFailure("epoll_wait failed: \(Errno.current)") }
-        for index in 0..<Int(count) {
-            let fd = Int32(truncatingIfNeeded: tokens[index])
+        let events: [(token: UInt64, hangup: Bool)]
+        do throws(Errno) { events = try epoll!.wait(capacity: 64, timeoutMilliseconds: timeout) } catch {
+            preconditionFailure("epoll_wait failed: \(error)")
+        }
+        for event in events {
+            let fd = Int32(truncatingIfNeeded: event.token)
             guard let source = sources[fd] else { continue }
             dispatch(fd: fd, source: source)
         }
@@ -247,10 +247,8 @@ public final class SupervisorRuntime {
     // MARK: Signals
 
     private func readSignals() {
-        var signo: Int32 = 0
-        var sender: pid_t = 0
         var reap = false
-        while cshims_signalfd_read(signalFD, &signo, &sender) == 1 {
+        while let (signo, sender) = Posix.readSignal(signalFD) {
             switch signo {
             case SIGCHLD:
                 reap = true
@@ -425,14 +423,14 @@ public final class SupervisorRuntime {
 
     func register(_ fd: Int32, as source: Source) {
         sources[fd] = source
-        if cshims_epoll_add(epollFD, fd, UInt64(UInt32(bitPattern: fd))) != 0 {
-            preconditionFailure("epoll_ctl(ADD, \(fd)) failed: \(Errno.current)")
+        do throws(Errno) { try epoll!.add(fd, token: UInt64(UInt32(bitPattern: fd))) } catch {
+            preconditionFailure("epoll_ctl(ADD, \(fd)) failed: \(error)")
         }
     }
 
     func unregister(_ fd: Int32) {
         guard sources.removeValue(forKey: fd) != nil else { return }
-        _ = cshims_epoll_remove(epollFD, fd)
+        epoll?.remove(fd)
         controlReaders[fd] = nil
         forwarders[fd] = nil
         clients[fd] = nil
@@ -447,7 +445,7 @@ public final class SupervisorRuntime {
         for fd in Array(clients.keys) where !stopWaiters.contains(fd) { unregister(fd) }
         for fd in Array(sources.keys) where fd != signalFD && !stopWaiters.contains(fd) { unregister(fd) }
         unlink(runDirectory.socketPath)
-        Posix.close(epollFD)
+        epoll?.close()
         Posix.close(devNullFD)
         if admission.spareFD >= 0 { Posix.close(admission.spareFD) }
         logger.notice("Supervisor stopped", metadata: ["exit.code": "\(outcome?.exitCode ?? 0)"])

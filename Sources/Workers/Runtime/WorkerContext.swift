@@ -2,7 +2,6 @@ import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import Wire
 
 /// A worker's side of the supervision contract: it dies with its supervisor, applies its memory
@@ -44,11 +43,11 @@ public final class WorkerContext: @unchecked Sendable {
             poisonPill = nil
         }
         if let supervisor = environment[WireLayout.supervisorPIDVariable].flatMap(Int32.init) {
-            _ = cshims_set_parent_death_signal(SIGKILL)
+            try? Posix.setParentDeathSignal(SIGKILL)
             if getppid() != supervisor { exit(Self.orphanedExitCode) }
         }
         if let limit = environment[WireLayout.memoryLimitVariable].flatMap(UInt64.init) {
-            _ = cshims_limit_address_space(0, limit)
+            try? Posix.limitAddressSpace(of: 0, bytes: limit)
         }
         writer = FrameWriter(fd: WireLayout.controlFD, channel: "\(name) control")
         isAttached = fcntl(WireLayout.controlFD, F_GETFD) != -1
