@@ -10,7 +10,8 @@ import Glibc
 /// (`SimulatorFaults`), for the extractor to pull from.
 ///
 /// Options: `--port P` (required, 1…65535), `--host ADDRESS` (default 127.0.0.1),
-/// `--records N` (default 10000), `--seed S` (default 42), `--fault KIND=VALUE` (repeatable),
+/// `--records N` (default 10000), `--seed S` (default 42), `--profile original|realistic` (default
+/// original: `SimulatorProfile`), `--fault KIND=VALUE` (repeatable),
 /// `--follow-rate R` (an open-ended source: R more records each second after the first N, up to
 /// `TelemetryGenerator.maximumCount` in all, where it ends). `--records` is at most that cap.
 ///
@@ -64,6 +65,12 @@ public struct SensorSimWorker {
                     throw UsageError(description: "--seed expects an integer 0...\(UInt64.max), got '\(text)'")
                 }
                 configuration.seed = seed
+            case "--profile":
+                let text = try value(flag)
+                guard let profile = SimulatorProfile(parsing: text) else {
+                    throw UsageError(description: "--profile expects one of \(SimulatorProfile.names), got '\(text)'")
+                }
+                configuration.profile = profile
             case "--fault":
                 let text = try value(flag)
                 do {
