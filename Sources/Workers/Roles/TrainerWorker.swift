@@ -183,17 +183,23 @@ public struct TrainerWorker {
             context.reportProgress(stage: "train", counters: ["trees": Int64(done), "trees_total": Int64(treeCount)])
         }
         if Termination.isRequested { exit(0) }
+        // The risk is calibrated on held-out scores without giving up training rows: each
+        // training row's out-of-bag score (the trees that never drew it), isotonic (docs/WAREHOUSE.md).
+        let outOfBag = forest.outOfBagProbability(train) { done in
+            if Termination.isRequested { exit(0) }
+            context.heartbeatIfDue()
+            context.reportProgress(stage: "calibrate", counters: ["trees": Int64(done), "trees_total": Int64(treeCount)])
+        }
+        let heldOut = outOfBag.indices.filter { !outOfBag[$0].isNaN }
+        let calibration = heldOut.isEmpty ? nil : IsotonicCalibration.fit(
+            scores: heldOut.map { outOfBag[$0] }, labels: heldOut.map { trainLabels[$0] })
+        let calibrationMap = calibration.map {
+            CalibrationMap($0, fittedOn: "out-of-bag scores of \(heldOut.count) training rows")
+        }
+        let served = ServedModel(scorer: .forest(forest), calibration: calibration)
         let testLabels = split.test.map { data.labels[$0] }
-        let testScores = forest.predictProbability(matrix.rows(split.test))
-        let testPredicted = testScores.map { $0 >= 0.5 ? UInt8(1) : 0 }
-        let confusion = ClassificationMetrics.confusion(labels: testLabels, predictions: testPredicted)
-        let metrics = ModelMetrics(
-            rocAUC: ClassificationMetrics.rocAUC(labels: testLabels, scores: testScores),
-            precision: ClassificationMetrics.precision(labels: testLabels, predictions: testPredicted),
-            recall: ClassificationMetrics.recall(labels: testLabels, predictions: testPredicted),
-            f1: ClassificationMetrics.f1(labels: testLabels, predictions: testPredicted),
-            truePositives: confusion.tp, falsePositives: confusion.fp, trueNegatives: confusion.tn, falseNegatives: confusion.fn,
-            trainRows: split.train.count, testRows: split.test.count)
+        let metrics = Self.holdoutMetrics(served: served, test: matrix.rows(split.test), labels: testLabels,
+                                          trainRows: split.train.count, calibration: calibrationMap?.fittedOn)
         let parametersJSON = (try? JSONEncoder.sorted.encode(parameters)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let serving: ModelRecord?
         do {
@@ -206,7 +212,8 @@ public struct TrainerWorker {
         // The watermark read in the same snapshot as the rows.
         let candidate = NewModel(parameters: parametersJSON, metrics: metrics, rowCount: Int64(data.labels.count),
                                  dataFingerprint: data.fingerprint, watermarkBatch: data.watermark?.batchID ?? 0,
-                                 model: forest.encoded(), status: .serving, reason: nil)
+                                 model: forest.encoded(), status: .serving, reason: nil, kind: served.kind,
+                                 calibration: calibrationMap?.json)
         do {
             switch promotion.verdict(candidate: metrics, serving: serving?.metrics, servingVersion: serving?.version) {
             case .promote:
@@ -214,9 +221,14 @@ public struct TrainerWorker {
                 // warehouse: the console shows which of its two steps runs.
                 let rows = Int64(data.labels.count)
                 context.reportProgress(stage: "publish", counters: ["step": 0, "steps": 2, "rows": rows])
-                let scores = forest.predictProbability(matrix)
+                // Through the served model: what a predictor using `ServedModel` answers for these rows.
+                let scores = served.modelProbabilities(matrix)
                 context.reportProgress(stage: "publish", counters: ["step": 1, "steps": 2, "rows": rows])
-                let predictions = Predictions(data: data, riskScores: scores, predicted: scores.map { $0 >= 0.5 ? 1 : 0 })
+                var inTraining = [UInt8](repeating: 0, count: data.labels.count)
+                for row in split.train { inTraining[row] = 1 }
+                let predictions = Predictions(data: data, riskScores: served.risk(fromModelProbabilities: scores),
+                                              predicted: ServedModel.flags(fromModelProbabilities: scores),
+                                              inTraining: inTraining)
                 let version = try trouble.waitingOut("publish", watermark: watermark) { () throws(WarehouseError) in
                     try warehouse.publish(model: candidate, predictions: predictions)
                 }
@@ -240,6 +252,30 @@ public struct TrainerWorker {
 }
 
 extension TrainerWorker {
+    /// The holdout metrics of `served`: ROC-AUC, precision, recall and F1 of the model's own
+    /// probability (F1 at 0.5, as the original's `predict`), and of the calibrated risk its Brier
+    /// score, mean against the observed failure rate, and reliability table (10 bins).
+    static func holdoutMetrics(served: ServedModel, test: FeatureMatrix, labels: [UInt8], trainRows: Int,
+                               calibration: String?) -> ModelMetrics {
+        let scores = served.modelProbabilities(test)
+        let risk = served.risk(fromModelProbabilities: scores)
+        let predicted = ServedModel.flags(fromModelProbabilities: scores)
+        let confusion = ClassificationMetrics.confusion(labels: labels, predictions: predicted)
+        let count = Double(max(1, labels.count))
+        return ModelMetrics(
+            rocAUC: ClassificationMetrics.rocAUC(labels: labels, scores: scores),
+            precision: ClassificationMetrics.precision(labels: labels, predictions: predicted),
+            recall: ClassificationMetrics.recall(labels: labels, predictions: predicted),
+            f1: ClassificationMetrics.f1(labels: labels, predictions: predicted),
+            truePositives: confusion.tp, falsePositives: confusion.fp, trueNegatives: confusion.tn, falseNegatives: confusion.fn,
+            trainRows: trainRows, testRows: labels.count,
+            brier: labels.isEmpty ? nil : ClassificationMetrics.brier(labels: labels, scores: risk),
+            holdoutMeanRisk: risk.reduce(0, +) / count,
+            holdoutFailureRate: Double(labels.reduce(0) { $0 + Int($1) }) / count,
+            reliability: ClassificationMetrics.reliability(labels: labels, scores: risk, bins: 10),
+            calibration: calibration.map { "isotonic on \($0)" })
+    }
+
     /// Before the trees, for the console: `step` of the three steps before training done (the
     /// warehouse gate, the backup, reading the training data), each of which can take seconds.
     static func reportPreparing(step: Int64, context: WorkerContext) {

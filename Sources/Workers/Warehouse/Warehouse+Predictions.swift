@@ -8,9 +8,12 @@ public struct Predictions: Sendable {
     public var riskScores: [Double]
     /// The predicted failure flag of each row, 0 or 1.
     public var predicted: [UInt8]
+    /// Per row, 1 if the model was fitted on it (`ai_telemetry_predictions.in_training`); empty: all 0.
+    public var inTraining: [UInt8]
 
     /// Predictions with every field given.
-    public init(data: TrainingData, riskScores: [Double], predicted: [UInt8]) {
+    public init(data: TrainingData, riskScores: [Double], predicted: [UInt8], inTraining: [UInt8] = []) {
+        self.inTraining = inTraining
         self.data = data
         self.riskScores = riskScores
         self.predicted = predicted
@@ -79,8 +82,8 @@ extension Warehouse {
     private func insert(_ model: NewModel, metrics: String) throws(DatabaseError) -> Int64 {
         let insert = try db.prepare("""
             INSERT INTO ml_models (created_at, status, reason, parameters, metrics, row_count, data_fingerprint,
-                watermark_batch, model)
-            VALUES (datetime('now'), ?, ?, ?, ?, ?, ?, ?, ?) RETURNING version
+                watermark_batch, model, kind, calibration)
+            VALUES (datetime('now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING version
             """)
         try insert.bind(model.status.rawValue, at: 1)
         if let reason = model.reason { try insert.bind(reason, at: 2) } else { try insert.bindNull(at: 2) }
@@ -90,6 +93,8 @@ extension Warehouse {
         try insert.bind(model.dataFingerprint, at: 6)
         try insert.bind(Int64(model.watermarkBatch), at: 7)
         try insert.bind(blob: model.model, at: 8)
+        try insert.bind(model.kind.rawValue, at: 9)
+        if let calibration = model.calibration { try insert.bind(calibration, at: 10) } else { try insert.bindNull(at: 10) }
         _ = try insert.step()
         let version = insert.int64(at: 0)
         try insert.execute()
@@ -101,8 +106,8 @@ extension Warehouse {
     private func insert(_ predictions: Predictions, version: Int64) throws(DatabaseError) {
         let insert = try db.prepare("""
             INSERT INTO ai_telemetry_predictions (timestamp, pump_id, flow_rate, pressure, vibration, temperature,
-                ai_risk_score_percent, ai_predicted_failure, model_version)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ai_risk_score_percent, ai_predicted_failure, model_version, in_training)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let text = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: UTCTimestamp.textLength)
         defer { text.deallocate() }
@@ -121,6 +126,7 @@ extension Warehouse {
             try insert.bind(temperature[row], at: 6)
             try insert.bind(Self.riskPercent(predictions.riskScores[row]), at: 7)
             try insert.bind(Int64(predictions.predicted[row]), at: 8)
+            try insert.bind(Int64(predictions.inTraining.isEmpty ? 0 : predictions.inTraining[row]), at: 10)
             try insert.execute()
         }
     }
@@ -143,6 +149,7 @@ extension Warehouse {
             ("pump indices", data.pumpIndices.count), ("risk scores", predictions.riskScores.count),
             ("predicted flags", predictions.predicted.count),
         ]
+        if !predictions.inTraining.isEmpty { lengths.append(("in-training flags", predictions.inTraining.count)) }
         for (name, column) in zip(TrainingData.featureNames, data.columns.prefix(4)) { lengths.append((name, column.count)) }
         for (name, count) in lengths where count != rows { throw refuse("\(rows) timestamps but \(count) \(name)") }
         for row in 0..<rows {
