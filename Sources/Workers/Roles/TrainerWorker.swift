@@ -175,6 +175,7 @@ public struct TrainerWorker {
         logger.info("Training", metadata: ["rows": "\(data.labels.count)", "train": "\(split.train.count)",
                                            "test": "\(split.test.count)", "trees": "\(parameters.treeCount)"])
         let treeCount = parameters.treeCount
+        let fitStart = WorkerContext.monotonicNow()
         let forest = RandomForest.fit(train, labels: trainLabels, parameters: parameters) { done in
             // Called from the training threads: heartbeats prove the fit is alive, and a stop
             // request ends it at once (nothing is written until `publish`, one transaction).
@@ -183,6 +184,7 @@ public struct TrainerWorker {
             context.reportProgress(stage: "train", counters: ["trees": Int64(done), "trees_total": Int64(treeCount)])
         }
         if Termination.isRequested { exit(0) }
+        let fitSeconds = (WorkerContext.monotonicNow() - fitStart).seconds
         // The risk is calibrated on held-out scores without giving up training rows: each
         // training row's out-of-bag score (the trees that never drew it), isotonic (docs/WAREHOUSE.md).
         let outOfBag = forest.outOfBagProbability(train) { done in
@@ -198,8 +200,9 @@ public struct TrainerWorker {
         }
         let served = ServedModel(scorer: .forest(forest), calibration: calibration)
         let testLabels = split.test.map { data.labels[$0] }
-        let metrics = Self.holdoutMetrics(served: served, test: matrix.rows(split.test), labels: testLabels,
+        var metrics = Self.holdoutMetrics(served: served, test: matrix.rows(split.test), labels: testLabels,
                                           trainRows: split.train.count, calibration: calibrationMap?.fittedOn)
+        metrics.fitSeconds = fitSeconds
         let parametersJSON = (try? JSONEncoder.sorted.encode(parameters)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let serving: ModelRecord?
         do {

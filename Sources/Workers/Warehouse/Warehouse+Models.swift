@@ -45,6 +45,8 @@ public struct ModelMetrics: Codable, Equatable, Sendable {
     public var reliability: [ReliabilityBin]?
     /// How the risk was calibrated, e.g. `isotonic on out-of-bag scores of 15920 training rows`.
     public var calibration: String?
+    /// Seconds the fit took (the trees, without calibration or scoring).
+    public var fitSeconds: Double?
 
     /// Metrics with every field given.
     public init(
@@ -76,7 +78,7 @@ public struct ModelMetrics: Codable, Equatable, Sendable {
         case trueNegatives = "true_negatives", falseNegatives = "false_negatives"
         case trainRows = "train_rows", testRows = "test_rows"
         case brier, holdoutMeanRisk = "holdout_mean_risk", holdoutFailureRate = "holdout_failure_rate"
-        case reliability, calibration
+        case reliability, calibration, fitSeconds = "fit_seconds"
     }
 }
 
