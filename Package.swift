@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "cidp", targets: ["cidp"]),
         .executable(name: "cidp-bench", targets: ["cidp-bench"]),
         .executable(name: "cidp-sensor-sim", targets: ["cidp-sensor-sim"]),
+        .executable(name: "cidp-predictor", targets: ["cidp-predictor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -73,7 +74,22 @@ let package = Package(
         ]),
         .executableTarget(name: "cidp-sensor-sim", dependencies: ["SensorSimulator", "Workers", logging]),
 
-        .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Wire", "LogFormat", "CivilCalendar",
+        // The prediction API (`predictor` role), in its own executable for the same reason as the
+        // simulator: FlyingFox stays out of `cidp`. `cidp worker predictor` execs `cidp-predictor`.
+        // (A hand-written HTTP/1.1 server like the root's metrics listener would spare the exec,
+        // but the predictor is one long-lived process, takes JSON bodies from clients, and the
+        // simulator already trusts FlyingFox with request parsing.)
+        .target(name: "Predictor", dependencies: [
+            "Workers", "Forest", "CivilCalendar", logging, .product(name: "FlyingFox", package: "FlyingFox"),
+        ]),
+        .executableTarget(name: "cidp-predictor", dependencies: ["Predictor", "Workers", logging]),
+
+        // The continuity drills (`cidp drill`) and their harness — a spawned process with its
+        // output in files, deadlines, a sandbox, a tree under test — which the integration tests
+        // reuse; the reference tables stay computed independently on each side.
+        .target(name: "Drills", dependencies: ["Supervisor", "Workers", "Wire", "LogFormat", "OperatorText"]),
+
+        .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Drills", "Wire", "LogFormat", "CivilCalendar",
                                                        "OperatorText", "PortableRandom", logging,
                                                        argumentParser]),
 
@@ -90,7 +106,9 @@ let package = Package(
         .testTarget(name: "TreeMetricsTests", dependencies: ["TreeMetrics", "Supervisor"]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", "LogFormat", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
+        .testTarget(name: "PredictorTests", dependencies: ["Predictor", "Workers", "Forest"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims", "CSQLite",
-                                                            "OperatorText", "LogFormat", "TestRunnerSettings", "TreeMetrics", "cidp", "cidp-sensor-sim"]),
+                                                            "OperatorText", "LogFormat", "Drills", "TestRunnerSettings", "TreeMetrics", "cidp", "cidp-sensor-sim",
+                                                            "cidp-predictor"]),
     ]
 )

@@ -5,6 +5,8 @@ public enum WorkerRole: String, CaseIterable, Sendable {
     /// The pipeline roles of DESIGN.md.
     case sensorSim = "sensor-sim"
     case extractor, transformer, loader, trainer
+    /// The prediction API over the serving model (`cidp-predictor`, see `Sources/Predictor`).
+    case predictor
 
     /// Runs the role in this process; does not return.
     public func run(arguments: [String], context: WorkerContext) throws(WorkerUsageError) -> Never {
@@ -15,6 +17,8 @@ public enum WorkerRole: String, CaseIterable, Sendable {
             try TestWorker(arguments: arguments).run(context: context)
         case .sensorSim:
             preconditionFailure("sensor-sim runs as its own executable; see WorkerRole.execSensorSimulator")
+        case .predictor:
+            preconditionFailure("predictor runs as its own executable; see WorkerRole.execCompanion")
         case .extractor:
             try ExtractorWorker(arguments: arguments).run(context: context)
         case .transformer:
@@ -40,6 +44,7 @@ public enum WorkerRole: String, CaseIterable, Sendable {
         case .transformer: _ = try TransformerWorker(arguments: arguments)
         case .loader: _ = try LoaderWorker(arguments: arguments)
         case .trainer: _ = try TrainerWorker(arguments: arguments)
+        case .predictor: _ = try PredictorOptions(arguments: arguments)
         }
     }
 }
@@ -51,13 +56,31 @@ import Glibc
 extension WorkerRole {
     /// The simulator's executable, beside `cidp`.
     public static let sensorSimulatorExecutable = "cidp-sensor-sim"
+    /// The predictor's executable, beside `cidp`.
+    public static let predictorExecutable = "cidp-predictor"
+
+    /// The executable of a role that runs in its own (an HTTP server: FlyingFox is not linked into
+    /// `cidp`, see Package.swift), or nil for the roles `cidp` runs itself.
+    public var companionExecutable: String? {
+        switch self {
+        case .sensorSim: Self.sensorSimulatorExecutable
+        case .predictor: Self.predictorExecutable
+        case .test, .extractor, .transformer, .loader, .trainer: nil
+        }
+    }
 
     /// Replaces this process with `cidp-sensor-sim ARGUMENTS` from the directory of `executable`:
     /// the same pid, descriptors and environment, so the supervisor sees no difference.
     /// Returns only on failure, with a one-line reason. C: `execv`.
     public static func execSensorSimulator(besides executable: String, arguments: [String]) -> String {
+        execCompanion(sensorSimulatorExecutable, besides: executable, arguments: arguments)
+    }
+
+    /// Replaces this process with `NAME ARGUMENTS` from the directory of `executable`, as
+    /// `execSensorSimulator` does. Returns only on failure, with a one-line reason. C: `execv`.
+    public static func execCompanion(_ name: String, besides executable: String, arguments: [String]) -> String {
         let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let path = (directory.isEmpty ? "." : directory) + "/" + sensorSimulatorExecutable
+        let path = (directory.isEmpty ? "." : directory) + "/" + name
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         execv(path, argv)
         return "cannot run \(path): \(String(cString: strerror(errno)))"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OperatorText
 import Supervisor
 import Wire
 import Workers

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Drills
 import Foundation
 import Supervisor
 #if canImport(Glibc)
@@ -45,7 +46,10 @@ struct DrillCommand: ParsableCommand {
             throw CLIExit.usage("unknown drill '\(name)'; known drills: \(Self.knownNames.joined(separator: ", "))")
         }
         let executable = Posix.executablePath()
-        let drillPolicy = try DrillPolicy(path: policy, executable: executable)
+        let drillPolicy: DrillPolicy
+        do { drillPolicy = try DrillPolicy(path: policy, executable: executable) } catch let error as DrillError {
+            throw error.isUsage ? CLIExit.usage(error.message) : CLIExit(code: 1, message: error.message)
+        }
         SpawnedProcess.forwardInterruptions()
         var reports: [DrillReport] = []
         for drill in selected {
@@ -62,7 +66,10 @@ struct DrillCommand: ParsableCommand {
 
     /// Runs one drill in a sandbox of its own and prints its report as it goes.
     private func runOne(_ drill: any Drill.Type, policy: DrillPolicy, executable: String) throws -> DrillReport {
-        let sandbox = try DrillSandbox(drill: drill.name, policy: policy)
+        let sandbox: DrillSandbox
+        do { sandbox = try DrillSandbox(drill: drill.name, policy: policy) } catch let error as DrillError {
+            throw CLIExit(code: 1, message: error.message)
+        }
         let emit: (String) -> Void = { line in
             print(line)
             fflush(nil)

@@ -89,12 +89,20 @@ struct JobOptions: ParsableArguments {
         let finisher = Self.roles(in: policy.root).contains(WorkerRole.trainer.rawValue)
             ? WorkerRole.trainer.rawValue : WorkerRole.loader.rawValue
         let jobFlag = follow ? [] : ["--job", "--run-id", runID]
+        // The predictor serves the model to clients: a service, left out of a job (which ends once
+        // the model is trained, so a server in it would vanish under its clients within minutes,
+        // and parallel jobs on one machine would contend for its port). It runs with --follow and
+        // in a tree without a loader or trainer (a serving-only policy beside nightly jobs).
+        let roles = Self.roles(in: policy.root)
+        let isJob = !follow && (roles.contains(WorkerRole.loader.rawValue) || roles.contains(WorkerRole.trainer.rawValue))
         func rewrite(_ node: NodeSpec) -> NodeSpec {
             var node = node
             node.children = node.children.compactMap { child -> TreeSpec? in
                 switch child {
                 case .node(let inner):
-                    return .node(rewrite(inner))
+                    // A node left with no children (only a predictor, in a job) is left out too.
+                    let rewritten = rewrite(inner)
+                    return rewritten.children.isEmpty ? nil : .node(rewritten)
                 case .worker(var spec):
                     let role = spec.command.count > 2 ? spec.command[2] : ""
                     switch role {
@@ -113,6 +121,9 @@ struct JobOptions: ParsableArguments {
                         spec.command += ["--db", db] + (role == finisher ? jobFlag : follow ? [] : ["--run-id", runID])
                     case WorkerRole.trainer.rawValue:
                         spec.command += ["--db", db] + (role == finisher ? jobFlag : [])
+                    case WorkerRole.predictor.rawValue:
+                        guard !isJob else { return nil }
+                        spec.command += ["--db", db]
                     default:
                         break
                     }

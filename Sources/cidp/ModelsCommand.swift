@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OperatorText
 import Workers
 
 /// `cidp models`: every model the trainer has registered, newest first, with its metrics.

@@ -81,6 +81,12 @@ struct Up: ParsableCommand {
             return loaded
         }
         let loaded = try readPolicy()
+        // A predictor's address set in the policy must be free: refused here (exit 2), before
+        // anything is created, rather than a worker failing at start until its node gives up.
+        // Not on a re-exec: the running tree's own predictor holds it.
+        if handover == nil {
+            try Self.checkPredictorAddresses(in: loaded.root, policy: policy)
+        }
         let roles = JobOptions.roles(in: loaded.root)
         let hasLoader = roles.contains(WorkerRole.loader.rawValue)
         // A job ends when its last stage says so; a tree with no such stage runs until stopped.
@@ -174,6 +180,25 @@ struct Up: ParsableCommand {
     }
 }
 
+extension Up {
+    /// Binds, then closes, every predictor address the policy sets (`listen`); the default
+    /// address is best effort (see `PredictorWorker`) and not checked.
+    /// - Throws: `CLIExit.usage` naming the worker and the address.
+    static func checkPredictorAddresses(in root: NodeSpec, policy: String) throws(CLIExit) {
+        for spec in root.workers where spec.command.count > 2 && spec.command[2] == WorkerRole.predictor.rawValue {
+            guard let options = try? PredictorOptions(arguments: Array(spec.command.dropFirst(3))),
+                  options.isAddressExplicit else { continue }
+            do {
+                let (fd, _) = try Posix.listenTCP(host: options.host, port: options.port)
+                close(fd)
+            } catch {
+                throw CLIExit.usage("policy '\(policy)': workers.\(spec.name).listen \"\(options.host):\(options.port)\": "
+                    + "cannot listen there: \(error)")
+            }
+        }
+    }
+}
+
 /// A policy that a reload could not read, in the words `cidp up` would have used at start.
 struct ReloadError: Error, CustomStringConvertible {
     var description: String
@@ -231,10 +256,10 @@ struct Worker: ParsableCommand {
     var options: [String] = []
 
     func run() throws {
-        if role == .sensorSim {
+        if let companion = role.companionExecutable {
             // Before anything else, so nothing of this process (threads, limits) is half set up.
-            let failure = WorkerRole.execSensorSimulator(besides: Posix.executablePath(), arguments: options)
-            throw CLIExit(code: 2, message: "worker sensor-sim: \(failure)")
+            let failure = WorkerRole.execCompanion(companion, besides: Posix.executablePath(), arguments: options)
+            throw CLIExit(code: 2, message: "worker \(role.rawValue): \(failure)")
         }
         let context = WorkerContext()
         LoggingSystem.bootstrap { label in WorkerLogHandler(label: label) }

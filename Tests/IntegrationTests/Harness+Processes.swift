@@ -1,4 +1,5 @@
 import CShims
+import Drills
 import Foundation
 import Supervisor
 import Testing
@@ -34,26 +35,20 @@ extension Sandbox {
     /// code (-1 on timeout) and output.
     func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(30),
              environment: [String: String] = [:]) throws -> (code: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let name = UUID().uuidString
+        let process = try SpawnedProcess(executable: executable, arguments: arguments, directory: path,
+                                         environment: environment, stdoutPath: path + "/run.\(name).out",
+                                         stderrPath: path + "/run.\(name).err")
+        let code: Int32
+        switch process.waitForExit(timeout: timeout) {
+        case .exited(let status)?: code = status
+        case .signaled(let signal)?: code = signal
+        case nil:
+            process.send(signal: SIGKILL)
+            _ = process.waitForExit(timeout: .seconds(30))
+            code = -1
         }
-        process.currentDirectoryURL = URL(fileURLWithPath: path)
-        let out = path + "/run.\(UUID().uuidString).out"
-        let err = path + "/run.\(UUID().uuidString).err"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
-        try process.run()
-        let finished = poll(timeout: timeout) { !process.isRunning }
-        if !finished { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        let stdout = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
-        return (finished ? process.terminationStatus : -1, stdout, stderr)
+        return (code, process.stdout, process.stderr)
     }
 
     var socketPath: String { runDirectory + "/cidp.sock" }

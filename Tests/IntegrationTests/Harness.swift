@@ -1,3 +1,4 @@
+import Drills
 import Foundation
 import Supervisor
 import Testing
@@ -6,15 +7,10 @@ import Glibc
 #endif
 
 /// Polls `condition` every few milliseconds until it holds or `timeout` passes; never sleeps
-/// blindly. Returns whether it held.
+/// blindly. Returns whether it held. The drills' harness (`Deadline`), as `cidp drill` uses it.
 @discardableResult
 func poll(timeout: Duration = .seconds(20), _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try condition() { return true }
-        usleep(5_000)
-    }
-    return try condition()
+    try Deadline.poll(timeout: timeout, every: .milliseconds(5), condition)
 }
 
 /// The `cidp` executable built beside the test bundle.
@@ -97,7 +93,8 @@ final class Sandbox {
 /// A `cidp up` process started by a test. Stopped with SIGKILL at deinit if still running
 /// (its workers follow it through their parent-death signal).
 final class RunningSupervisor {
-    let process = Process()
+    /// The process, through the drills' harness (`SpawnedProcess`), both streams into `logPath`.
+    let spawned: SpawnedProcess
     let sandbox: Sandbox
     let logPath: String
 
@@ -105,32 +102,24 @@ final class RunningSupervisor {
     init(sandbox: Sandbox, arguments: [String], executable: String = cidpBinary) throws {
         self.sandbox = sandbox
         logPath = sandbox.path + "/up.\(UUID().uuidString).log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: sandbox.path)
-        let handle = FileHandle(forWritingAtPath: logPath)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        spawned = try SpawnedProcess(executable: executable, arguments: arguments, directory: sandbox.path,
+                                     stdoutPath: logPath, stderrPath: logPath)
     }
 
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
+    var pid: Int32 { spawned.pid }
+    var isRunning: Bool { spawned.isRunning }
 
     /// Everything the supervisor printed so far (console log lines).
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    /// Waits for the process to exit and returns its exit code (nil on timeout).
+    /// Waits for the process to exit and returns its exit code, or the signal that ended it (nil
+    /// on timeout).
     func waitForExit(timeout: Duration = .seconds(30)) -> Int32? {
-        guard poll(timeout: timeout, { !process.isRunning }) else { return nil }
-        process.waitUntilExit()
-        return process.terminationStatus
+        switch spawned.waitForExit(timeout: timeout) {
+        case .exited(let code)?: return code
+        case .signaled(let signal)?: return signal
+        case nil: return nil
+        }
     }
 
     /// The tree, through the control socket.

@@ -17,12 +17,12 @@ struct UpgradeTests {
         return (try? warehouse.rowCount()) ?? 0
     }
 
-    /// Copies of `cidp` and of the simulator it execs (`cidp-sensor-sim`, beside it) whose GNU
+    /// Copies of `cidp` and of the executables it execs (`cidp-sensor-sim`, `cidp-predictor`, beside it) whose GNU
     /// build-id notes differ in their first byte, in `directory`. - Returns: the new `cidp`.
     static func secondBuild(in directory: String) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let folder = URL(fileURLWithPath: cidpBinary).deletingLastPathComponent()
-        for name in ["cidp", "cidp-sensor-sim"] {
+        for name in ["cidp", "cidp-sensor-sim", "cidp-predictor"] {
             var bytes = try [UInt8](Data(contentsOf: folder.appendingPathComponent(name)))
             // The note's header: name size 4, descriptor size 20, type 3 (NT_GNU_BUILD_ID), "GNU\0".
             let header: [UInt8] = [4, 0, 0, 0, 20, 0, 0, 0, 3, 0, 0, 0, 0x47, 0x4E, 0x55, 0]
@@ -48,9 +48,9 @@ struct UpgradeTests {
         let control = ["--run-dir", sandbox.runDirectory]
         #expect(poll(timeout: .seconds(60)) { rowsLoaded(db) >= 3_000 })
         let before = try supervisor.waitForAllRunning()
-        // Two binaries: cidp, and the simulator that 'cidp worker sensor-sim' execs.
+        // Three binaries: cidp, and the simulator and predictor that 'cidp worker sensor-sim|predictor' exec.
         let oldBuilds = Dictionary(uniqueKeysWithValues: try supervisor.status().workers.map { ($0.name, $0.build) })
-        #expect(Set(oldBuilds.values).count == 2 && !oldBuilds.values.contains(nil), "\(oldBuilds)")
+        #expect(Set(oldBuilds.values).count == 3 && !oldBuilds.values.contains(nil), "\(oldBuilds)")
 
         // A binary that exits at once: rolled back, exit 1 naming the worker, the old build runs.
         let failed = try sandbox.cidp(["upgrade", "extractor", "--exe", broken] + control)
@@ -70,7 +70,7 @@ struct UpgradeTests {
             #expect(worker.build != nil && worker.build != oldBuilds[worker.name], "\(worker.name): \(tree.renderTable())")
             #expect(worker.build.map { tree.renderTable().contains($0) } == true)
         }
-        #expect(Set(tree.workers.compactMap(\.build)).count == 2)
+        #expect(Set(tree.workers.compactMap(\.build)).count == 3)
 
         #expect(rowsLoaded(db) < Int64(records), "the upgrades came after the load")
         #expect(poll(timeout: .seconds(120)) { rowsLoaded(db) >= Int64(records) })

@@ -4,7 +4,7 @@ import Testing
 /// Shared fixtures for the policy tests.
 enum PolicyFixture {
     static let executable = "/opt/cidp/bin/cidp"
-    static let roles: Set<String> = ["sensor-sim", "extractor", "transformer", "loader", "trainer", "test"]
+    static let roles: Set<String> = ["sensor-sim", "extractor", "transformer", "loader", "trainer", "predictor", "test"]
 
     /// The smallest valid policy; fixtures that break one thing start from it.
     static let minimal = """

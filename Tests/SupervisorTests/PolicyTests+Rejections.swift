@@ -24,7 +24,7 @@ extension PolicyTests {
 
                 restat = "permanent"
                 """,
-                expected: #"p.toml:6: workers.a.restat: unknown key "restat"; allowed keys: role, args, env, input, restart, shutdown, readiness_timeout_ms, watchdog_ms, memory_limit_mb, poison_pill_crashes, backoff"#),
+                expected: #"p.toml:6: workers.a.restat: unknown key "restat"; allowed keys: role, args, env, input, listen, allow_non_loopback, restart, shutdown, readiness_timeout_ms, watchdog_ms, memory_limit_mb, poison_pill_crashes, backoff"#),
             RejectedPolicy(kind: "unknown key in defaults.backoff", text: PolicyFixture.minimal + """
 
                 [defaults.backoff]
@@ -119,7 +119,7 @@ extension PolicyTests {
                 [workers.a]
                 role = "miner"
                 """,
-                expected: #"p.toml:4: workers.a.role: unknown role "miner"; known roles: extractor, loader, sensor-sim, test, trainer, transformer"#),
+                expected: #"p.toml:4: workers.a.role: unknown role "miner"; known roles: extractor, loader, predictor, sensor-sim, test, trainer, transformer"#),
             RejectedPolicy(kind: "unknown console level", text: PolicyFixture.minimal + """
 
                 [logging]
@@ -194,7 +194,7 @@ extension PolicyTests {
                 [workers.a]
                 args = []
                 """,
-                expected: "p.toml:4: workers.a.role: missing required key; known roles: extractor, loader, sensor-sim, test, trainer, transformer"),
+                expected: "p.toml:4: workers.a.role: missing required key; known roles: extractor, loader, predictor, sensor-sim, test, trainer, transformer"),
 
             // 9. Tree shape.
             RejectedPolicy(kind: "child never defined", text: """

@@ -184,13 +184,15 @@ import Testing
         #expect(etl.strategy == .restForOne)
         #expect(etl.children.map(\.name) == ["extractor", "transformer", "loader"])
         #expect(ml.strategy == .oneForOne)
-        #expect(ml.children.map(\.name) == ["trainer"])
+        #expect(ml.children.map(\.name) == ["trainer", "predictor"])
         var workers: [String: ChildSpec] = [:]
         for case .worker(let spec) in etl.children + ml.children { workers[spec.name] = spec }
         for role in ["extractor", "loader"] {
             #expect(workers[role]?.command == [exe, "worker", role])
         }
         #expect(workers["trainer"]?.command == [exe, "worker", "trainer", "--gate", "warehouse.on_violation=halt"])
+        // No `listen`: the predictor's default address, best effort.
+        #expect(workers["predictor"]?.command == [exe, "worker", "predictor"])
         #expect(workers["transformer"]?.command == [exe, "worker", "transformer",
             "--range", "flow_rate=0:2000", "--range", "pressure=0:50",
             "--range", "vibration=0:100", "--range", "temperature=-50:200",

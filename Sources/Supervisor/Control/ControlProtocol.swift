@@ -218,7 +218,8 @@ extension StatusTree {
     /// resident memory, CPU time, rows in and out with the rate, and info: strategy or restart
     /// type, then why — a halted node's `halted by transformer: <reason>` once, on the node, its
     /// workers pointing to it; a worker's trouble, or the cause of its last exit.
-    /// Every cell is shown through `OperatorText.escaped`: a reason quotes what the world wrote.
+    /// Printed by the one table printer (`TextTable`), which shows every cell through
+    /// `OperatorText.escaped`: a reason quotes what the world wrote.
     public func renderTable() -> String {
         var rows: [[String]] = [["NAME", "STATE", "PID", "RESTARTS", "UPTIME", "RSS", "CPU", "ROWS IN/OUT", "RATE", "BUILD", "INFO"]]
         func walk(_ tree: StatusTree, depth: Int, haltedAbove: StatusTree?) {
@@ -243,17 +244,12 @@ extension StatusTree {
             let rate: String = tree.recordsPerSecond.map { "\($0)/s" } ?? "-"
             let cells: [String] = [indent + tree.name, tree.state, pid, String(tree.restarts), uptime, rss, cpu, flow, rate,
                                    tree.build ?? "-", info]
-            rows.append(cells.map(OperatorText.escaped))
+            rows.append(cells)
             let halted = tree.kind == "node" && tree.state == "halted" && haltedAbove == nil ? tree : haltedAbove
             for child in tree.children ?? [] { walk(child, depth: depth + 1, haltedAbove: halted) }
         }
         walk(self, depth: 0, haltedAbove: nil)
-        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0)
-            }.joined().replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-        }.joined(separator: "\n")
+        return TextTable.lines(rows).joined(separator: "\n")
     }
 
     static func formatBytes(_ bytes: Int64) -> String {

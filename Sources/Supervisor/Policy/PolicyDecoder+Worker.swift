@@ -19,10 +19,11 @@ extension PolicyDecoder {
         guard knownRoles.contains(role) else {
             throw table.error("role", "unknown role \(role.quotedForMessage); known roles: \(roles)")
         }
-        let arguments = try table.strings("args") ?? []
+        var arguments = try table.strings("args") ?? []
         if let index = arguments.firstIndex(where: { $0.utf8.contains(0) }) {
             throw table.error("args", "expected strings without NUL characters, got one at index \(index)")
         }
+        arguments += try decodeListen(table)
         let environment = try table.stringTable("env") ?? [:]
         for (key, value) in environment.sorted(by: { $0.key < $1.key }) {
             let path = table.path("env") + [key]
@@ -38,6 +39,29 @@ extension PolicyDecoder {
         try checkBackoff(settings.backoff, definedAt: table.path)
         return WorkerDefinition(name: name, path: table.path, role: role, arguments: arguments,
                                 environment: environment, input: input, settings: settings)
+    }
+
+    /// `listen` and `allow_non_loopback`: the address a worker that serves HTTP (the predictor)
+    /// listens on, checked as `[metrics] listen` is (IPv4 `HOST:PORT`, loopback unless
+    /// `allow_non_loopback = true`), handed to it as `--listen HOST:PORT`. A role that serves
+    /// nothing refuses the option when `cidp up` checks the workers' arguments.
+    func decodeListen(_ table: TableReader) throws(PolicyError) -> [String] {
+        var allowsNonLoopback = false
+        if let value = table.table["allow_non_loopback"] {
+            guard let flag = value.bool else { throw table.error("allow_non_loopback", "expected true or false") }
+            allowsNonLoopback = flag
+        }
+        guard let text = try table.string("listen", expected: "a string \"HOST:PORT\"") else { return [] }
+        let address: MetricsAddress
+        do throws(MetricsAddress.Problem) { address = try MetricsAddress(parsing: text) } catch {
+            throw table.error("listen", "\(error.description) in \(text.quotedForMessage); expected \"HOST:PORT\" "
+                + "with an IPv4 address and a port from 0 to 65535 (\"127.0.0.1:9465\"; port 0 for any free port)")
+        }
+        guard address.isLoopback || allowsNonLoopback else {
+            throw table.error("listen", "\(text.quotedForMessage) is not a loopback address (127.0.0.0/8); a worker "
+                + "serves beyond this machine only with allow_non_loopback = true in its table")
+        }
+        return ["--listen", address.description] + (address.isLoopback ? [] : ["--allow-non-loopback"])
     }
 
     /// The supervision keys shared by workers and `[defaults]`, each checked for range.

@@ -102,7 +102,7 @@ enum PolicySchema {
     static let idleTimeoutRange = 100...3_600_000
     static let defaults = ["restart", "shutdown", "readiness_timeout_ms", "watchdog_ms", "memory_limit_mb",
                            "poison_pill_crashes", "backoff"]
-    static let worker = ["role", "args", "env", "input"] + defaults
+    static let worker = ["role", "args", "env", "input", "listen", "allow_non_loopback"] + defaults
     static let backoff = ["initial_ms", "max_ms", "multiplier", "jitter", "stable_ms"]
     static let consoleLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     static let defaultRootName = "cidp"

@@ -244,13 +244,12 @@ public struct TrainerWorker {
                 // warehouse: the console shows which of its two steps runs.
                 let rows = Int64(data.labels.count)
                 context.reportProgress(stage: "publish", counters: ["step": 0, "steps": 2, "rows": rows])
-                // Through the served model: what a predictor using `ServedModel` answers for these rows.
-                let scores = served.modelProbabilities(matrix)
+                // Through the served model's one scoring call: what the predictor answers for these rows.
+                let scores = served.scores(matrix)
                 context.reportProgress(stage: "publish", counters: ["step": 1, "steps": 2, "rows": rows])
                 var inTraining = [UInt8](repeating: 0, count: data.labels.count)
                 for row in split.train { inTraining[row] = 1 }
-                let predictions = Predictions(data: data, riskScores: served.risk(fromModelProbabilities: scores),
-                                              predicted: ServedModel.flags(fromModelProbabilities: scores),
+                let predictions = Predictions(data: data, riskScores: scores.map(\.risk), predicted: scores.map(\.predictedFailure),
                                               inTraining: inTraining)
                 let version = try trouble.waitingOut("publish", watermark: watermark) { () throws(WarehouseError) in
                     try warehouse.publish(model: candidate, predictions: predictions)

@@ -5,11 +5,22 @@ import Foundation
 /// features into the risk it publishes. The trainer computes `ai_telemetry_predictions` through
 /// it and the predictor answers through it, so both say the same for the same rows.
 ///
-/// The risk is the model's probability mapped through the calibration (isotonic, fitted on
-/// held-out scores: `ml_models.calibration`), rounded as `ai_risk_score_percent` stores it (two
-/// decimals of a percent); the predicted flag is the model's own decision, probability ≥ 0.5
-/// (the original's `predict`).
+/// The scoring contract every model kind keeps: `scores` (and `riskProbabilities`,
+/// `predictedFailures`) take the six features in `TrainingData.featureNames` order. The risk is
+/// the model's probability mapped through the calibration (isotonic, fitted on held-out scores:
+/// `ml_models.calibration`), rounded as `ai_risk_score_percent` stores it (two decimals of a
+/// percent); the predicted flag is the model's own decision, its uncalibrated probability ≥ 0.5
+/// (the original's `predict`, `ai_predicted_failure`), so a row may be flagged with a risk well
+/// under 0.5.
 public struct ServedModel: Sendable {
+    /// One row's score: what `ai_telemetry_predictions` holds for it.
+    public struct Score: Equatable, Sendable {
+        /// The calibrated risk, 0…1: `ai_risk_score_percent / 100`.
+        public let risk: Double
+        /// The model's decision, 0 or 1: `ai_predicted_failure`.
+        public let predictedFailure: UInt8
+    }
+
     /// The registry version (0 for a model not yet registered: the trainer's candidate).
     public let version: Int64
     /// What kind of model scores.
@@ -71,6 +82,15 @@ public struct ServedModel: Sendable {
     /// The calibrated risk per row, exactly what `ai_risk_score_percent / 100` holds for them.
     public func riskProbabilities(_ x: FeatureMatrix) -> [Double] {
         risk(fromModelProbabilities: modelProbabilities(x))
+    }
+
+    /// The risk and the decision per row, scoring each row once: exactly the row of
+    /// `ai_telemetry_predictions` the trainer publishes for the same features.
+    public func scores(_ x: FeatureMatrix) -> [Score] {
+        let probabilities = modelProbabilities(x)
+        return zip(risk(fromModelProbabilities: probabilities), Self.flags(fromModelProbabilities: probabilities)).map {
+            Score(risk: $0, predictedFailure: $1)
+        }
     }
 
     /// The risk of model probabilities already computed (the trainer scores once for both).

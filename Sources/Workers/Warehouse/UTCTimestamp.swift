@@ -4,7 +4,7 @@ import CivilCalendar
 /// Unix seconds ⇄ `YYYY-MM-DD HH:MM:SS` UTC text, the way pandas' `to_sql` stores datetimes in
 /// SQLite, for years 0000…9999. Pure arithmetic (Howard Hinnant's civil-calendar algorithms):
 /// no locale, no time zone database, no allocation when writing into a caller's buffer.
-enum UTCTimestamp {
+public enum UTCTimestamp {
     /// Length of the text: `2024-02-29 13:00:00`.
     static let textLength = 19
     /// 0000-01-01 00:00:00.
@@ -38,7 +38,7 @@ enum UTCTimestamp {
     }
 
     /// `seconds` as text when it has a four-digit year, else `<seconds> s since 1970`: for messages.
-    static func text(_ seconds: Int64) -> String {
+    public static func text(_ seconds: Int64) -> String {
         isRepresentable(seconds) ? string(seconds) : "\(seconds) s since 1970"
     }
 

@@ -7,7 +7,7 @@ import Glibc
 
 /// A real `cidp up` started by a drill in its sandbox, observed the way an operator observes it:
 /// `status` through the control socket, counts in the warehouse.
-final class TreeUnderTest {
+public final class TreeUnderTest {
     let sandbox: DrillSandbox
     let process: SpawnedProcess
     /// The command line, for reports.

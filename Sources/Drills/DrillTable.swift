@@ -1,9 +1,6 @@
 import Foundation
 import Wire
 import Workers
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What a correct, crash-free run puts in `fact_telemetry_features`, computed independently of
 /// the pipeline: the simulator's records for (seed, index), clean of every fault, with each
@@ -41,14 +38,9 @@ struct RowKey: Hashable {
     /// `P_003 2025-01-01 04:00:00`.
     var description: String { "\(pumpID) \(RowKey.format(timestamp))" }
 
-    /// Unix seconds as `YYYY-MM-DD HH:MM:SS` UTC, as the warehouse stores them. C: `gmtime_r`.
-    static func format(_ seconds: Int64) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        guard gmtime_r(&time, &parts) != nil else { return "\(seconds)" }
-        return String(format: "%04d-%02d-%02d %02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
-    }
+    /// Unix seconds as `YYYY-MM-DD HH:MM:SS` UTC, as the warehouse stores them (the warehouse's
+    /// own formatter: one calendar).
+    static func format(_ seconds: Int64) -> String { UTCTimestamp.text(seconds) }
 }
 
 /// The fact table against the reference, row by row: readings and labels exactly, rolling means

@@ -4,12 +4,14 @@ import Supervisor
 /// The sensor API unreachable: the simulator refuses connections for its first seconds
 /// (`--sim-fault outage=5`). The extractor must show `degraded` while it retries — the same
 /// process, not a crash loop — and the job must still load every record.
-struct APIDownDrill: Drill {
-    static let name = "api-down"
-    static let scenario = "the sensor API refuses connections for the first 5 s of a job (--sim-fault outage=5)"
+public struct APIDownDrill: Drill {
+    public static let name = "api-down"
+    public static let scenario = "the sensor API refuses connections for the first 5 s of a job (--sim-fault outage=5)"
     static let outageSeconds = 5
 
-    func run(_ context: DrillContext, report: inout DrillReport) throws {
+    public init() {}
+
+    public func run(_ context: DrillContext, report: inout DrillReport) throws {
         let extractor = context.policy.name(of: .extractor)
         let tree = try context.startTree(context.jobOptions + ["--sim-fault", "outage=\(Self.outageSeconds)"])
         // Watch the extractor until the job ends: its states, pids and restart count.

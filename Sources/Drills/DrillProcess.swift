@@ -6,11 +6,11 @@ import Glibc
 
 /// Polling with deadlines: a drill never sleeps blindly for a state, it asks again every few
 /// milliseconds until the state holds or the deadline passes.
-enum Deadline {
+public enum Deadline {
     /// Calls `condition` every `interval` until it returns true or `timeout` passes; returns
     /// whether it held (checked once more at the deadline).
     @discardableResult
-    static func poll(timeout: Duration, every interval: Duration = .milliseconds(50), _ condition: () throws -> Bool) rethrows -> Bool {
+    public static func poll(timeout: Duration, every interval: Duration = .milliseconds(50), _ condition: () throws -> Bool) rethrows -> Bool {
         let end = ContinuousClock.now + timeout
         while ContinuousClock.now < end {
             if try condition() { return true }
@@ -20,7 +20,7 @@ enum Deadline {
     }
 
     /// Sleeps the calling thread. C: `nanosleep`.
-    static func pause(_ duration: Duration) {
+    public static func pause(_ duration: Duration) {
         let nanoseconds = max(0, duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
         var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
         var remaining = timespec()
@@ -33,18 +33,18 @@ extension Duration {
     var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 
     /// `12.3 s`.
-    var formattedSeconds: String { String(format: "%.1f s", secondsValue) }
+    public var formattedSeconds: String { String(format: "%.1f s", secondsValue) }
 }
 
 /// A child process whose stdout and stderr go to files, started in a given directory with
 /// extra environment variables, and waited for with a deadline.
-final class SpawnedProcess {
+public final class SpawnedProcess {
     /// How the process ended.
-    enum Ending: Equatable, CustomStringConvertible {
+    public enum Ending: Equatable, CustomStringConvertible {
         case exited(code: Int32)
         case signaled(signal: Int32)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .exited(let code): return "exit code \(code)"
             case .signaled(let signal): return "killed by signal \(signal)"
@@ -52,19 +52,19 @@ final class SpawnedProcess {
         }
     }
 
-    let stdoutPath: String
-    let stderrPath: String
+    public let stdoutPath: String
+    public let stderrPath: String
     private let process = Process()
 
     /// Starts `executable arguments` in `directory`; `environment` is added to ours.
     /// - Throws: when the files cannot be created or the process cannot be started.
-    init(executable: String, arguments: [String], directory: String, environment: [String: String] = [:],
-         stdoutPath: String, stderrPath: String) throws {
+    public init(executable: String, arguments: [String], directory: String, environment: [String: String] = [:],
+                stdoutPath: String, stderrPath: String) throws {
         self.stdoutPath = stdoutPath
         self.stderrPath = stderrPath
-        for path in [stdoutPath, stderrPath] {
+        for path in Set([stdoutPath, stderrPath]) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw CLIExit(code: 1, message: "cannot create \(path)")
+                throw DrillError.failure("cannot create \(path)")
             }
         }
         process.executableURL = URL(fileURLWithPath: executable)
@@ -72,8 +72,10 @@ final class SpawnedProcess {
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        let output = FileHandle(forWritingAtPath: stdoutPath)
+        process.standardOutput = output
+        // One file for both: one open file, so the two streams interleave instead of overwriting.
+        process.standardError = stderrPath == stdoutPath ? output : FileHandle(forWritingAtPath: stderrPath)
         try process.run()
         SpawnedProcess.register(process.processIdentifier)
     }
@@ -87,23 +89,23 @@ final class SpawnedProcess {
         SpawnedProcess.unregister(process.processIdentifier)
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
 
     /// What it has written to stdout so far.
-    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
     /// What it has written to stderr so far.
-    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
     /// Waits until the process exits or `timeout` passes; nil on timeout (it is left running).
-    func waitForExit(timeout: Duration) -> Ending? {
-        guard Deadline.poll(timeout: timeout, { !process.isRunning }) else { return nil }
+    public func waitForExit(timeout: Duration) -> Ending? {
+        guard Deadline.poll(timeout: timeout, every: .milliseconds(5), { !process.isRunning }) else { return nil }
         process.waitUntilExit()
         return ending
     }
 
     /// How it ended, once it has.
-    var ending: Ending? {
+    public var ending: Ending? {
         guard !process.isRunning else { return nil }
         switch process.terminationReason {
         case .exit: return .exited(code: process.terminationStatus)
@@ -113,7 +115,7 @@ final class SpawnedProcess {
     }
 
     /// Sends `signal` to the process.
-    func send(signal: Int32) {
+    public func send(signal: Int32) {
         if process.isRunning { Posix.signal(process.processIdentifier, signal) }
     }
 
@@ -135,7 +137,7 @@ final class SpawnedProcess {
     /// says so on stderr, and exits 1; the drill's temporary directory, named in its header, is
     /// left in place. C: `signal`; the handler only calls `kill`, `write` and `_exit`
     /// (async-signal-safe).
-    static func forwardInterruptions() {
+    public static func forwardInterruptions() {
         register(0)  // initialises the static before a handler can read it
         let message = Array("cidp drill: interrupted; the tree under test was told to stop; its temporary directory is kept\n".utf8)
         let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: message.count)

@@ -6,11 +6,13 @@ import Workers
 /// about to commit the middle batch of a job, allocates without bound once (fault injection,
 /// `FaultInjection`), so its policy's `memory_limit_mb` (RLIMIT_AS) must stop it. It must die of
 /// it, be restarted once, and the job must lose nothing.
-struct OOMDrill: Drill {
-    static let name = "oom"
-    static let scenario = "the loader exceeds its memory limit (RLIMIT_AS) once, mid-job"
+public struct OOMDrill: Drill {
+    public static let name = "oom"
+    public static let scenario = "the loader exceeds its memory limit (RLIMIT_AS) once, mid-job"
 
-    func run(_ context: DrillContext, report: inout DrillReport) throws {
+    public init() {}
+
+    public func run(_ context: DrillContext, report: inout DrillReport) throws {
         let loader = context.policy.name(of: .loader)
         guard let limit = context.policy.worker(role: .loader)?.memoryLimit else {
             report.check("loader memory limit", false, expected: "memory_limit_mb > 0 for '\(loader)' (RLIMIT_AS)",
@@ -57,7 +59,7 @@ struct OOMDrill: Drill {
         report.check("loader restarted once", loaderPIDs.count == 2 && restarts == 1,
                      expected: "the loader's pid changed once (2 pids, restarts 1)",
                      observed: "pids \(loaderPIDs.joined(separator: "→")), restarts \(restarts)")
-        let others = context.policy.workers.map(\.name).filter { $0 != loader }
+        let others = context.policy.jobWorkers.map(\.name).filter { $0 != loader }
         let respawned = others.filter { log.spawnedPIDs(of: $0).count != 1 }
         report.check("others kept their pids", respawned.isEmpty,
                      expected: "every other worker spawned once",

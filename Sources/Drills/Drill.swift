@@ -4,7 +4,7 @@ import Wire
 import Workers
 
 /// One scenario of the continuity plan, run on a temporary copy of the tree and judged by checks.
-protocol Drill {
+public protocol Drill {
     /// The name on the command line.
     static var name: String { get }
     /// What it does, in a few words, for the header line.
@@ -17,7 +17,7 @@ protocol Drill {
 }
 
 /// What every drill is given: the command line's settings and its own sandbox.
-struct DrillContext {
+public struct DrillContext {
     let policy: DrillPolicy
     let sandbox: DrillSandbox
     /// `--records`: how many records the run must load.
@@ -27,6 +27,16 @@ struct DrillContext {
     let executable: String
     /// Progress notes for the operator (stderr), not part of the verdict.
     let note: (String) -> Void
+
+    public init(policy: DrillPolicy, sandbox: DrillSandbox, records: Int, seed: UInt64, executable: String,
+                note: @escaping (String) -> Void) {
+        self.policy = policy
+        self.sandbox = sandbox
+        self.records = records
+        self.seed = seed
+        self.executable = executable
+        self.note = note
+    }
 
     /// The longest wait for anything a healthy tree does (two minutes, more for a big
     /// `--records`); past it the check fails.

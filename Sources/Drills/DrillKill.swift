@@ -9,9 +9,9 @@ import Glibc
 /// Crashes: `kill -9` of the pipeline's workers at seeded moments of a `--follow` run. Every
 /// killed worker must come back, and the finished table must equal the crash-free reference
 /// exactly (DESIGN.md invariant 1, exactly once).
-struct KillDrill: Drill {
-    static let name = "kill"
-    static let scenario = "kill -9 of sensor-sim, extractor, transformer and loader at seeded moments of a --follow run"
+public struct KillDrill: Drill {
+    public static let name = "kill"
+    public static let scenario = "kill -9 of sensor-sim, extractor, transformer and loader at seeded moments of a --follow run"
     /// Each role once, then this many more picked by the seed. Six kills stay within the default
     /// policy's restart intensities (etl: 5 a minute, root: 3 a minute), whichever roles are picked.
     static let extraKills = 2
@@ -39,7 +39,9 @@ struct KillDrill: Drill {
         return Array(zip(names, moments)).map { (name: $0.0, atRows: $0.1) }
     }
 
-    func run(_ context: DrillContext, report: inout DrillReport) throws {
+    public init() {}
+
+    public func run(_ context: DrillContext, report: inout DrillReport) throws {
         let page = Int64(context.policy.pageSize)
         // While the source grows: past what it starts with, before `--records`.
         let first = context.followInitialRecords + context.policy.pageSize

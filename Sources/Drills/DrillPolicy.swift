@@ -4,9 +4,9 @@ import Workers
 
 /// The policy a drill puts under test, read and checked once: the tree must hold the simulator
 /// chain the drills drive, and must not write its logs outside the drill's temporary directory.
-struct DrillPolicy {
+public struct DrillPolicy {
     /// The file as given, made absolute.
-    let path: String
+    public let path: String
     /// Its text, copied into each drill's temporary directory.
     let text: String
     let policy: Policy
@@ -14,29 +14,34 @@ struct DrillPolicy {
     /// The roles every drill needs.
     static let requiredRoles: [WorkerRole] = [.sensorSim, .extractor, .transformer, .loader]
 
-    /// - Throws: `CLIExit` (usage) naming the file and the problem.
-    init(path: String, executable: String) throws {
+    /// - Throws: `DrillError` (usage) naming the file and the problem.
+    public init(path: String, executable: String) throws {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         do {
             policy = try PolicyLoader.load(path: absolute, executable: executable,
                                            knownRoles: Set(WorkerRole.allCases.map(\.rawValue)))
             text = try String(contentsOfFile: absolute, encoding: .utf8)
         } catch {
-            throw CLIExit.usage("--policy: \(error)")
+            throw DrillError.usage("--policy: \(error)")
         }
         self.path = absolute
         for role in Self.requiredRoles where worker(role: role) == nil {
-            throw CLIExit.usage("--policy \(path): no worker with role '\(role.rawValue)'; drills drive the simulator chain "
+            throw DrillError.usage("--policy \(path): no worker with role '\(role.rawValue)'; drills drive the simulator chain "
                                 + Self.requiredRoles.map(\.rawValue).joined(separator: ", "))
         }
         guard !policy.logging.directory.hasPrefix("/") else {
-            throw CLIExit.usage("--policy \(path): logging.dir '\(policy.logging.directory)' is absolute; a drill keeps its "
+            throw DrillError.usage("--policy \(path): logging.dir '\(policy.logging.directory)' is absolute; a drill keeps its "
                                 + "logs in its temporary directory, so it needs a directory relative to the working directory")
         }
     }
 
     /// Every worker of the tree, depth first, in start order.
     var workers: [ChildSpec] { policy.root.workers }
+
+    /// The workers a job starts: all but the predictor, which a job leaves out (`JobOptions.apply`).
+    var jobWorkers: [ChildSpec] {
+        workers.filter { !($0.command.count > 2 && $0.command[2] == WorkerRole.predictor.rawValue) }
+    }
 
     /// The first worker running `role`.
     func worker(role: WorkerRole) -> ChildSpec? {

@@ -5,13 +5,15 @@ import Workers
 /// "Deadlock DataBase Test": another connection holds the warehouse's write lock (`BEGIN
 /// EXCLUSIVE`) for longer than a batch takes, mid-run. The loader must wait it out visibly
 /// (`degraded`), crash nothing, and load every row once the lock is released.
-struct DeadlockDrill: Drill {
-    static let name = "deadlock"
-    static let scenario = "the warehouse locked from outside (BEGIN EXCLUSIVE) for 5 s mid-run"
+public struct DeadlockDrill: Drill {
+    public static let name = "deadlock"
+    public static let scenario = "the warehouse locked from outside (BEGIN EXCLUSIVE) for 5 s mid-run"
     /// How long the outside connection holds the lock: many batches' worth.
     static let lockDuration: Duration = .seconds(5)
 
-    func run(_ context: DrillContext, report: inout DrillReport) throws {
+    public init() {}
+
+    public func run(_ context: DrillContext, report: inout DrillReport) throws {
         let loader = context.policy.name(of: .loader)
         let page = Int64(context.policy.pageSize)
         let tree = try context.startTree(context.followOptions)

@@ -8,8 +8,8 @@ import Glibc
 /// The temporary copy a drill runs on: a fresh directory from `mkdtemp` holding a copy of the
 /// policy, the warehouse, the run directory (control socket, lock), the logs (`cidp up` runs with
 /// this directory as its working directory) and what `cidp up` printed. Never the operator's.
-final class DrillSandbox {
-    let path: String
+public final class DrillSandbox {
+    public let path: String
     let policy: DrillPolicy
 
     var policyPath: String { path + "/policy.toml" }
@@ -21,19 +21,19 @@ final class DrillSandbox {
     var upStderrPath: String { path + "/up.stderr" }
 
     /// Creates `$TMPDIR/cidp-drill-NAME-XXXXXX` (or under /tmp) and copies the policy into it.
-    /// - Throws: `CLIExit` (code 1) when the directory or the copy cannot be made.
-    init(drill: String, policy: DrillPolicy) throws {
+    /// - Throws: `DrillError` (failure) when the directory or the copy cannot be made.
+    public init(drill: String, policy: DrillPolicy) throws {
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         do {
             path = try Posix.makeTemporaryDirectory("\(base.hasSuffix("/") ? String(base.dropLast()) : base)/cidp-drill-\(drill)-XXXXXX")
         } catch {
-            throw CLIExit(code: 1, message: "cannot create a temporary directory under \(base): \(error)")
+            throw DrillError.failure("cannot create a temporary directory under \(base): \(error)")
         }
         self.policy = policy
         do {
             try policy.text.write(toFile: policyPath, atomically: true, encoding: .utf8)
         } catch {
-            throw CLIExit(code: 1, message: "cannot copy the policy into \(path): \(error)")
+            throw DrillError.failure("cannot copy the policy into \(path): \(error)")
         }
     }
 
@@ -41,7 +41,7 @@ final class DrillSandbox {
     func file(_ name: String) -> String { path + "/" + name }
 
     /// Deletes the directory and everything in it.
-    func remove() {
+    public func remove() {
         try? FileManager.default.removeItem(atPath: path)
     }
 }

@@ -13,12 +13,14 @@ import Workers
 /// starts after ≥ 2 clean batches (`poison=0.01@FROM`), on which the simulator serves at least
 /// one malformed body, so "the batches before it are loaded" is checked on real rows, one of them
 /// a page the extractor had to ask for again.
-struct CorruptionDrill: Drill {
-    static let name = "corruption"
-    static let scenario = "clean batches, then 1 % poisoned records, with 25 % malformed API bodies, in a job "
+public struct CorruptionDrill: Drill {
+    public static let name = "corruption"
+    public static let scenario = "clean batches, then 1 % poisoned records, with 25 % malformed API bodies, in a job "
         + "(--sim-fault poison=0.01@FROM, malformed=0.25)"
 
-    func run(_ context: DrillContext, report: inout DrillReport) throws {
+    public init() {}
+
+    public func run(_ context: DrillContext, report: inout DrillReport) throws {
         let page = context.policy.pageSize
         guard let plan = try CorruptionPlan(seed: context.seed, records: context.records, pageSize: page) else {
             report.check("scenario fits", false,
