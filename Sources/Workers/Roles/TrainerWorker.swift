@@ -212,16 +212,26 @@ public struct TrainerWorker {
             context.heartbeatIfDue()
             context.reportProgress(stage: "calibrate", counters: ["trees": Int64(done), "trees_total": Int64(treeCount)])
         }
+        // From here to the publish, each step on a million noisy rows takes seconds to tens of
+        // seconds on a loaded machine: every one keeps the heartbeats going (watchdog_ms).
+        let heartbeat = { (_: Int) in
+            if Termination.isRequested { exit(0) }
+            context.heartbeatIfDue()
+        }
+        heartbeat(0)
         let heldOut = outOfBag.indices.filter { !outOfBag[$0].isNaN }
         let calibration = heldOut.isEmpty ? nil : IsotonicCalibration.fit(
             scores: heldOut.map { outOfBag[$0] }, labels: heldOut.map { trainLabels[$0] })
         let calibrationMap = calibration.map {
             CalibrationMap($0, fittedOn: "out-of-bag scores of \(heldOut.count) training rows")
         }
+        heartbeat(0)
         let served = ServedModel(scorer: .forest(forest), calibration: calibration)
         let testLabels = split.test.map { data.labels[$0] }
         var metrics = Self.holdoutMetrics(served: served, test: matrix.rows(split.test), labels: testLabels,
-                                          trainRows: split.train.count, calibration: calibrationMap?.fittedOn)
+                                          trainRows: split.train.count, calibration: calibrationMap?.fittedOn,
+                                          progress: heartbeat)
+        heartbeat(0)
         metrics.fitSeconds = fitSeconds
         let parametersJSON = (try? JSONEncoder.sorted.encode(parameters)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let serving: ModelRecord?
@@ -237,6 +247,7 @@ public struct TrainerWorker {
                                  dataFingerprint: data.fingerprint, watermarkBatch: data.watermark?.batchID ?? 0,
                                  model: forest.encoded(), status: .serving, reason: nil, kind: served.kind,
                                  calibration: calibrationMap?.json)
+        heartbeat(0)
         do {
             switch promotion.verdict(candidate: metrics, serving: serving?.metrics, servingVersion: serving?.version) {
             case .promote:
@@ -245,14 +256,14 @@ public struct TrainerWorker {
                 let rows = Int64(data.labels.count)
                 context.reportProgress(stage: "publish", counters: ["step": 0, "steps": 2, "rows": rows])
                 // Through the served model's one scoring call: what the predictor answers for these rows.
-                let scores = served.scores(matrix)
+                let scores = served.scores(matrix, progress: heartbeat)
                 context.reportProgress(stage: "publish", counters: ["step": 1, "steps": 2, "rows": rows])
                 var inTraining = [UInt8](repeating: 0, count: data.labels.count)
                 for row in split.train { inTraining[row] = 1 }
                 let predictions = Predictions(data: data, riskScores: scores.map(\.risk), predicted: scores.map(\.predictedFailure),
                                               inTraining: inTraining)
                 let version = try trouble.waitingOut("publish", watermark: watermark) { () throws(WarehouseError) in
-                    try warehouse.publish(model: candidate, predictions: predictions)
+                    try warehouse.publish(model: candidate, predictions: predictions, onProgress: heartbeat)
                 }
                 context.reportProgress(stage: "publish", counters: ["step": 2, "steps": 2, "rows": rows])
                 logger.notice("Model published", metadata: [
@@ -278,8 +289,8 @@ extension TrainerWorker {
     /// probability (F1 at 0.5, as the original's `predict`), and of the calibrated risk its Brier
     /// score, mean against the observed failure rate, and reliability table (10 bins).
     static func holdoutMetrics(served: ServedModel, test: FeatureMatrix, labels: [UInt8], trainRows: Int,
-                               calibration: String?) -> ModelMetrics {
-        let scores = served.modelProbabilities(test)
+                               calibration: String?, progress: (_ rowsDone: Int) -> Void = { _ in }) -> ModelMetrics {
+        let scores = served.modelProbabilities(test, progress: progress)
         let risk = served.risk(fromModelProbabilities: scores)
         let predicted = ServedModel.flags(fromModelProbabilities: scores)
         let confusion = ClassificationMetrics.confusion(labels: labels, predictions: predicted)

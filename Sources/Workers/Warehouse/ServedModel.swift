@@ -72,8 +72,31 @@ public struct ServedModel: Sendable {
         self.calibration = calibration
     }
 
+    /// The rows scored between two calls of a scoring call's `progress`.
+    public static let progressRows = 65_536
+
     /// The model's own probability of failure per row, uncalibrated.
-    public func modelProbabilities(_ x: FeatureMatrix) -> [Double] {
+    ///
+    /// Rows are scored `progressRows` at a time, `progress` called after each slice with the
+    /// rows done: a forest grown on a million noisy rows takes tens of seconds to score them all
+    /// on a loaded machine, and its caller's heartbeats must not wait for the end. A row's score
+    /// does not depend on the slicing.
+    public func modelProbabilities(_ x: FeatureMatrix, progress: (_ rowsDone: Int) -> Void = { _ in }) -> [Double] {
+        guard x.rowCount > Self.progressRows else {
+            defer { progress(x.rowCount) }
+            return probabilities(of: x)
+        }
+        var probabilities = [Double]()
+        probabilities.reserveCapacity(x.rowCount)
+        for start in stride(from: 0, to: x.rowCount, by: Self.progressRows) {
+            let slice = x.rows(Array(start..<min(x.rowCount, start + Self.progressRows)))
+            probabilities += self.probabilities(of: slice)
+            progress(probabilities.count)
+        }
+        return probabilities
+    }
+
+    private func probabilities(of x: FeatureMatrix) -> [Double] {
         switch scorer {
         case .forest(let forest): forest.predictProbability(x)
         }
@@ -85,9 +108,10 @@ public struct ServedModel: Sendable {
     }
 
     /// The risk and the decision per row, scoring each row once: exactly the row of
-    /// `ai_telemetry_predictions` the trainer publishes for the same features.
-    public func scores(_ x: FeatureMatrix) -> [Score] {
-        let probabilities = modelProbabilities(x)
+    /// `ai_telemetry_predictions` the trainer publishes for the same features. `progress` as
+    /// in `modelProbabilities`.
+    public func scores(_ x: FeatureMatrix, progress: (_ rowsDone: Int) -> Void = { _ in }) -> [Score] {
+        let probabilities = modelProbabilities(x, progress: progress)
         return zip(risk(fromModelProbabilities: probabilities), Self.flags(fromModelProbabilities: probabilities)).map {
             Score(risk: $0, predictedFailure: $1)
         }

@@ -30,7 +30,8 @@ extension Warehouse {
     /// whole new one, never a mix, and a failure anywhere leaves both tables as they were. A
     /// rejected model is only recorded; the predictions, if given, are ignored and the table is
     /// left as it is. While another connection holds the write lock, retries like `commit`,
-    /// calling `onBlocked` with the time waited before each pause.
+    /// calling `onBlocked` with the time waited before each pause; `onProgress` is called every
+    /// 16,384 predictions written (the trainer's heartbeats).
     /// - Returns: the new model's version.
     /// - Throws: `WarehouseError`: `.invalidModel` or `.invalidPredictions` (a serving model
     ///   without predictions, arrays of different lengths, a risk outside 0…1, a flag not 0 or 1,
@@ -38,7 +39,8 @@ extension Warehouse {
     ///   lock policy's deadline; `.database` (e.g. two predictions for one pump and timestamp)
     ///   after a rollback.
     public func publish(
-        model: NewModel, predictions: Predictions? = nil, onBlocked: (_ waited: Duration) -> Void = { _ in }
+        model: NewModel, predictions: Predictions? = nil, onBlocked: (_ waited: Duration) -> Void = { _ in },
+        onProgress: (_ rowsWritten: Int) -> Void = { _ in }
     ) throws(WarehouseError) -> Int64 {
         let metrics = try validate(model)
         let serving = model.status == .serving
@@ -57,7 +59,7 @@ extension Warehouse {
                     let version = try insert(model, metrics: metrics)
                     if serving, let predictions {
                         try db.execute("DELETE FROM ai_telemetry_predictions")
-                        try insert(predictions, version: version)
+                        try insert(predictions, version: version, onProgress: onProgress)
                     }
                     return version
                 }
@@ -103,7 +105,9 @@ extension Warehouse {
 
     /// Inserts every prediction with one statement, reused; the timestamp text goes through one
     /// buffer, so nothing is allocated per row.
-    private func insert(_ predictions: Predictions, version: Int64) throws(DatabaseError) {
+    /// Inserts the predictions; `onProgress` every `progressRows` rows (a million take seconds).
+    private func insert(_ predictions: Predictions, version: Int64,
+                        onProgress: (_ rowsWritten: Int) -> Void) throws(DatabaseError) {
         let insert = try db.prepare("""
             INSERT INTO ai_telemetry_predictions (timestamp, pump_id, flow_rate, pressure, vibration, temperature,
                 ai_risk_score_percent, ai_predicted_failure, model_version, in_training)
@@ -128,8 +132,12 @@ extension Warehouse {
             try insert.bind(Int64(predictions.predicted[row]), at: 8)
             try insert.bind(Int64(predictions.inTraining.isEmpty ? 0 : predictions.inTraining[row]), at: 10)
             try insert.execute()
+            if (row + 1) % Self.progressRows == 0 { onProgress(row + 1) }
         }
     }
+
+    /// The rows written between two calls of `publish`'s `onProgress`.
+    static let progressRows = 16_384
 
     /// A probability 0…1 as the percentage the table stores: ×100, rounded to two decimals
     /// (half away from zero).
