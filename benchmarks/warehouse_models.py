@@ -5,7 +5,8 @@ Reads `fact_telemetry_features` of a warehouse CIDP wrote (python's sqlite3, key
 timestamp — the order the trainer reads), reproduces the trainer's stratified 80/20 split
 (`ClassificationMetrics.stratifiedSplit`, the same SplitMix64 shuffle, from `sklearn_forest.py`),
 fits the models asked for on the 80 % and prints one JSON line: per model the fit seconds and the
-holdout ROC-AUC, F1 at 0.5 and Brier score, plus the row and positive counts so the Swift side can
+holdout ROC-AUC, F1 at 0.5 (`f1`: scores > 0.5, scikit-learn's `predict`; `f1_at_least_half`:
+scores >= 0.5, the trainer's rule) and Brier score, plus the row and positive counts so the Swift side can
 check it saw the same rows and split.
 
 Models: `rf` is RandomForestClassifier(n_estimators=100, class_weight='balanced',
@@ -81,6 +82,9 @@ def main():
             "fit_seconds": round(seconds, 3),
             "roc_auc": float(roc_auc_score(y[test], scores)),
             "f1": float(f1_score(y[test], scores > 0.5)),
+            # The trainer's rule (ai_predicted_failure: probability >= 0.5). A forest's scores are
+            # vote fractions, so exactly 0.5 is common, and predict's argmax gives ties to class 0.
+            "f1_at_least_half": float(f1_score(y[test], scores >= 0.5)),
             "brier": float(brier_score_loss(y[test], scores)),
         }
     print(json.dumps(result))

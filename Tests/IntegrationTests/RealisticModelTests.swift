@@ -53,12 +53,14 @@ struct RealisticModelTests {
         #expect(object["rows"] as? Int == Int(model.rowCount))
         #expect(object["test_rows"] as? Int == model.metrics.testRows)
         let rf = try #require((object["models"] as? [String: [String: Double]])?["rf"])
-        let (auc, f1) = (try #require(rf["roc_auc"]), try #require(rf["f1"]))
+        // F1 by the trainer's rule, probability >= 0.5 (a forest's vote fractions hit 0.5 exactly
+        // often; scikit-learn's predict gives those ties to class 0, lowering its F1).
+        let (auc, f1) = (try #require(rf["roc_auc"]), try #require(rf["f1_at_least_half"]))
         // Tolerances for 20,000 rows (3,979 holdout rows, 252 failures): scikit-learn's own forest
         // on these rows and split, with random_state 0…3 instead of 42, scores ROC-AUC 0.845–0.853
-        // and F1 0.219–0.243 (one true positive moves F1 by about 0.006). Two forests differing only
-        // in their randomness therefore differ by about 0.0055 in AUC and 0.014 in F1 (one standard
-        // deviation); the bounds are three. The tighter targets (−0.002, −0.01) are checked at
+        // and F1 0.217–0.259 at p >= 0.5 (0.219–0.239 by predict; one true positive moves F1 by
+        // about 0.006). Two forests differing only in their randomness therefore differ by about
+        // 0.0055 in AUC and 0.014–0.018 in F1 (one standard deviation); the bounds are about three. The tighter targets (−0.002, −0.01) are checked at
         // 100,000 and 1,000,000 rows by `cidp-bench models` (docs/BENCHMARKS.md).
         #expect(model.metrics.rocAUC >= auc - 0.015, "CIDP \(model.metrics.rocAUC), scikit-learn \(auc)")
         #expect(model.metrics.f1 >= f1 - 0.04, "CIDP F1 \(model.metrics.f1), scikit-learn \(f1)")
