@@ -145,8 +145,12 @@ public struct SensorSimWorker {
         // Close the listening socket, give open requests a moment, and go; exit closes the rest.
         let stopped = StopSignal()
         Task.detached {
-            serving.cancel()
+            // Stop first, then cancel: `stop` marks the server stopping before it closes the
+            // socket, so the error `run` then ends with is the expected one. Cancelling first
+            // raced it — FlyingFox's accept loop ends with `disconnected` before the mark, and
+            // under load a job's clean stop printed "Sensor simulator cannot serve" and exited 1.
             await server.stop()
+            serving.cancel()
             heartbeats.cancel()
             stopped.raise()
         }
