@@ -20,6 +20,13 @@ extension RandomForest {
     /// The forest in the versioned binary format above.
     public func encoded() -> [UInt8] {
         var out = ByteWriter()
+        // The exact size up front: a forest on a million noisy rows encodes to ~170 MB, and an
+        // array doubling its way there would hold up to twice that while the trees are alive.
+        let header = Self.magic.count + 1 + 4 * 4 + 1 + 4 + 1 + 1 + 8 + 4 + 4
+        let nodeBytes = trees.reduce(0) { sum, tree in
+            sum + 4 + tree.features.reduce(0) { $0 + ($1 < 0 ? 4 + 8 : 4 + 8 + 4 + 4) }
+        }
+        out.bytes.reserveCapacity(header + nodeBytes + 8)
         out.bytes.append(contentsOf: Self.magic)
         out.u8(Self.formatVersion)
         out.u32(UInt32(parameters.treeCount))

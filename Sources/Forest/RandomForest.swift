@@ -66,7 +66,7 @@ public struct RandomForest: Sendable, Equatable {
                 var workspace = TreeGrower.Workspace(rowCount: x.rowCount, featureCount: x.columnCount)
                 while let index = queue.take(below: treeCount) {
                     // Each index is taken once, so no two threads write the same slot.
-                    output.trees[index] = grower.grow(treeIndex: index, workspace: &workspace)
+                    output.trees[index] = grower.grow(treeIndex: index, workspace: &workspace).compacted()
                     let done = queue.finish()
                     progress?(done)
                 }

@@ -49,6 +49,7 @@ extension WorkerRole {
             ])
         case .trainer:
             return RoleSchema(keys: [
+                Key(["model"], .string, option: "--model"),
                 Key(["trees"], .integer, option: "--trees"),
                 Key(["seed"], .integer, option: "--seed"),
                 Key(["retrain_rows"], .integer, option: "--retrain-rows"),

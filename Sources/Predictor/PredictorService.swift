@@ -6,8 +6,9 @@ import Workers
 /// The prediction API without the socket: a request in, a status and a JSON body out.
 ///
 /// `GET /health` → 200 `{"status":"ok","model_version":N|null,…}`; `POST /v1/predict` with one
-/// reading object or an array of them → 200 with, per reading, `risk_probability` (0…1),
-/// `critical_risk` (0/1, threshold 0.5) and `model_version`; a bad body → 400 naming the field
+/// reading object or an array of them → 200 with, per reading, `risk_probability` (0…1, the
+/// calibrated risk), `critical_risk` (0/1, the model's own decision) and `model_version`, both
+/// exactly what the trainer publishes for the same row (`ServedModel.scores`); a bad body → 400 naming the field
 /// (and the index in an array); no serving model → 503 saying why; the warehouse unreadable while
 /// computing rolling means → 503.
 final class PredictorService: Sendable {
@@ -15,9 +16,6 @@ final class PredictorService: Sendable {
         var status: Int
         var body: [UInt8]
     }
-
-    /// The risk at or above which `critical_risk` is 1, as the trainer's `ai_predicted_failure`.
-    static let criticalThreshold = 0.5
 
     let slot: ModelSlot
     let databasePath: String
@@ -77,10 +75,10 @@ final class PredictorService: Sendable {
             readings.map { $0.vibrationRollingMean! }, readings.map { $0.pressureRollingMean! },
         ]
         assert(columns.count == TrainingData.featureNames.count)
-        let risks = model.riskProbabilities(FeatureMatrix(columns: columns))
-        let predictions = zip(readings, risks).map { reading, risk in
-            Prediction(pumpID: reading.pumpID, timestamp: RFC3339.format(reading.timestamp), riskProbability: risk,
-                       criticalRisk: risk >= Self.criticalThreshold ? 1 : 0, modelVersion: model.version)
+        let scores = model.scores(FeatureMatrix(columns: columns))
+        let predictions = zip(readings, scores).map { reading, score in
+            Prediction(pumpID: reading.pumpID, timestamp: RFC3339.format(reading.timestamp), riskProbability: score.risk,
+                       criticalRisk: Int(score.predictedFailure), modelVersion: model.version)
         }
         return input.isArray
             ? Self.json(200, PredictionList(modelVersion: model.version, predictions: predictions))

@@ -16,6 +16,8 @@ final class SensorSimServer: Sendable {
         var records = 10_000
         var seed: UInt64 = 42
         var faults = SimulatorFaults()
+        /// Which telemetry (`--profile`).
+        var profile = SimulatorProfile.original
         /// Records per second the source grows by after the first `records` (`--follow-rate`);
         /// 0 for a finite source. A growing source ends at `TelemetryGenerator.maximumCount`.
         var followRate: Double = 0
@@ -39,7 +41,8 @@ final class SensorSimServer: Sendable {
         let initial = configuration.records
         let service = SensorSimService(
             generator: TelemetryGenerator(seed: configuration.seed,
-                                          count: followRate > 0 ? TelemetryGenerator.maximumCount : configuration.records),
+                                          count: followRate > 0 ? TelemetryGenerator.maximumCount : configuration.records,
+                                          profile: configuration.profile),
             faults: configuration.faults)
         let counter = RequestCounter()
         let latency = configuration.faults.latency

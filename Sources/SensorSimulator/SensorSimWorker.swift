@@ -11,7 +11,8 @@ import Glibc
 /// (`SimulatorFaults`), for the extractor to pull from.
 ///
 /// Options: `--port P` (required, 1…65535), `--host ADDRESS` (default 127.0.0.1),
-/// `--records N` (default 10000), `--seed S` (default 42), `--fault KIND=VALUE` (repeatable),
+/// `--records N` (default 10000), `--seed S` (default 42), `--profile original|realistic` (default
+/// original: `SimulatorProfile`), `--fault KIND=VALUE` (repeatable),
 /// `--follow-rate R` (an open-ended source: R more records each second after the first N, up to
 /// `TelemetryGenerator.maximumCount` in all, where it ends). `--records` is at most that cap.
 ///
@@ -65,6 +66,12 @@ public struct SensorSimWorker {
                     throw UsageError(description: "--seed expects an integer 0...\(UInt64.max), got '\(text)'")
                 }
                 configuration.seed = seed
+            case "--profile":
+                let text = try value(flag)
+                guard let profile = SimulatorProfile(parsing: text) else {
+                    throw UsageError(description: "--profile expects one of \(SimulatorProfile.names), got '\(text)'")
+                }
+                configuration.profile = profile
             case "--fault":
                 let text = try value(flag)
                 do {
@@ -138,8 +145,12 @@ public struct SensorSimWorker {
         // Close the listening socket, give open requests a moment, and go; exit closes the rest.
         let stopped = StopSignal()
         Task.detached {
-            serving.cancel()
+            // Stop first, then cancel: `stop` marks the server stopping before it closes the
+            // socket, so the error `run` then ends with is the expected one. Cancelling first
+            // raced it — FlyingFox's accept loop ends with `disconnected` before the mark, and
+            // under load a job's clean stop printed "Sensor simulator cannot serve" and exited 1.
             await server.stop()
+            serving.cancel()
             heartbeats.cancel()
             stopped.raise()
         }

@@ -44,7 +44,7 @@ var idleSeconds = 10
 var etlRecords: [Int] = []
 var comparePython = 0
 var arguments = CommandLine.arguments.dropFirst()
-let mode = ["etl", "forest", "backup", "parse", "upgrade"].contains(arguments.first ?? "") ? arguments.removeFirst() : "supervision"
+let mode = ["etl", "forest", "backup", "parse", "upgrade", "models"].contains(arguments.first ?? "") ? arguments.removeFirst() : "supervision"
 var sklearn = false
 var jobRecords = 0
 var repeats = 5
@@ -68,7 +68,7 @@ while let flag = arguments.popFirst() {
     case "--iterations": iterations = arguments.popFirst().flatMap(Int.init) ?? { fail("--iterations needs a number") }()
     case "--rounds": rounds = arguments.popFirst().flatMap(Int.init) ?? { fail("--rounds needs a number") }()
     case "--idle-seconds": idleSeconds = arguments.popFirst().flatMap(Int.init) ?? { fail("--idle-seconds needs a number") }()
-    default: fail("unknown option '\(flag)'; expected [etl|forest|backup|parse] --iterations N, --idle-seconds S, --metrics on|off, --records N, --python-records N, --repeats N, --rounds R")
+    default: fail("unknown option '\(flag)'; expected [etl|forest|backup|parse|upgrade|models] --iterations N, --idle-seconds S, --metrics on|off, --records N, --python-records N, --repeats N, --rounds R")
     }
 }
 
@@ -96,6 +96,10 @@ func readyTimes(_ path: String) -> [Int32: Int64] {
 
 if mode == "forest" {
     runForestBench(rows: etlRecords.isEmpty ? [100_000, 1_000_000] : etlRecords, withSklearn: sklearn, jobRecords: jobRecords)
+    exit(0)
+}
+if mode == "models" {
+    runModelsBench(records: etlRecords.isEmpty ? [100_000, 1_000_000] : etlRecords)
     exit(0)
 }
 if mode == "backup" {

@@ -22,6 +22,7 @@ extension JobOptions {
             "prepare": StageDisplay(counter: "step", unit: "steps (check, back up, read)", totalCounter: "steps",
                                     showsRate: false),
             "train": StageDisplay(counter: "trees", unit: "trees", totalCounter: "trees_total"),
+            "calibrate": StageDisplay(counter: "trees", unit: "trees (out-of-bag)", totalCounter: "trees_total"),
             // Scoring every row, then writing the predictions in one transaction.
             "publish": StageDisplay(counter: "step", unit: "steps (score, write)", totalCounter: "steps",
                                     showsRate: false),

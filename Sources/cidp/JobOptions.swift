@@ -23,6 +23,10 @@ struct JobOptions: ParsableArguments {
             help: "Fault injected by the simulator, KIND=VALUE (repeatable): outage=SECONDS, latency=MS, http500=RATE, malformed=RATE, poison=RATE[@FROM], missing=RATE, flip=RATE[@FROM] (failure labels inverted from record FROM on).")
     var simFaults: [String] = []
 
+    @Option(name: .customLong("sim-profile"),
+            help: "The simulator's data: 'original' (the original's distributions, failures trivially separable) or 'realistic' (failures a noisy function of wear and readings, sensor drift, missing readings). Overrides the sensor-sim worker's --profile in the policy.")
+    var simProfile: String?
+
     @Option(help: "Seed of the simulator's data.")
     var seed: UInt64 = 42
 
@@ -50,6 +54,12 @@ struct JobOptions: ParsableArguments {
         for fault in simFaults {
             do { _ = try SimulatorFaults.parse(fault) } catch {
                 throw ValidationError("--sim-fault '\(fault)': \(error)")
+            }
+        }
+        if let simProfile {
+            guard usesSimulator else { throw ValidationError("--sim-profile needs the built-in simulator (--source sim)") }
+            guard SimulatorProfile(parsing: simProfile) != nil else {
+                throw ValidationError("--sim-profile expects one of \(SimulatorProfile.names), got '\(simProfile)'")
             }
         }
         guard !db.isEmpty else { throw ValidationError("--db expects a file path") }
@@ -100,6 +110,8 @@ struct JobOptions: ParsableArguments {
                         spec.arguments += ["--port", "\(simulatorPort)", "--records", "\(records)", "--seed", "\(seed)"]
                             + simFaults.flatMap { ["--fault", $0] }
                             + (follow ? ["--follow-rate", "\(simRate)"] : [])
+                            // Last, so it wins over a --profile in the policy's args.
+                            + (simProfile.map { ["--profile", $0] } ?? [])
                     case WorkerRole.extractor.rawValue:
                         spec.arguments += ["--source", url, "--db", db] + (follow ? ["--follow"] : [])
                     case WorkerRole.transformer.rawValue:

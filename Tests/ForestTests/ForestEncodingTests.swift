@@ -23,6 +23,15 @@ import Testing
         return bytes
     }
 
+    @Test func theEncodingIsAllocatedAtItsExactSize() {
+        let (x, labels) = RandomForest.syntheticTelemetry(rows: 2_000, seed: 9)
+        let flipped = labels.indices.map { $0 % 11 == 0 ? 1 - labels[$0] : labels[$0] }
+        let bytes = RandomForest.fit(x, labels: flipped, parameters: ForestParameters(treeCount: 6)).encoded()
+        // Reserved up front, not doubled into: the allocator may round up by a few bytes.
+        #expect(bytes.count > 10_000 && (0...16).contains(bytes.capacity - bytes.count), "\(bytes.count) of \(bytes.capacity)")
+        #expect(Self.handMade().encoded().capacity - Self.handMade().encoded().count <= 16)
+    }
+
     @Test func aDecodedForestIsEqualAndPredictsBitIdentically() throws {
         let (x, labels) = RandomForest.syntheticTelemetry(rows: 2_000, seed: 9)
         let forest = RandomForest.fit(x, labels: labels, parameters: ForestParameters(treeCount: 10, maxDepth: 12, minSamplesLeaf: 2, maxFeatures: .count(3)))

@@ -78,6 +78,25 @@ import Testing
         #expect(RandomForest.fit(x, labels: labels, parameters: other).encoded() != reference.encoded())
     }
 
+    @Test func aFittedForestKeepsNoGrowthSlackInItsTrees() {
+        let (x, cleanLabels) = RandomForest.syntheticTelemetry(rows: 3_000, seed: 3)
+        let labels = cleanLabels.indices.map { $0 % 13 == 0 ? 1 - cleanLabels[$0] : cleanLabels[$0] }
+        let forest = RandomForest.fit(x, labels: labels, parameters: ForestParameters(treeCount: 4))
+        for tree in forest.trees {
+            #expect(tree.nodeCount > 50)
+            // Growing doubles the arrays' capacity; a fitted tree's arrays hold its nodes only
+            // (the allocator may round a buffer up by a few elements).
+            for slack in [tree.features.capacity, tree.leftChildren.capacity, tree.rightChildren.capacity].map({ $0 - tree.nodeCount })
+                + [tree.thresholds.capacity, tree.values.capacity].map({ $0 - tree.nodeCount }) {
+                #expect((0...8).contains(slack), "\(slack) unused slots in a tree of \(tree.nodeCount) nodes")
+            }
+        }
+        var grown = DecisionTree()
+        for node in 0..<1_000 { _ = grown.appendLeaf(value: Double(node % 2)) }
+        #expect(grown.compacted() == grown)
+        #expect(grown.features.capacity > grown.compacted().features.capacity)
+    }
+
     @Test func maxDepthAndMinSamplesLeafBoundTheTrees() {
         let (x, labels) = RandomForest.syntheticTelemetry(rows: 2_000, seed: 5)
         let shallow = RandomForest.fit(x, labels: labels, parameters: ForestParameters(treeCount: 5, maxDepth: 2))

@@ -132,7 +132,12 @@ extension OperatorOutputTests {
         Self.expectSafe(models.stdout, "cidp models", pumpID: false)
         #expect(models.stdout.contains(#"guard: \n12:00:00.000 NOTICE cidp.supervisor: Supervisor stopped exit.code=0\u001b[2J\u0007"#),
                 "\(models.stdout)")
-        #expect(models.stdout.split(separator: "\n").count == 2, "a header and the model's row: \(models.stdout)")
+        // The models' table is a header and the model's row; after a blank line the serving
+        // model's calibration (its own table, written by CIDP, no reason in it).
+        let tables = models.stdout.components(separatedBy: "\n\n")
+        #expect(tables.count == 2, "the models' table, then the calibration's: \(models.stdout)")
+        #expect(tables[0].split(separator: "\n").count == 2, "a header and the model's row: \(models.stdout)")
+        #expect(tables.last?.hasPrefix("calibration of version 1: ") == true, "\(models.stdout)")
     }
 }
 

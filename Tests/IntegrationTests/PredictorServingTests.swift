@@ -57,11 +57,15 @@ struct PredictorServingTests {
         let port = try Posix.freeLoopbackPort()
         let sandbox = try Sandbox(policy: try Self.policy(port: port, retrainRows: 1500))
         let db = sandbox.path + "/dwh.sqlite"
-        let supervisor = try sandbox.up(["--follow", "--records", "3000", "--sim-rate", "300", "--db", db])
+        // The realistic profile: the calibrated risk differs from the model's own probability, and
+        // the decision (that probability >= 0.5) from the risk's, so both are checked for real.
+        let supervisor = try sandbox.up(["--follow", "--records", "3000", "--sim-rate", "300", "--sim-profile", "realistic",
+                                         "--db", db])
         #expect(poll(timeout: .seconds(60)) { Self.healthVersion(port) != nil }, "no model served: \(supervisor.log.suffix(2000))")
 
         // Rows the trainer scored, sent with their rolling means and again without: both answers
-        // are the stored score. A promotion between the read and the request is retried.
+        // are the stored score, the calibrated risk and the model's decision. A promotion between
+        // the read and the request is retried.
         var compared = false
         let matched = poll(timeout: .seconds(60)) {
             guard let (version, rows) = try? ScoredRows.read(db), !rows.isEmpty else { return false }
@@ -78,9 +82,14 @@ struct PredictorServingTests {
                 let risk = (prediction["risk_probability"] as? NSNumber)?.doubleValue ?? -1
                 // ai_risk_score_percent is the risk ×100 rounded to two decimals.
                 #expect(abs(risk - row.percent / 100) <= 0.00005 + 1e-12, "row \(row.pumpID) \(row.timestamp) #\(index)")
-                #expect((prediction["critical_risk"] as? NSNumber)?.intValue == (risk >= 0.5 ? 1 : 0))
+                // The model's own decision (uncalibrated probability >= 0.5), not the risk's.
+                #expect((prediction["critical_risk"] as? NSNumber)?.intValue == row.predictedFailure,
+                        "row \(row.pumpID) \(row.timestamp) #\(index)")
                 #expect((prediction["model_version"] as? NSNumber)?.int64Value == version)
             }
+            // Flagged rows whose calibrated risk is under 0.5 were among those compared.
+            #expect(rows.contains { $0.predictedFailure == 1 && $0.percent < 50 },
+                    "no flagged row with a calibrated risk under 50 %: \(rows.map { ($0.percent, $0.predictedFailure) })")
             compared = true
             return true
         }
@@ -221,6 +230,8 @@ struct ScoredRows {
     var timestamp: String
     var features: [Double]
     var percent: Double
+    /// `ai_predicted_failure`: the model's own decision, which `critical_risk` must repeat.
+    var predictedFailure: Int
 
     /// The reading as the API takes it (the warehouse's `YYYY-MM-DD HH:MM:SS` as RFC 3339).
     func json(withMeans: Bool) -> String {
@@ -242,7 +253,9 @@ struct ScoredRows {
         return query.int64(at: 0)
     }
 
-    /// The serving version and the highest-risk rows plus random others, all scored by it.
+    /// The serving version and the highest-risk rows, the flagged rows of lowest risk, and random
+    /// others, all scored by it; nil
+    /// also when the serving model has no calibration (its risk would be its raw probability).
     static func read(_ path: String) throws -> (Int64, [ScoredRows])? {
         let db = try open(path)
         try db.execute("BEGIN")
@@ -250,18 +263,22 @@ struct ScoredRows {
         let version = try db.prepare("SELECT max(version) FROM ml_models WHERE status = 'serving'")
         guard try version.step(), !version.isNull(at: 0) else { return nil }
         let serving = version.int64(at: 0)
+        let calibration = try db.prepare("SELECT calibration IS NOT NULL FROM ml_models WHERE version = \(serving)")
+        guard try calibration.step(), calibration.int64(at: 0) == 1 else { return nil }
         var rows: [ScoredRows] = []
-        for order in ["p.ai_risk_score_percent DESC", "random()"] {
+        for order in ["p.ai_risk_score_percent DESC", "p.ai_predicted_failure DESC, p.ai_risk_score_percent ASC", "random()"] {
             let query = try db.prepare("""
                 SELECT p.pump_id, p.timestamp, f.flow_rate, f.pressure, f.vibration, f.temperature,
-                       f.vibration_rolling_mean, f.pressure_rolling_mean, p.ai_risk_score_percent, p.model_version
+                       f.vibration_rolling_mean, f.pressure_rolling_mean, p.ai_risk_score_percent, p.model_version,
+                       p.ai_predicted_failure
                 FROM ai_telemetry_predictions p JOIN fact_telemetry_features f USING (pump_id, timestamp)
                 ORDER BY \(order) LIMIT 15
                 """)
             while try query.step() {
                 guard query.int64(at: 9) == serving else { return nil }
                 rows.append(ScoredRows(pumpID: query.string(at: 0), timestamp: query.string(at: 1),
-                                       features: (2...7).map { query.double(at: Int32($0)) }, percent: query.double(at: 8)))
+                                       features: (2...7).map { query.double(at: Int32($0)) }, percent: query.double(at: 8),
+                                       predictedFailure: Int(query.int64(at: 10))))
             }
         }
         return (serving, rows)

@@ -53,13 +53,12 @@ struct TrainerTests {
         #expect(model.metrics.rocAUC >= 0.99, "holdout ROC-AUC \(model.metrics.rocAUC)")
         #expect(model.rowCount == 10_000 && model.metrics.testRows == 2_000)
 
-        // The model as stored loads back and predicts what the table holds.
-        let forest = try RandomForest(decoding: model.model)
+        // The model as stored loads back (trees and calibration) and predicts what the table holds.
+        let served = try ServedModel(record: model)
         let data = try warehouse.trainingData()
-        let scores = forest.predictProbability(FeatureMatrix(columns: data.columns))
+        let risk = served.riskProbabilities(FeatureMatrix(columns: data.columns))
         let stored = predictions.map { Double($0.split(separator: " ")[3])! }
-        let recomputed = scores.map { ($0 * 100 * 100).rounded() / 100 }
-        #expect(stored == recomputed, "a reloaded model predicts differently")
+        #expect(stored.map { $0 / 100 } == risk, "a reloaded model predicts differently")
 
         // The same seed on the same data: byte-identical predictions and model.
         let again = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory,

@@ -57,7 +57,7 @@ import Workers
             let path = directory + "/dwh.sqlite"
             try Database(path: path).execute(Self.schemaBefore006 + Self.rowsBefore006)
             let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))
-            #expect(try queryStrings(path, "SELECT name FROM schema_migrations ORDER BY rowid").last == "009_batch_lineage")
+            #expect(try queryStrings(path, "SELECT name FROM schema_migrations ORDER BY rowid").last == "010_model_calibration")
             #expect(try queryStrings(path, """
                 SELECT batch_id || ' ' || cursor || ' ' || rows_inserted || ' ' || rows_duplicate || ' ' || rows_dropped
                     || ' ' || committed_at || ' ' || rows_extracted || ' ' || rows_quarantined
@@ -74,7 +74,7 @@ import Workers
             #expect(try queryInteger(path, "SELECT rows_extracted FROM etl_batches WHERE batch_id = 3") == 2)
             // Reopening migrates nothing more.
             _ = try Warehouse(path: path, busyTimeout: .seconds(1))
-            #expect(try queryInteger(path, "SELECT count(*) FROM schema_migrations") == 9)
+            #expect(try queryInteger(path, "SELECT count(*) FROM schema_migrations") == 10)
         }
     }
 

@@ -200,12 +200,13 @@ import Workers
             let (warehouse, data, path) = try Self.loaded(directory)
             _ = try warehouse.publish(model: Self.newModel(), predictions: Self.predictions(data, run: 1))
             let database = try Database(path: path)
-            let insertPrediction = "INSERT INTO ai_telemetry_predictions VALUES ('2030-01-01 00:00:00', 'P_009', 1, 1, 1, 1, %@, %@, 1)"
+            let insertPrediction = "INSERT INTO ai_telemetry_predictions VALUES ('2030-01-01 00:00:00', 'P_009', 1, 1, 1, 1, %@, %@, 1, %@)"
             let statements: [(String, Int32)] = [
-                (String(format: insertPrediction, "150", "1"), Self.constraintCheck),
-                (String(format: insertPrediction, "-0.01", "0"), Self.constraintCheck),
-                (String(format: insertPrediction, "50", "2"), Self.constraintCheck),
-                ("INSERT INTO ml_models SELECT NULL, created_at, 'serving', NULL, parameters, metrics, row_count, data_fingerprint, watermark_batch, model FROM ml_models", Self.constraintUnique),
+                (String(format: insertPrediction, "150", "1", "0"), Self.constraintCheck),
+                (String(format: insertPrediction, "-0.01", "0", "0"), Self.constraintCheck),
+                (String(format: insertPrediction, "50", "2", "0"), Self.constraintCheck),
+                (String(format: insertPrediction, "50", "1", "2"), Self.constraintCheck),
+                ("INSERT INTO ml_models SELECT NULL, created_at, 'serving', NULL, parameters, metrics, row_count, data_fingerprint, watermark_batch, model, kind, calibration FROM ml_models", Self.constraintUnique),
                 ("UPDATE ml_models SET status = 'archived'", Self.constraintCheck),
             ]
             for (sql, code) in statements {

@@ -22,7 +22,8 @@ import Wire
                 _ = try Warehouse(path: path, busyTimeout: .seconds(1))
                 try Database(path: path).execute("""
                     DROP TABLE ml_models; DROP TABLE ai_telemetry_predictions;
-                    DELETE FROM schema_migrations WHERE name IN ('004_ml_models', '005_ai_telemetry_predictions')
+                    DELETE FROM schema_migrations WHERE name IN ('004_ml_models', '005_ai_telemetry_predictions',
+                        '010_model_calibration')
                     """)
             }
             let warehouse = try Warehouse(path: path, busyTimeout: .seconds(1))

@@ -7,7 +7,7 @@ import Workers
     private let migrationNames = [
         "001_fact_telemetry_features", "002_etl_checkpoint", "003_etl_batches", "004_ml_models",
         "005_ai_telemetry_predictions", "006_etl_quarantine", "007_source_position", "008_etl_runs",
-        "009_batch_lineage",
+        "009_batch_lineage", "010_model_calibration",
     ]
 
     @Test func createsTheSchemaInWALAndRecordsMigrationsOnce() throws {

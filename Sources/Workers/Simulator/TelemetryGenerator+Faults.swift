@@ -37,7 +37,13 @@ extension TelemetryGenerator {
     /// Record `index` with the record-level faults of `faults` applied. The decisions come from
     /// the record's own fault stream, so they are the same on every run with the same seed.
     func servedRecord(at index: Int, faults: SimulatorFaults) -> ServedRecord {
-        var served = ServedRecord(record: record(at: index))
+        var served: ServedRecord
+        if profile == .realistic {
+            let (record, missing) = realisticRecord(at: index)
+            served = ServedRecord(record: record, missing: missing)
+        } else {
+            served = ServedRecord(record: record(at: index))
+        }
         guard faults.poisonRate > 0 || faults.missingRate > 0 || faults.flipRate > 0 else { return served }
         var random = SplitMix64(seed: seed, index: UInt64(index), stream: .recordFaults)
         // Every draw happens whatever the rates, so one fault's decisions do not depend on another's rate.

@@ -32,17 +32,22 @@ public struct TelemetryGenerator: Sendable {
     public let seed: UInt64
     /// How many records the generator serves: indices `0..<count`.
     public let count: Int
+    /// Which telemetry: the original's distributions, or the realistic profile.
+    public let profile: SimulatorProfile
 
     /// A generator of `count` records (0…`maximumCount`) for `seed`.
-    public init(seed: UInt64, count: Int) {
+    public init(seed: UInt64, count: Int, profile: SimulatorProfile = .original) {
         precondition((0...Self.maximumCount).contains(count), "record count \(count) outside 0...\(Self.maximumCount)")
         self.seed = seed
         self.count = count
+        self.profile = profile
     }
 
-    /// The record at `index` (in `0..<count`), computed on its own.
+    /// The record at `index` (in `0..<count`), computed on its own. With the realistic profile
+    /// a reading the API sends as missing is in the record as generated (see `servedRecord`).
     public func record(at index: Int) -> TelemetryRecord {
         precondition(index >= 0 && index < count, "record index \(index) outside 0..<\(count)")
+        if profile == .realistic { return realisticRecord(at: index).record }
         var random = SplitMix64(seed: seed, index: UInt64(index), stream: .readings)
         let (flowNoise, pressureNoise) = random.nextNormalPair()
         let (vibrationNoise, temperatureNoise) = random.nextNormalPair()

@@ -1,5 +1,14 @@
 import CSQLite
+import Forest
 import Foundation
+
+/// Which kind of model a registry row holds (`ml_models.kind`), and so how its blob decodes.
+public enum ModelKind: String, Codable, CaseIterable, Equatable, Sendable {
+    /// `RandomForest`, the original's model.
+    case forest
+    /// `BoostedTrees`, histogram gradient-boosted trees.
+    case boosted
+}
 
 /// Where a model stands in the registry (`ml_models.status`).
 public enum ModelStatus: String, Equatable, Sendable {
@@ -27,13 +36,30 @@ public struct ModelMetrics: Codable, Equatable, Sendable {
     public var trainRows: Int
     /// Rows it was scored on.
     public var testRows: Int
+    /// The Brier score of the calibrated risk on the holdout (nil for models before calibration).
+    public var brier: Double?
+    /// The holdout's mean calibrated risk, and its observed failure rate.
+    public var holdoutMeanRisk: Double?
+    public var holdoutFailureRate: Double?
+    /// The calibrated risk's reliability on the holdout: 10 bins of width 0.1.
+    public var reliability: [ReliabilityBin]?
+    /// How the risk was calibrated, e.g. `isotonic on out-of-bag scores of 15920 training rows`.
+    public var calibration: String?
+    /// Seconds the fit took (the trees, without calibration or scoring).
+    public var fitSeconds: Double?
 
     /// Metrics with every field given.
     public init(
         rocAUC: Double, precision: Double, recall: Double, f1: Double,
         truePositives: Int, falsePositives: Int, trueNegatives: Int, falseNegatives: Int,
-        trainRows: Int, testRows: Int
+        trainRows: Int, testRows: Int, brier: Double? = nil, holdoutMeanRisk: Double? = nil,
+        holdoutFailureRate: Double? = nil, reliability: [ReliabilityBin]? = nil, calibration: String? = nil
     ) {
+        self.brier = brier
+        self.holdoutMeanRisk = holdoutMeanRisk
+        self.holdoutFailureRate = holdoutFailureRate
+        self.reliability = reliability
+        self.calibration = calibration
         self.rocAUC = rocAUC
         self.precision = precision
         self.recall = recall
@@ -51,6 +77,8 @@ public struct ModelMetrics: Codable, Equatable, Sendable {
         case truePositives = "true_positives", falsePositives = "false_positives"
         case trueNegatives = "true_negatives", falseNegatives = "false_negatives"
         case trainRows = "train_rows", testRows = "test_rows"
+        case brier, holdoutMeanRisk = "holdout_mean_risk", holdoutFailureRate = "holdout_failure_rate"
+        case reliability, calibration, fitSeconds = "fit_seconds"
     }
 }
 
@@ -74,12 +102,19 @@ public struct ModelRecord: Equatable, Sendable {
     public var watermarkBatch: UInt64
     /// The serialized model; empty when read with `includeBlobs: false`.
     public var model: [UInt8]
+    /// What `model` holds (`ml_models.kind`; 'forest' for rows before migration 010).
+    public var kind: ModelKind
+    /// The risk's calibration map as JSON (`CalibrationMap`), nil for a model served uncalibrated.
+    public var calibration: String?
 
     /// A record with every field given.
     public init(
         version: Int64, createdAt: String, status: ModelStatus, reason: String?, parameters: String,
-        metrics: ModelMetrics, rowCount: Int64, dataFingerprint: String, watermarkBatch: UInt64, model: [UInt8]
+        metrics: ModelMetrics, rowCount: Int64, dataFingerprint: String, watermarkBatch: UInt64, model: [UInt8],
+        kind: ModelKind = .forest, calibration: String? = nil
     ) {
+        self.kind = kind
+        self.calibration = calibration
         self.version = version
         self.createdAt = createdAt
         self.status = status
@@ -111,12 +146,19 @@ public struct NewModel: Sendable {
     public var status: ModelStatus
     /// Why it was rejected, typically.
     public var reason: String?
+    /// What `model` holds.
+    public var kind: ModelKind
+    /// The risk's calibration map as JSON, or nil.
+    public var calibration: String?
 
     /// A model with every field given.
     public init(
         parameters: String, metrics: ModelMetrics, rowCount: Int64, dataFingerprint: String,
-        watermarkBatch: UInt64, model: [UInt8], status: ModelStatus, reason: String? = nil
+        watermarkBatch: UInt64, model: [UInt8], status: ModelStatus, reason: String? = nil,
+        kind: ModelKind = .forest, calibration: String? = nil
     ) {
+        self.kind = kind
+        self.calibration = calibration
         self.parameters = parameters
         self.metrics = metrics
         self.rowCount = rowCount
@@ -148,7 +190,7 @@ extension Warehouse {
         let query = try Self.sqlite(path) { () throws(DatabaseError) in
             try db.prepare("""
                 SELECT version, created_at, status, reason, parameters, metrics, row_count, data_fingerprint,
-                    watermark_batch, \(includeBlobs ? "model" : "x''")
+                    watermark_batch, \(includeBlobs ? "model" : "x''"), kind, calibration
                 FROM ml_models WHERE \(condition) ORDER BY version
                 """)
         }
@@ -161,13 +203,17 @@ extension Warehouse {
                 throw bad("status '\(query.string(at: 2))'")
             }
             let metrics = try Self.decodeMetrics(query.string(at: 5), orThrow: bad)
+            guard let kind = ModelKind(rawValue: query.string(at: 10)) else {
+                throw bad("kind '\(query.string(at: 10))', expected \(ModelKind.allCases.map(\.rawValue).joined(separator: " or "))")
+            }
             let watermarkBatch = query.int64(at: 8)
             guard watermarkBatch >= 0 else { throw bad("watermark_batch is negative (\(watermarkBatch))") }
             records.append(ModelRecord(
                 version: version, createdAt: query.string(at: 1), status: status,
                 reason: query.isNull(at: 3) ? nil : query.string(at: 3), parameters: query.string(at: 4),
                 metrics: metrics, rowCount: query.int64(at: 6), dataFingerprint: query.string(at: 7),
-                watermarkBatch: UInt64(watermarkBatch), model: query.blob(at: 9)))
+                watermarkBatch: UInt64(watermarkBatch), model: query.blob(at: 9), kind: kind,
+                calibration: query.isNull(at: 11) ? nil : query.string(at: 11)))
         }
         return records
     }

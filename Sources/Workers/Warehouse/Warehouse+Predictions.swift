@@ -9,9 +9,12 @@ public struct Predictions: Sendable {
     public var riskScores: [Double]
     /// The predicted failure flag of each row, 0 or 1.
     public var predicted: [UInt8]
+    /// Per row, 1 if the model was fitted on it (`ai_telemetry_predictions.in_training`); empty: all 0.
+    public var inTraining: [UInt8]
 
     /// Predictions with every field given.
-    public init(data: TrainingData, riskScores: [Double], predicted: [UInt8]) {
+    public init(data: TrainingData, riskScores: [Double], predicted: [UInt8], inTraining: [UInt8] = []) {
+        self.inTraining = inTraining
         self.data = data
         self.riskScores = riskScores
         self.predicted = predicted
@@ -28,7 +31,8 @@ extension Warehouse {
     /// whole new one, never a mix, and a failure anywhere leaves both tables as they were. A
     /// rejected model is only recorded; the predictions, if given, are ignored and the table is
     /// left as it is. While another connection holds the write lock, retries like `commit`,
-    /// calling `onBlocked` with the time waited before each pause.
+    /// calling `onBlocked` with the time waited before each pause; `onProgress` is called every
+    /// 16,384 predictions written (the trainer's heartbeats).
     /// - Returns: the new model's version.
     /// - Throws: `WarehouseError`: `.invalidModel` or `.invalidPredictions` (a serving model
     ///   without predictions, arrays of different lengths, a risk outside 0…1, a flag not 0 or 1,
@@ -36,7 +40,8 @@ extension Warehouse {
     ///   lock policy's deadline; `.database` (e.g. two predictions for one pump and timestamp)
     ///   after a rollback.
     public func publish(
-        model: NewModel, predictions: Predictions? = nil, onBlocked: (_ waited: Duration) -> Void = { _ in }
+        model: NewModel, predictions: Predictions? = nil, onBlocked: (_ waited: Duration) -> Void = { _ in },
+        onProgress: (_ rowsWritten: Int) -> Void = { _ in }
     ) throws(WarehouseError) -> Int64 {
         let metrics = try validate(model)
         let serving = model.status == .serving
@@ -55,7 +60,7 @@ extension Warehouse {
                     let version = try insert(model, metrics: metrics)
                     if serving, let predictions {
                         try db.execute("DELETE FROM ai_telemetry_predictions")
-                        try insert(predictions, version: version)
+                        try insert(predictions, version: version, onProgress: onProgress)
                     }
                     return version
                 }
@@ -80,8 +85,8 @@ extension Warehouse {
     private func insert(_ model: NewModel, metrics: String) throws(DatabaseError) -> Int64 {
         let insert = try db.prepare("""
             INSERT INTO ml_models (created_at, status, reason, parameters, metrics, row_count, data_fingerprint,
-                watermark_batch, model)
-            VALUES (datetime('now'), ?, ?, ?, ?, ?, ?, ?, ?) RETURNING version
+                watermark_batch, model, kind, calibration)
+            VALUES (datetime('now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING version
             """)
         try insert.bind(model.status.rawValue, at: 1)
         if let reason = model.reason { try insert.bind(reason, at: 2) } else { try insert.bindNull(at: 2) }
@@ -91,6 +96,8 @@ extension Warehouse {
         try insert.bind(model.dataFingerprint, at: 6)
         try insert.bind(Int64(model.watermarkBatch), at: 7)
         try insert.bind(blob: model.model, at: 8)
+        try insert.bind(model.kind.rawValue, at: 9)
+        if let calibration = model.calibration { try insert.bind(calibration, at: 10) } else { try insert.bindNull(at: 10) }
         _ = try insert.step()
         let version = insert.int64(at: 0)
         try insert.execute()
@@ -99,11 +106,13 @@ extension Warehouse {
 
     /// Inserts every prediction with one statement, reused; the timestamp text goes through one
     /// buffer, so nothing is allocated per row.
-    private func insert(_ predictions: Predictions, version: Int64) throws(DatabaseError) {
+    /// Inserts the predictions; `onProgress` every `progressRows` rows (a million take seconds).
+    private func insert(_ predictions: Predictions, version: Int64,
+                        onProgress: (_ rowsWritten: Int) -> Void) throws(DatabaseError) {
         let insert = try db.prepare("""
             INSERT INTO ai_telemetry_predictions (timestamp, pump_id, flow_rate, pressure, vibration, temperature,
-                ai_risk_score_percent, ai_predicted_failure, model_version)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ai_risk_score_percent, ai_predicted_failure, model_version, in_training)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let text = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: UTCTimestamp.textLength)
         defer { text.deallocate() }
@@ -122,9 +131,14 @@ extension Warehouse {
             try insert.bind(temperature[row], at: 6)
             try insert.bind(Self.riskPercent(predictions.riskScores[row]), at: 7)
             try insert.bind(Int64(predictions.predicted[row]), at: 8)
+            try insert.bind(Int64(predictions.inTraining.isEmpty ? 0 : predictions.inTraining[row]), at: 10)
             try insert.execute()
+            if (row + 1) % Self.progressRows == 0 { onProgress(row + 1) }
         }
     }
+
+    /// The rows written between two calls of `publish`'s `onProgress`.
+    static let progressRows = 16_384
 
     /// A probability 0…1 as the percentage the table stores: ×100, rounded to two decimals
     /// (half away from zero).
@@ -144,6 +158,7 @@ extension Warehouse {
             ("pump indices", data.pumpIndices.count), ("risk scores", predictions.riskScores.count),
             ("predicted flags", predictions.predicted.count),
         ]
+        if !predictions.inTraining.isEmpty { lengths.append(("in-training flags", predictions.inTraining.count)) }
         for (name, column) in zip(TrainingData.featureNames, data.columns.prefix(4)) { lengths.append((name, column.count)) }
         for (name, count) in lengths where count != rows { throw refuse("\(rows) timestamps but \(count) \(name)") }
         for row in 0..<rows {

@@ -116,6 +116,15 @@ extension Warehouse {
             ALTER TABLE fact_telemetry_features ADD COLUMN batch_id INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE etl_batches ADD COLUMN window_state BLOB
             """),
+        // Issue 13: what kind of model a row holds and how its risk is calibrated (JSON, NULL for
+        // a model served uncalibrated), and whether each prediction's row was in the model's
+        // training split (0 for predictions published before this migration: unknown).
+        Migration(name: calibrationMigration, sql: """
+            ALTER TABLE ml_models ADD COLUMN kind TEXT NOT NULL DEFAULT 'forest';
+            ALTER TABLE ml_models ADD COLUMN calibration TEXT;
+            ALTER TABLE ai_telemetry_predictions ADD COLUMN in_training INTEGER NOT NULL DEFAULT 0
+                CHECK (in_training IN (0, 1))
+            """),
     ]
 
     /// The migration that adds `etl_quarantine` and `etl_batches`' two counts.
@@ -126,6 +135,8 @@ extension Warehouse {
     static let runsMigration = "008_etl_runs"
     /// The migration that adds the batch each fact row came with, and each batch's window state.
     static let lineageMigration = "009_batch_lineage"
+    /// The migration that adds the model's kind and calibration, and `in_training`.
+    static let calibrationMigration = "010_model_calibration"
 
     static let migrationsTableSQL = """
         CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL)
@@ -174,6 +185,22 @@ extension Warehouse {
             fact.append(Column("batch_id", "INTEGER"))
             etlBatches.append(Column("window_state", "BLOB", notNull: false))
         }
+        var models = [
+            Column("version", "INTEGER", notNull: false, primaryKey: 1), Column("created_at", "TEXT"),
+            Column("status", "TEXT"), Column("reason", "TEXT", notNull: false),
+            Column("parameters", "TEXT"), Column("metrics", "TEXT"), Column("row_count", "INTEGER"),
+            Column("data_fingerprint", "TEXT"), Column("watermark_batch", "INTEGER"), Column("model", "BLOB"),
+        ]
+        var predictions = [
+            Column("timestamp", "TEXT", primaryKey: 2), Column("pump_id", "TEXT", primaryKey: 1),
+            Column("flow_rate", "REAL"), Column("pressure", "REAL"), Column("vibration", "REAL"),
+            Column("temperature", "REAL"), Column("ai_risk_score_percent", "REAL"),
+            Column("ai_predicted_failure", "INTEGER"), Column("model_version", "INTEGER"),
+        ]
+        if applied.contains(calibrationMigration) {
+            models += [Column("kind", "TEXT"), Column("calibration", "TEXT", notNull: false)]
+            predictions.append(Column("in_training", "INTEGER"))
+        }
         return [
             TableShape(table: "schema_migrations", columns: [
                 Column("name", "TEXT", primaryKey: 1), Column("applied_at", "TEXT"),
@@ -181,18 +208,8 @@ extension Warehouse {
             TableShape(table: "fact_telemetry_features", columns: fact),
             TableShape(table: "etl_checkpoint", columns: etlCheckpoint),
             TableShape(table: "etl_batches", columns: etlBatches),
-            TableShape(table: "ml_models", columns: [
-                Column("version", "INTEGER", notNull: false, primaryKey: 1), Column("created_at", "TEXT"),
-                Column("status", "TEXT"), Column("reason", "TEXT", notNull: false),
-                Column("parameters", "TEXT"), Column("metrics", "TEXT"), Column("row_count", "INTEGER"),
-                Column("data_fingerprint", "TEXT"), Column("watermark_batch", "INTEGER"), Column("model", "BLOB"),
-            ]),
-            TableShape(table: "ai_telemetry_predictions", columns: [
-                Column("timestamp", "TEXT", primaryKey: 2), Column("pump_id", "TEXT", primaryKey: 1),
-                Column("flow_rate", "REAL"), Column("pressure", "REAL"), Column("vibration", "REAL"),
-                Column("temperature", "REAL"), Column("ai_risk_score_percent", "REAL"),
-                Column("ai_predicted_failure", "INTEGER"), Column("model_version", "INTEGER"),
-            ]),
+            TableShape(table: "ml_models", columns: models),
+            TableShape(table: "ai_telemetry_predictions", columns: predictions),
             TableShape(table: "etl_quarantine", columns: [
                 Column("batch_id", "INTEGER", notNull: false, primaryKey: 1), Column("gate", "TEXT"),
                 Column("action", "TEXT"), Column("reason", "TEXT"), Column("evidence", "TEXT", notNull: false),
