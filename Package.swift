@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(name: "ForestTests", dependencies: ["Forest"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Posix", "Wire", "LogFormat", "cidp", "PolicyRoles", "Workers", logging]),
         .testTarget(name: "TreeMetricsTests", dependencies: ["TreeMetrics", "Supervisor", "Posix"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Posix", "Wire", "LogFormat", logging]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Forest", "Posix", "Wire", "LogFormat", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
         .testTarget(name: "PredictorTests", dependencies: ["Predictor", "Workers", "Forest"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Posix", "Workers", "Forest", "Wire", "CShims", "CSQLite",

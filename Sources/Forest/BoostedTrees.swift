@@ -56,7 +56,7 @@ public struct BoostedTrees: Sendable, Equatable {
         precondition(labels.allSatisfy { $0 <= 1 }, "labels must be 0 or 1")
         precondition(x.storage.allSatisfy { $0.isFinite }, "feature values must be finite")
         let threads = max(1, threadCount ?? ProcessInfo.processInfo.activeProcessorCount)
-        let split = holdOut(labels: labels, parameters: parameters)
+        let split = validationSplit(labels: labels, parameters: parameters)
         // The training rows are only ever read as bins: binned in place, never copied.
         let binned = BinnedFeatures(x, rows: split?.training, maxBins: parameters.maxBins, seed: parameters.seed)
         let trainingLabels = split.map { $0.training.map { labels[$0] } } ?? labels
@@ -95,7 +95,9 @@ public struct BoostedTrees: Sendable, Equatable {
 
     /// When early stopping is on, the rows to train on and the stratified `validationFraction`
     /// held back to score it (seeded by `parameters.seed`), each in ascending order; else nil.
-    static func holdOut(labels: [UInt8], parameters: BoostedParameters) -> (training: [Int], validation: [Int])? {
+    /// `fit` grows no tree on the validation rows: they only decide how many trees to keep (the
+    /// trainer calibrates the risk on them).
+    public static func validationSplit(labels: [UInt8], parameters: BoostedParameters) -> (training: [Int], validation: [Int])? {
         guard parameters.earlyStopping.isEnabled(rowCount: labels.count) else { return nil }
         let split = ClassificationMetrics.stratifiedSplit(
             labels: labels, testFraction: parameters.validationFraction,

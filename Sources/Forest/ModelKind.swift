@@ -1,6 +1,6 @@
 /// Which kind of failure model a serialized blob holds, told by its magic bytes: a blob of
 /// one kind is never decoded as the other.
-public enum ModelKind: String, CaseIterable, Sendable {
+public enum ModelKind: String, CaseIterable, Codable, Sendable {
     /// A `RandomForest` (magic `CIDPRF`).
     case forest
     /// A `BoostedTrees` model (magic `CIDPGB`).

@@ -42,6 +42,15 @@ public struct TrainerWorker {
     /// `--model`: the forest, the boosted trees, or both with the better holdout ROC-AUC served.
     enum ModelChoice: String, CaseIterable {
         case forest, boosted, best
+
+        /// The kinds fitted, in the order they are judged (the first wins a tie).
+        var kinds: [ModelKind] {
+            switch self {
+            case .forest: [.forest]
+            case .boosted: [.boosted]
+            case .best: [.forest, .boosted]
+            }
+        }
     }
 
     public init(arguments: [String]) throws(WorkerUsageError) {
@@ -70,12 +79,6 @@ public struct TrainerWorker {
         guard let model = ModelChoice(rawValue: choice) else {
             throw WorkerUsageError(description: "worker trainer: --model expects one of "
                 + "\(ModelChoice.allCases.map(\.rawValue).joined(separator: ", ")), got '\(choice)'")
-        }
-        // The boosted trees (issue 13, item 5) are written on branch `boosted`; until they are
-        // merged a policy asking for them is refused before anything starts.
-        guard model == .forest else {
-            throw WorkerUsageError(description: "worker trainer: --model \(choice) needs the boosted-trees model, "
-                + "which this build does not have yet; use --model forest")
         }
         self.model = model
         do {
@@ -193,47 +196,35 @@ public struct TrainerWorker {
         let train = matrix.rows(split.train)
         let trainLabels = split.train.map { data.labels[$0] }
         logger.info("Training", metadata: ["rows": "\(data.labels.count)", "train": "\(split.train.count)",
-                                           "test": "\(split.test.count)", "trees": "\(parameters.treeCount)"])
-        let treeCount = parameters.treeCount
-        let fitStart = Posix.monotonicNow()
-        let forest = RandomForest.fit(train, labels: trainLabels, parameters: parameters) { done in
-            // Called from the training threads: heartbeats prove the fit is alive, and a stop
-            // request ends it at once (nothing is written until `publish`, one transaction).
-            if Termination.isRequested { exit(0) }
-            context.heartbeatIfDue()
-            context.reportProgress(stage: "train", counters: ["trees": Int64(done), "trees_total": Int64(treeCount)])
-        }
-        if Termination.isRequested { exit(0) }
-        let fitSeconds = (Posix.monotonicNow() - fitStart).seconds
-        // The risk is calibrated on held-out scores without giving up training rows: each
-        // training row's out-of-bag score (the trees that never drew it), isotonic (docs/WAREHOUSE.md).
-        let outOfBag = forest.outOfBagProbability(train) { done in
-            if Termination.isRequested { exit(0) }
-            context.heartbeatIfDue()
-            context.reportProgress(stage: "calibrate", counters: ["trees": Int64(done), "trees_total": Int64(treeCount)])
-        }
+                                           "test": "\(split.test.count)", "model": "\(model.rawValue)",
+                                           "trees": "\(parameters.treeCount)"])
         // From here to the publish, each step on a million noisy rows takes seconds to tens of
         // seconds on a loaded machine: every one keeps the heartbeats going (watchdog_ms).
         let heartbeat = { (_: Int) in
             if Termination.isRequested { exit(0) }
             context.heartbeatIfDue()
         }
-        heartbeat(0)
-        let heldOut = outOfBag.indices.filter { !outOfBag[$0].isNaN }
-        let calibration = heldOut.isEmpty ? nil : IsotonicCalibration.fit(
-            scores: heldOut.map { outOfBag[$0] }, labels: heldOut.map { trainLabels[$0] })
-        let calibrationMap = calibration.map {
-            CalibrationMap($0, fittedOn: "out-of-bag scores of \(heldOut.count) training rows")
-        }
-        heartbeat(0)
-        let served = ServedModel(scorer: .forest(forest), calibration: calibration)
+        let testMatrix = matrix.rows(split.test)
         let testLabels = split.test.map { data.labels[$0] }
-        var metrics = Self.holdoutMetrics(served: served, test: matrix.rows(split.test), labels: testLabels,
-                                          trainRows: split.train.count, calibration: calibrationMap?.fittedOn,
-                                          progress: heartbeat)
+        // `best`: both kinds, judged on the same holdout; the higher ROC-AUC serves (the forest on a tie).
+        var judged: [(candidate: Candidate, metrics: ModelMetrics)] = []
+        for kind in model.kinds {
+            let candidate = fit(kind, train, labels: trainLabels, context: context)
+            if Termination.isRequested { exit(0) }
+            heartbeat(0)
+            var metrics = Self.holdoutMetrics(served: candidate.served, test: testMatrix, labels: testLabels,
+                                              trainRows: split.train.count, calibration: candidate.calibration?.fittedOn,
+                                              progress: heartbeat)
+            metrics.fitSeconds = candidate.fitSeconds
+            logger.info("Model fitted", metadata: ["model": "\(kind.rawValue)", "roc_auc": "\(metrics.rocAUC)",
+                                                   "f1": "\(metrics.f1)", "fit.s": "\(candidate.fitSeconds)"])
+            judged.append((candidate, metrics))
+        }
+        let (chosen, metrics) = judged.dropFirst().reduce(judged[0]) { best, next in
+            next.metrics.rocAUC > best.metrics.rocAUC ? next : best
+        }
+        let served = chosen.served
         heartbeat(0)
-        metrics.fitSeconds = fitSeconds
-        let parametersJSON = (try? JSONEncoder.sorted.encode(parameters)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let serving: ModelRecord?
         do {
             serving = try trouble.waitingOut("read of the serving model", watermark: watermark) { () throws(WarehouseError) in
@@ -243,10 +234,10 @@ public struct TrainerWorker {
             workerFail("trainer: cannot read the serving model: \(error)")
         }
         // The watermark read in the same snapshot as the rows.
-        let candidate = NewModel(parameters: parametersJSON, metrics: metrics, rowCount: Int64(data.labels.count),
+        let candidate = NewModel(parameters: chosen.parameters, metrics: metrics, rowCount: Int64(data.labels.count),
                                  dataFingerprint: data.fingerprint, watermarkBatch: data.watermark?.batchID ?? 0,
-                                 model: forest.encoded(), status: .serving, reason: nil, kind: served.kind,
-                                 calibration: calibrationMap?.json)
+                                 model: chosen.blob, status: .serving, reason: nil, kind: served.kind,
+                                 calibration: chosen.calibration?.json)
         heartbeat(0)
         do {
             switch promotion.verdict(candidate: metrics, serving: serving?.metrics, servingVersion: serving?.version) {

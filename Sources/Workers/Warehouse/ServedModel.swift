@@ -32,6 +32,7 @@ public struct ServedModel: Sendable {
     /// The fitted model behind a `ServedModel`.
     enum Scorer: Sendable {
         case forest(RandomForest)
+        case boosted(BoostedTrees)
     }
 
     /// The model of `record`, which must have been read with its blob (`servingModel()`,
@@ -49,7 +50,11 @@ public struct ServedModel: Sendable {
                 throw bad("the forest does not decode: \(error)")
             }
         case .boosted:
-            throw bad("a boosted model, which this build cannot score yet")
+            do {
+                scorer = .boosted(try BoostedTrees(decoding: record.model))
+            } catch {
+                throw bad("the boosted model does not decode: \(error)")
+            }
         }
         if let json = record.calibration {
             guard let map = CalibrationMap.decode(json) else { throw bad("the calibration is not a calibration map") }
@@ -68,6 +73,7 @@ public struct ServedModel: Sendable {
         self.scorer = scorer
         switch scorer {
         case .forest: kind = .forest
+        case .boosted: kind = .boosted
         }
         self.calibration = calibration
     }
@@ -99,6 +105,7 @@ public struct ServedModel: Sendable {
     private func probabilities(of x: FeatureMatrix) -> [Double] {
         switch scorer {
         case .forest(let forest): forest.predictProbability(x)
+        case .boosted(let boosted): boosted.predictProbability(x)
         }
     }
 

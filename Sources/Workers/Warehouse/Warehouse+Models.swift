@@ -2,13 +2,7 @@ import CSQLite
 import Forest
 import Foundation
 
-/// Which kind of model a registry row holds (`ml_models.kind`), and so how its blob decodes.
-public enum ModelKind: String, Codable, CaseIterable, Equatable, Sendable {
-    /// `RandomForest`, the original's model.
-    case forest
-    /// `BoostedTrees`, histogram gradient-boosted trees.
-    case boosted
-}
+// `ml_models.kind` holds a `Forest.ModelKind`'s raw value: which kind the blob is, and so how it decodes.
 
 /// Where a model stands in the registry (`ml_models.status`).
 public enum ModelStatus: String, Equatable, Sendable {
