@@ -34,6 +34,10 @@ let package = Package(
         // Framing shared by the supervisor and the workers: pure Swift.
         .target(name: "Wire", dependencies: ["CShims"]),
 
+        // What flows between the pipeline's stages (records, batches, acks, end of stream) and
+        // the hand-off between them as pure state machines. The engine never sees it.
+        .target(name: "Pipeline", dependencies: ["Wire"]),
+
         // The one sanitiser of text the world wrote, before an operator reads it: pure Swift.
         .target(name: "OperatorText"),
 
@@ -58,7 +62,7 @@ let package = Package(
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: ["Wire", "CivilCalendar", "CShims", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
+        .target(name: "Workers", dependencies: ["Pipeline", "Wire", "CivilCalendar", "CShims", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
 
         // The failure-prediction model: a Random Forest in pure Swift, no dependencies.
         .target(name: "Forest", dependencies: ["PortableRandom"]),
@@ -87,27 +91,28 @@ let package = Package(
         // The continuity drills (`cidp drill`) and their harness — a spawned process with its
         // output in files, deadlines, a sandbox, a tree under test — which the integration tests
         // reuse; the reference tables stay computed independently on each side.
-        .target(name: "Drills", dependencies: ["Supervisor", "Workers", "Wire", "LogFormat", "OperatorText"]),
+        .target(name: "Drills", dependencies: ["Supervisor", "Workers", "Pipeline", "Wire", "LogFormat", "OperatorText"]),
 
         .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Drills", "Wire", "LogFormat", "CivilCalendar",
                                                        "OperatorText", "PortableRandom", logging,
                                                        argumentParser]),
 
         // Side-by-side benchmarks (docs/BENCHMARKS.md).
-        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CivilCalendar", "CShims"]),
+        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Workers", "Pipeline", "Forest", "Wire", "CivilCalendar", "CShims"]),
 
         // Sets how many test cases run at once before Swift Testing starts (a C constructor).
         .target(name: "TestRunnerSettings", path: "Tests/TestRunnerSettings"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Wire"]),
         .testTarget(name: "LogFormatTests", dependencies: ["LogFormat", "PortableRandom"]),
         .testTarget(name: "OperatorTextTests", dependencies: ["OperatorText"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", "LogFormat", logging]),
         .testTarget(name: "TreeMetricsTests", dependencies: ["TreeMetrics", "Supervisor"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Wire", "LogFormat", logging]),
-        .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Pipeline", "Wire", "LogFormat", logging]),
+        .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Pipeline", "Wire", logging]),
         .testTarget(name: "PredictorTests", dependencies: ["Predictor", "Workers", "Forest"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Forest", "Wire", "CShims", "CSQLite",
+        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Pipeline", "Forest", "Wire", "CShims", "CSQLite",
                                                             "OperatorText", "LogFormat", "Drills", "TestRunnerSettings", "TreeMetrics", "cidp", "cidp-sensor-sim",
                                                             "cidp-predictor"]),
     ]

@@ -1,4 +1,5 @@
 import Logging
+import Pipeline
 import Wire
 #if canImport(Glibc)
 import Glibc

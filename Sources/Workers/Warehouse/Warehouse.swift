@@ -1,5 +1,6 @@
 import CSQLite
 import Glibc
+import Pipeline
 import Wire
 
 /// The SQLite warehouse the `loader` worker writes, in WAL mode with `synchronous=NORMAL`.
