@@ -34,6 +34,10 @@ let package = Package(
         // Framing shared by the supervisor and the workers: pure Swift.
         .target(name: "Wire", dependencies: ["CShims"]),
 
+        // The one system-call layer: typed errno, descriptors, signals, spawn, sockets, clocks,
+        // sleeping, the environment; each wrapper names its C call and retries EINTR in one place.
+        .target(name: "Posix", dependencies: ["CShims"]),
+
         // What flows between the pipeline's stages (records, batches, acks, end of stream) and
         // the hand-off between them as pure state machines. The engine never sees it.
         .target(name: "Pipeline", dependencies: ["Wire"]),
@@ -51,18 +55,18 @@ let package = Package(
 
         // The engine: knows nothing of sensors or SQLite.
         .target(name: "Supervisor", dependencies: [
-            "Wire", "CShims", "LogFormat", "OperatorText", "PortableRandom", logging,
+            "Wire", "Posix", "CShims", "LogFormat", "OperatorText", "PortableRandom", logging,
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
         // The root's Prometheus endpoint (docs/METRICS.md): a snapshot the supervisor's loop
         // publishes, rendered on the listener's own thread. Knows nothing of sensors or SQLite.
         .target(name: "TreeMetrics", dependencies: [
-            "Supervisor", .product(name: "Prometheus", package: "swift-prometheus"),
+            "Supervisor", "Posix", .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: ["Pipeline", "Wire", "CivilCalendar", "CShims", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
+        .target(name: "Workers", dependencies: ["Pipeline", "Wire", "Posix", "CivilCalendar", "CShims", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
 
         // The failure-prediction model: a Random Forest in pure Swift, no dependencies.
         .target(name: "Forest", dependencies: ["PortableRandom"]),
@@ -74,7 +78,7 @@ let package = Package(
         // about 5 ms to the exec of every worker if it were linked into `cidp`.
         // `cidp worker sensor-sim` execs `cidp-sensor-sim` (same pid, descriptors, environment).
         .target(name: "SensorSimulator", dependencies: [
-            "Workers", "Wire", logging, .product(name: "FlyingFox", package: "FlyingFox"),
+            "Workers", "Wire", "Posix", logging, .product(name: "FlyingFox", package: "FlyingFox"),
         ]),
         .executableTarget(name: "cidp-sensor-sim", dependencies: ["SensorSimulator", "Workers", logging]),
 
@@ -84,21 +88,25 @@ let package = Package(
         // but the predictor is one long-lived process, takes JSON bodies from clients, and the
         // simulator already trusts FlyingFox with request parsing.)
         .target(name: "Predictor", dependencies: [
-            "Workers", "Forest", "CivilCalendar", logging, .product(name: "FlyingFox", package: "FlyingFox"),
+            "Workers", "Forest", "CivilCalendar", "Posix", logging, .product(name: "FlyingFox", package: "FlyingFox"),
         ]),
         .executableTarget(name: "cidp-predictor", dependencies: ["Predictor", "Workers", logging]),
 
         // The continuity drills (`cidp drill`) and their harness — a spawned process with its
         // output in files, deadlines, a sandbox, a tree under test — which the integration tests
         // reuse; the reference tables stay computed independently on each side.
-        .target(name: "Drills", dependencies: ["Supervisor", "Workers", "Pipeline", "Wire", "LogFormat", "OperatorText"]),
+        // What each role's table in a policy holds: joins the policy parser (Supervisor), which
+        // knows no role, and the roles (Workers), which know no policy.
+        .target(name: "PolicyRoles", dependencies: ["Supervisor", "Workers"]),
 
-        .executableTarget(name: "cidp", dependencies: ["Supervisor", "TreeMetrics", "Workers", "Drills", "Wire", "LogFormat", "CivilCalendar",
+        .target(name: "Drills", dependencies: ["Supervisor", "Posix", "Workers", "PolicyRoles", "Pipeline", "Wire", "LogFormat", "OperatorText"]),
+
+        .executableTarget(name: "cidp", dependencies: ["Supervisor", "Posix", "TreeMetrics", "Workers", "Drills", "PolicyRoles", "Wire", "LogFormat", "CivilCalendar",
                                                        "OperatorText", "PortableRandom", logging,
                                                        argumentParser]),
 
         // Side-by-side benchmarks (docs/BENCHMARKS.md).
-        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Workers", "Pipeline", "Forest", "Wire", "CivilCalendar", "CShims"]),
+        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Posix", "Workers", "Pipeline", "Forest", "Wire", "CivilCalendar", "CShims"]),
 
         // Sets how many test cases run at once before Swift Testing starts (a C constructor).
         .target(name: "TestRunnerSettings", path: "Tests/TestRunnerSettings"),
@@ -107,12 +115,12 @@ let package = Package(
         .testTarget(name: "LogFormatTests", dependencies: ["LogFormat", "PortableRandom"]),
         .testTarget(name: "OperatorTextTests", dependencies: ["OperatorText"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Wire", "LogFormat", logging]),
-        .testTarget(name: "TreeMetricsTests", dependencies: ["TreeMetrics", "Supervisor"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Pipeline", "Wire", "LogFormat", logging]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Posix", "Wire", "LogFormat", "cidp", "PolicyRoles", "Workers", logging]),
+        .testTarget(name: "TreeMetricsTests", dependencies: ["TreeMetrics", "Supervisor", "Posix"]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Pipeline", "Posix", "Wire", "LogFormat", logging]),
         .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Pipeline", "Wire", logging]),
         .testTarget(name: "PredictorTests", dependencies: ["Predictor", "Workers", "Forest"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Workers", "Pipeline", "Forest", "Wire", "CShims", "CSQLite",
+        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Posix", "Workers", "Pipeline", "Forest", "Wire", "CShims", "CSQLite",
                                                             "OperatorText", "LogFormat", "Drills", "TestRunnerSettings", "TreeMetrics", "cidp", "cidp-sensor-sim",
                                                             "cidp-predictor"]),
     ]

@@ -1,3 +1,4 @@
+import Posix
 import Foundation
 import Supervisor
 import Workers
@@ -42,7 +43,7 @@ public struct DeadlockDrill: Drill {
                     degraded = (ContinuousClock.now - lockedAt, state.reason ?? "no reason given")
                 }
             }
-            Deadline.pause(.milliseconds(50))
+            Posix.sleep(for: .milliseconds(50))
         }
         let rowsAtRelease = tree.rowsLoaded()
         let held = ContinuousClock.now - lockedAt

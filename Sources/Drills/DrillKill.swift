@@ -1,4 +1,5 @@
 import Foundation
+import Posix
 import PortableRandom
 import Supervisor
 import Workers

@@ -1,4 +1,5 @@
 import Foundation
+import PolicyRoles
 import Supervisor
 import Workers
 
@@ -19,7 +20,7 @@ public struct DrillPolicy {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         do {
             policy = try PolicyLoader.load(path: absolute, executable: executable,
-                                           knownRoles: Set(WorkerRole.allCases.map(\.rawValue)))
+                                           roles: WorkerRole.policySchemas)
             text = try String(contentsOfFile: absolute, encoding: .utf8)
         } catch {
             throw DrillError.usage("--policy: \(error)")
@@ -40,12 +41,12 @@ public struct DrillPolicy {
 
     /// The workers a job starts: all but the predictor, which a job leaves out (`JobOptions.apply`).
     var jobWorkers: [ChildSpec] {
-        workers.filter { !($0.command.count > 2 && $0.command[2] == WorkerRole.predictor.rawValue) }
+        workers.filter { $0.role != WorkerRole.predictor.rawValue }
     }
 
     /// The first worker running `role`.
     func worker(role: WorkerRole) -> ChildSpec? {
-        workers.first { $0.command.count > 2 && $0.command[2] == role.rawValue }
+        workers.first { $0.role == role.rawValue }
     }
 
     /// The name in `cidp status` of the worker running `role` (the required roles always have one).
@@ -53,9 +54,9 @@ public struct DrillPolicy {
 
     /// The integer value of `option` in the `args` of the worker running `role`, if set.
     func integerArgument(_ option: String, role: WorkerRole) -> Int? {
-        guard let command = worker(role: role)?.command, let index = command.firstIndex(of: option),
-              index + 1 < command.count else { return nil }
-        return Int(command[index + 1])
+        guard let arguments = worker(role: role)?.arguments, let index = arguments.firstIndex(of: option),
+              index + 1 < arguments.count else { return nil }
+        return Int(arguments[index + 1])
     }
 
     /// Records per batch: the extractor's `--page-size` (1000 unless the policy says otherwise).

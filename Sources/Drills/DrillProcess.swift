@@ -1,4 +1,5 @@
 import Foundation
+import Posix
 import Supervisor
 #if canImport(Glibc)
 import Glibc
@@ -14,18 +15,11 @@ public enum Deadline {
         let end = ContinuousClock.now + timeout
         while ContinuousClock.now < end {
             if try condition() { return true }
-            pause(interval)
+            Posix.sleep(for: interval)
         }
         return try condition()
     }
 
-    /// Sleeps the calling thread. C: `nanosleep`.
-    public static func pause(_ duration: Duration) {
-        let nanoseconds = max(0, duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
-        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
-    }
 }
 
 extension Duration {

@@ -2,7 +2,8 @@
 ///
 /// An internal node sends `x[feature] ≤ threshold` to `leftChildren[node]` and the rest to
 /// `rightChildren[node]`; a leaf has `features[node] == -1` and holds in `values[node]`
-/// the weighted fraction of class 1 among its training samples. Children always have
+/// its value: in a forest the weighted fraction of class 1 among its training samples, in
+/// a boosted model a shrunk log-odds increment. Children always have
 /// larger indices than their parent, which decoding checks, so every walk ends.
 struct DecisionTree: Equatable, Sendable {
     /// The split feature of each node, or -1 for a leaf.
@@ -13,7 +14,7 @@ struct DecisionTree: Equatable, Sendable {
     var leftChildren: [Int32] = []
     /// The right child of each node (unused in leaves: 0).
     var rightChildren: [Int32] = []
-    /// The class-1 fraction of each leaf (internal nodes: 0, not serialized).
+    /// The value of each leaf (internal nodes: 0, not serialized).
     var values: [Double] = []
 
     /// The number of nodes.

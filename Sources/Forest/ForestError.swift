@@ -1,12 +1,14 @@
-/// The one error of the `Forest` module: a serialized forest that cannot be decoded.
+/// The one error of the `Forest` module: a serialized model (a forest or a boosted model)
+/// that cannot be decoded.
 ///
-/// `description` is one plain sentence naming what is wrong and where (the byte offset).
+/// `description` is one plain sentence naming the kind of model, what is wrong and where
+/// (the byte offset).
 public struct ForestError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What went wrong.
     public enum Code: Equatable, Sendable {
         /// The input ends before the structure it announces.
         case truncated
-        /// The input does not start with the forest magic bytes.
+        /// The input does not start with the magic bytes of the model kind being decoded.
         case badMagic
         /// The format version is not one this build reads.
         case unsupportedVersion(UInt8)
@@ -24,24 +26,32 @@ public struct ForestError: Error, Equatable, Sendable, CustomStringConvertible {
     public let code: Code
     /// The byte offset in the input where the problem was found.
     public let offset: Int
+    /// The kind of model being decoded.
+    public let model: ModelKind
 
-    /// An error with `code`, found at byte `offset`.
-    public init(_ code: Code, offset: Int) {
+    /// An error with `code`, found at byte `offset` while decoding a `model`.
+    public init(_ code: Code, offset: Int, model: ModelKind = .forest) {
         self.code = code
         self.offset = offset
+        self.model = model
+    }
+
+    /// The same error, found while decoding a `model`.
+    func decoding(_ model: ModelKind) -> ForestError {
+        ForestError(code, offset: offset, model: model)
     }
 
     public var description: String {
         let what: String
         switch code {
         case .truncated: what = "input is truncated"
-        case .badMagic: what = "not a serialized forest (bad magic)"
+        case .badMagic: what = "not a serialized \(model.noun) (bad magic)"
         case .unsupportedVersion(let version): what = "unsupported format version \(version)"
         case .checksumMismatch: what = "checksum mismatch"
         case .invalidParameters(let reason): what = "invalid parameters: \(reason)"
         case .invalidTree(let index, let reason): what = "tree \(index) is invalid: \(reason)"
         case .trailingBytes(let count): what = "\(count) unexpected trailing bytes"
         }
-        return "Cannot decode forest at byte \(offset): \(what)"
+        return "Cannot decode \(model.noun) at byte \(offset): \(what)"
     }
 }

@@ -37,21 +37,24 @@ extension RandomForest {
         out.u64(parameters.seed)
         out.u32(UInt32(featureCount))
         out.u32(UInt32(trees.count))
-        for tree in trees {
-            out.u32(UInt32(tree.nodeCount))
-            for node in 0..<tree.nodeCount {
-                out.u32(UInt32(bitPattern: tree.features[node]))
-                if tree.features[node] < 0 {
-                    out.u64(tree.values[node].bitPattern)
-                } else {
-                    out.u64(tree.thresholds[node].bitPattern)
-                    out.u32(UInt32(tree.leftChildren[node]))
-                    out.u32(UInt32(tree.rightChildren[node]))
-                }
-            }
-        }
+        for tree in trees { Self.encode(tree, into: &out) }
         out.u64(fnv1a(out.bytes[...]))
         return out.bytes
+    }
+
+    /// Appends `tree` as the format above lays it out: node count, then node by node.
+    static func encode(_ tree: DecisionTree, into out: inout ByteWriter) {
+        out.u32(UInt32(tree.nodeCount))
+        for node in 0..<tree.nodeCount {
+            out.u32(UInt32(bitPattern: tree.features[node]))
+            if tree.features[node] < 0 {
+                out.u64(tree.values[node].bitPattern)
+            } else {
+                out.u64(tree.thresholds[node].bitPattern)
+                out.u32(UInt32(tree.leftChildren[node]))
+                out.u32(UInt32(tree.rightChildren[node]))
+            }
+        }
     }
 
     /// Decodes a forest from `encoded()` output, checking everything.
@@ -114,8 +117,26 @@ extension RandomForest {
         self.init(parameters: parameters, featureCount: featureCount, trees: trees)
     }
 
-    /// Decodes and checks tree `index`.
-    private static func decodeTree(index: Int, featureCount: Int, from input: inout ByteReader) throws(ForestError) -> DecisionTree {
+    /// What a leaf may hold: a forest's class-1 fraction or a boosted model's log-odds increment.
+    enum LeafValues {
+        /// A fraction in [0, 1].
+        case fraction
+        /// Any finite number.
+        case finite
+
+        /// Why `value` cannot be a leaf value, or `nil` when it can.
+        func invalidity(of value: Double) -> String? {
+            switch self {
+            case .fraction: value >= 0 && value <= 1 ? nil : "leaf value \(value) outside [0, 1]"
+            case .finite: value.isFinite ? nil : "leaf value \(value) is not finite"
+            }
+        }
+    }
+
+    /// Decodes and checks tree `index`, whose leaves must hold `leafValues`.
+    static func decodeTree(
+        index: Int, featureCount: Int, leafValues: LeafValues = .fraction, from input: inout ByteReader
+    ) throws(ForestError) -> DecisionTree {
         let countOffset = input.offset
         let nodeCount = Int(try input.u32())
         // A leaf takes at least 12 bytes: a count beyond what is left is a lie, not a reason to allocate.
@@ -132,7 +153,7 @@ extension RandomForest {
             }
             if feature == -1 {
                 let value = Double(bitPattern: try input.u64())
-                guard value >= 0 && value <= 1 else { throw invalid("leaf value \(value) outside [0, 1]") }
+                if let reason = leafValues.invalidity(of: value) { throw invalid(reason) }
                 _ = tree.appendLeaf(value: value)
                 continue
             }
@@ -164,7 +185,7 @@ func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
 }
 
 /// Appends little-endian integers.
-private struct ByteWriter {
+struct ByteWriter {
     var bytes: [UInt8] = []
     mutating func u8(_ value: UInt8) { bytes.append(value) }
     mutating func u32(_ value: UInt32) { for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) } }
@@ -172,7 +193,7 @@ private struct ByteWriter {
 }
 
 /// Reads little-endian integers up to `end`, throwing `truncated` past it.
-private struct ByteReader {
+struct ByteReader {
     let bytes: [UInt8]
     var offset = 0
     var end: Int

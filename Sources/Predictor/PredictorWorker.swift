@@ -1,3 +1,4 @@
+import Posix
 import Foundation
 import Logging
 import Synchronization
@@ -44,9 +45,7 @@ public struct PredictorWorker {
         watcher.check()
         let watching = Thread {
             while true {
-                var pause = timespec(tv_sec: Int(options.modelPollInterval.components.seconds),
-                                     tv_nsec: Int(options.modelPollInterval.components.attoseconds / 1_000_000_000))
-                nanosleep(&pause, nil)
+                Posix.nap(for: options.modelPollInterval)
                 watcher.check()
             }
         }
@@ -106,8 +105,7 @@ public struct PredictorWorker {
             }
         }
         while !Termination.isRequested {
-            var pause = timespec(tv_sec: 0, tv_nsec: 20_000_000)
-            nanosleep(&pause, nil)
+            Posix.nap(for: .milliseconds(20))
         }
         // Close the listening socket, give open requests a moment, and go; exit closes the rest.
         let stopped = Locked<Bool>(false)
@@ -116,10 +114,9 @@ public struct PredictorWorker {
             heartbeats.cancel()
             stopped.withLock { $0 = true }
         }
-        let deadline = WorkerContext.monotonicNow() + .seconds(2)
-        while !stopped.withLock({ $0 }), WorkerContext.monotonicNow() < deadline {
-            var pause = timespec(tv_sec: 0, tv_nsec: 5_000_000)
-            nanosleep(&pause, nil)
+        let deadline = Posix.monotonicNow() + .seconds(2)
+        while !stopped.withLock({ $0 }), Posix.monotonicNow() < deadline {
+            Posix.nap(for: .milliseconds(5))
         }
         logger.notice("Predictor stopped", metadata: ["predictor.address": "\(address)"])
         exit(0)

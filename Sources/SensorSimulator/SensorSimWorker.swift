@@ -1,3 +1,4 @@
+import Posix
 import Logging
 import Synchronization
 import Workers
@@ -132,8 +133,7 @@ public struct SensorSimWorker {
             }
         }
         while Self.terminationRequested == 0 {
-            var pause = timespec(tv_sec: 0, tv_nsec: 20_000_000)
-            nanosleep(&pause, nil)
+            Posix.nap(for: .milliseconds(20))
         }
         // Close the listening socket, give open requests a moment, and go; exit closes the rest.
         let stopped = StopSignal()
@@ -143,10 +143,9 @@ public struct SensorSimWorker {
             heartbeats.cancel()
             stopped.raise()
         }
-        let deadline = WorkerContext.monotonicNow() + .seconds(2)
-        while !stopped.isRaised, WorkerContext.monotonicNow() < deadline {
-            var pause = timespec(tv_sec: 0, tv_nsec: 5_000_000)
-            nanosleep(&pause, nil)
+        let deadline = Posix.monotonicNow() + .seconds(2)
+        while !stopped.isRaised, Posix.monotonicNow() < deadline {
+            Posix.nap(for: .milliseconds(5))
         }
         logger.notice("Sensor simulator stopped", metadata: ["port": "\(configuration.port)"])
         exit(0)

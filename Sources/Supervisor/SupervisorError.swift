@@ -1,3 +1,4 @@
+import Posix
 /// Every error the engine reports: a code, the child or path involved, and the underlying errno.
 /// `description` is one plain sentence.
 public struct SupervisorError: Error, CustomStringConvertible, Sendable {

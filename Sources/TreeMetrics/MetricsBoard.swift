@@ -1,4 +1,5 @@
 import Foundation
+import Posix
 import Supervisor
 
 /// The one place the supervisor's loop and the metrics listener meet: the loop replaces the

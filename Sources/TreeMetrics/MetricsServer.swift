@@ -1,4 +1,5 @@
 import Foundation
+import Posix
 import Supervisor
 #if canImport(Glibc)
 import Glibc
@@ -123,7 +124,7 @@ public final class MetricsServer: @unchecked Sendable {
             } catch {
                 if error.rawValue == EBADF || error.rawValue == EINVAL { return }
                 // Out of descriptors, or a connection reset before accept: try again shortly.
-                usleep(50_000)
+                Posix.sleep(for: .milliseconds(50))
                 continue
             }
             handle(connection)

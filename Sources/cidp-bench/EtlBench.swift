@@ -1,4 +1,5 @@
 import Forest
+import Posix
 import Foundation
 import Supervisor
 import Workers
@@ -46,7 +47,7 @@ enum EtlBench {
                 for worker in tree.workers { if let pid = worker.pid { pids[worker.name] = pid } }
             }
             for (name, pid) in pids { if let kib = peakRSS(pid) { peaks[name] = max(peaks[name] ?? 0, kib) } }
-            usleep(20_000)
+            Posix.sleep(for: .milliseconds(20))
         }
         process.waitUntilExit()
         let seconds = (Posix.monotonicNow() - start).seconds
@@ -85,7 +86,7 @@ enum EtlBench {
             }
             close(fd)
             if connected == 0 { break }
-            usleep(10_000)
+            Posix.sleep(for: .milliseconds(10))
         }
         try! python.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()

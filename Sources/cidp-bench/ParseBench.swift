@@ -1,4 +1,5 @@
 import Foundation
+import Posix
 import Supervisor
 import Wire
 import Workers

@@ -11,6 +11,7 @@
 // reported: the whole job's time beside the plain job's, the upgrade's own duration, and the
 // rows/s while it ran beside the rows/s over the half second before it.
 import Foundation
+import Posix
 import Supervisor
 import Workers
 
@@ -74,7 +75,7 @@ enum UpgradeBench {
                 upgrade = (now, (Posix.monotonicNow() - start).seconds)
                 continue
             }
-            usleep(20_000)
+            Posix.sleep(for: .milliseconds(20))
         }
         process.waitUntilExit()
         let seconds = (Posix.monotonicNow() - start).seconds

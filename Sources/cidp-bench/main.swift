@@ -9,6 +9,7 @@
 //    this process reads before the kill, so the poll interval does not enter the figure).
 // 3. The root's idle CPU and RSS with the default tree running.
 import CShims
+import Posix
 import Foundation
 import Supervisor
 import Wire
@@ -172,7 +173,7 @@ func startSupervisor(policy: String, name: String) -> (Process, RunDirectory) {
            !tree.workers.isEmpty, tree.workers.allSatisfy({ $0.state == "running" }) {
             return (process, run)
         }
-        usleep(2000)
+        Posix.sleep(for: .microseconds(2000))
     }
     fail("the supervisor for \(name) did not become ready")
 }
@@ -244,13 +245,13 @@ do {
             // The figure is the replacement's own timestamp, so polling slowly costs no accuracy
             // and leaves the cores to the supervisor and the worker.
             if let found = readyTimes(crashRecord).first(where: { $0.value > start }) { replacement = (found.key, found.value) }
-            else { usleep(2000) }
+            else { Posix.sleep(for: .microseconds(2000)) }
         }
         guard let (pid, readyAt) = replacement else { fail("no replacement became ready within 10 s") }
         crashToReady.append(Double(readyAt - start) / 1e6)
         current = pid
         // Wait until the supervisor, too, has seen it ready, so the next kill hits a running child.
-        while (try? ControlClient(runDirectory: run).send(.status))?.tree?.find("victim")?.state != "running" { usleep(2000) }
+        while (try? ControlClient(runDirectory: run).send(.status))?.tree?.find("victim")?.state != "running" { Posix.sleep(for: .microseconds(2000)) }
 
         // An upgrade of the same worker: an orderly stop (SIGTERM, the test worker exits at once)
         // and a start; the request returns once the supervisor has seen it ready.
@@ -285,6 +286,9 @@ let idlePolicy = defaultPolicyText
     .replacingOccurrences(of: "dir = \"logs\"", with: "dir = \"\(workspace)/logs\"")
     .replacingOccurrences(of: #"role = "[a-z-]+""#, with: #"role = "test""#, options: .regularExpression)
     .replacingOccurrences(of: #"args = \[[^\]]*\]"#, with: "", options: .regularExpression)
+    // The pipeline roles' own tables (ranges, gates): the test role has none.
+    .replacingOccurrences(of: #"\[workers\.[a-z-]+\.(ranges|gates)[^\]\n]*\][^\n]*\n([^\n\[][^\n]*\n)*"#, with: "",
+                          options: .regularExpression)
     .replacingOccurrences(of: "# listen = \"127.0.0.1:9464\"", with: metricsTable.split(separator: "\n").last.map(String.init) ?? "")
 let (idle, idleRun) = startSupervisor(policy: idlePolicy, name: "idle")
 let ticksBefore = cpuTicks(idle.processIdentifier)

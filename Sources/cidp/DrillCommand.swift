@@ -1,4 +1,5 @@
 import ArgumentParser
+import Posix
 import Drills
 import Foundation
 import Supervisor

@@ -94,24 +94,23 @@ struct JobOptions: ParsableArguments {
                     let rewritten = rewrite(inner)
                     return rewritten.children.isEmpty ? nil : .node(rewritten)
                 case .worker(var spec):
-                    let role = spec.command.count > 2 ? spec.command[2] : ""
-                    switch role {
+                    switch spec.role {
                     case WorkerRole.sensorSim.rawValue:
                         guard usesSimulator else { return nil }
-                        spec.command += ["--port", "\(simulatorPort)", "--records", "\(records)", "--seed", "\(seed)"]
+                        spec.arguments += ["--port", "\(simulatorPort)", "--records", "\(records)", "--seed", "\(seed)"]
                             + simFaults.flatMap { ["--fault", $0] }
                             + (follow ? ["--follow-rate", "\(simRate)"] : [])
                     case WorkerRole.extractor.rawValue:
-                        spec.command += ["--source", url, "--db", db] + (follow ? ["--follow"] : [])
+                        spec.arguments += ["--source", url, "--db", db] + (follow ? ["--follow"] : [])
                     case WorkerRole.transformer.rawValue:
-                        spec.command += ["--db", db]
+                        spec.arguments += ["--db", db]
                     case WorkerRole.loader.rawValue:
-                        spec.command += ["--db", db] + (role == finisher ? jobFlag : follow ? [] : ["--run-id", runID])
+                        spec.arguments += ["--db", db] + (spec.role == finisher ? jobFlag : follow ? [] : ["--run-id", runID])
                     case WorkerRole.trainer.rawValue:
-                        spec.command += ["--db", db] + (role == finisher ? jobFlag : [])
+                        spec.arguments += ["--db", db] + (spec.role == finisher ? jobFlag : [])
                     case WorkerRole.predictor.rawValue:
                         guard !isJob else { return nil }
-                        spec.command += ["--db", db]
+                        spec.arguments += ["--db", db]
                     default:
                         break
                     }
@@ -125,18 +124,23 @@ struct JobOptions: ParsableArguments {
         return policy
     }
 
-    /// Checks every pipeline worker's options (the policy's `args` plus what `apply` added) as the
-    /// worker will parse them.
-    /// - Throws: the first worker's `WorkerUsageError` (it names the role and the option).
-    static func validateWorkerArguments(in node: NodeSpec) throws {
-        for spec in node.workers {
-            guard spec.command.count > 2, let role = WorkerRole(rawValue: spec.command[2]) else { continue }
-            try role.validate(arguments: Array(spec.command.dropFirst(3)), environment: spec.environment)
+    /// Checks every pipeline worker's options (its keys or `args` in the policy, plus what `apply`
+    /// added) as the worker will parse them.
+    /// - Throws: the first worker's problem: a `PolicyError` at the key that set the option it
+    ///   names (`x.toml:12: workers.extractor.page_size: …`), else its `WorkerUsageError`.
+    static func validateWorkerArguments(in policy: Policy) throws {
+        for spec in policy.root.workers {
+            guard let role = WorkerRole(rawValue: spec.role) else { continue }
+            do {
+                try role.validate(arguments: spec.arguments, environment: spec.environment)
+            } catch {
+                throw policy.locate(worker: spec.name, problem: error.description) ?? error
+            }
         }
     }
 
     /// The role of every worker in the tree.
     static func roles(in node: NodeSpec) -> [String] {
-        node.workers.compactMap { $0.command.count > 2 ? $0.command[2] : nil }
+        node.workers.map(\.role)
     }
 }

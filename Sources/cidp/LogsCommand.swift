@@ -1,6 +1,8 @@
 import ArgumentParser
+import Posix
 import Foundation
 import OperatorText
+import PolicyRoles
 import Supervisor
 import Wire
 import Workers
@@ -102,7 +104,7 @@ struct LogsCommand: ParsableCommand {
             var fresh = live.readLines()
             if fresh.isEmpty {
                 guard let rest = live.switchIfRotated() else {
-                    usleep(200_000)
+                    Posix.sleep(for: .milliseconds(200))
                     continue
                 }
                 fresh = rest
@@ -124,7 +126,7 @@ struct LogsCommand: ParsableCommand {
         let loaded: Policy
         do {
             loaded = try PolicyLoader.load(path: policy, executable: Posix.executablePath(),
-                                           knownRoles: Set(WorkerRole.allCases.map(\.rawValue)))
+                                           roles: WorkerRole.policySchemas)
         } catch {
             throw CLIExit.usage("\(error)")
         }

@@ -38,7 +38,7 @@ enum PipelineChain {
     /// - Throws: `Misplaced` for the first problem.
     static func check(_ root: NodeSpec) throws(Misplaced) {
         let workers = root.workers
-        let roleOf = Dictionary(workers.map { ($0.name, $0.command.count > 2 ? $0.command[2] : "") }) { first, _ in first }
+        let roleOf = Dictionary(workers.map { ($0.name, $0.role) }) { first, _ in first }
         let consumerOf = Dictionary(workers.compactMap { worker in worker.input.map { ($0, worker.name) } }) { first, _ in first }
         func article(_ role: WorkerRole) -> String { role == .extractor ? "an extractor" : "a \(role.rawValue)" }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Posix
 import Logging
 import OperatorText
+import PolicyRoles
 import Supervisor
 import TreeMetrics
 import Wire
@@ -67,12 +69,14 @@ struct Up: ParsableCommand {
             let loaded: Policy
             do {
                 loaded = job.apply(to: try PolicyLoader.load(path: policy, executable: workerExecutable,
-                                                             knownRoles: Set(WorkerRole.allCases.map(\.rawValue))),
+                                                             roles: WorkerRole.policySchemas),
                                    simulatorPort: simulatorPort, runID: runID)
             } catch {
                 throw CLIExit.usage("\(error)")
             }
-            do { try JobOptions.validateWorkerArguments(in: loaded.root) } catch {
+            do { try JobOptions.validateWorkerArguments(in: loaded) } catch let error as PolicyError {
+                throw CLIExit.usage("\(error)")
+            } catch {
                 throw CLIExit.usage("policy '\(policy)': \(error)")
             }
             do throws(PipelineChain.Misplaced) { try PipelineChain.check(loaded.root) } catch {
@@ -154,7 +158,7 @@ struct Up: ParsableCommand {
         // Without --follow an integrity gate's halt ends the run: exit 1 naming the node, the
         // worker and the reason. With --follow the chain is held down until 'cidp resume'.
         let runtime = SupervisorRuntime(policy: loaded, runDirectory: control.runDirectory,
-                                        logger: Logger(label: "cidp.supervisor"), haltEndsRun: !job.follow, isJob: isJob,
+                                        logger: Logger(label: "cidp.supervisor"), commandLine: Worker.commandLine, haltEndsRun: !job.follow, isJob: isJob,
                                         console: consoleOptions)
         runtime.policySource = { () throws -> Policy in
             do throws(CLIExit) { return try readPolicy() } catch { throw ReloadError(description: error.message) }
@@ -185,8 +189,8 @@ extension Up {
     /// address is best effort (see `PredictorWorker`) and not checked.
     /// - Throws: `CLIExit.usage` naming the worker and the address.
     static func checkPredictorAddresses(in root: NodeSpec, policy: String) throws(CLIExit) {
-        for spec in root.workers where spec.command.count > 2 && spec.command[2] == WorkerRole.predictor.rawValue {
-            guard let options = try? PredictorOptions(arguments: Array(spec.command.dropFirst(3))),
+        for spec in root.workers where spec.role == WorkerRole.predictor.rawValue {
+            guard let options = try? PredictorOptions(arguments: spec.arguments),
                   options.isAddressExplicit else { continue }
             do {
                 let (fd, _) = try Posix.listenTCP(host: options.host, port: options.port)
@@ -246,9 +250,16 @@ extension Up {
     }
 }
 
+/// `cidp worker ROLE [OPTIONS…]`: the one place the launch convention lives. The policy gives a
+/// worker a role and its arguments (`ChildSpec`); the root starts it as `commandLine(spec)`.
 struct Worker: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one worker role (internal: the supervisor starts these).", shouldDisplay: false)
+
+    /// A worker's argv: this very subcommand of the spec's executable, with its role and arguments.
+    static func commandLine(_ spec: ChildSpec) -> [String] {
+        [spec.executable, "worker", spec.role] + spec.arguments
+    }
 
     @Argument(help: "The role: \(WorkerRole.allCases.map(\.rawValue).joined(separator: ", ")).")
     var role: WorkerRole

@@ -1,4 +1,5 @@
 import CShims
+import Posix
 import Foundation
 import Supervisor
 import Testing

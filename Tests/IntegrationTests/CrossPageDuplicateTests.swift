@@ -47,8 +47,8 @@ struct CrossPageDuplicateTests {
     static func job(repeatChanging changes: String) throws -> (code: Int32, line: String, stdout: String, db: String, sandbox: Sandbox) {
         let policy = try EtlTests.defaultPolicy().replacingOccurrences(
             of: "[workers.extractor]\nrole = \"extractor\"\n",
-            with: "[workers.extractor]\nrole = \"extractor\"\nargs = [\"--page-size\", \"2\"]\n")
-        #expect(policy.contains("--page-size"))
+            with: "[workers.extractor]\nrole = \"extractor\"\npage_size = 2\n")
+        #expect(policy.contains("page_size = 2"))
         let sandbox = try Sandbox(policy: policy)
         let server = try RunningSupervisor(sandbox: sandbox, arguments: ["python3", "-c", serverScript, changes],
                                            executable: "/usr/bin/env")

@@ -125,8 +125,9 @@ struct DrillTests {
         let sandbox = try Sandbox(policy: "")
         let policy = sandbox.path + "/quarantine-and-continue.toml"
         let text = try String(contentsOfFile: Self.defaultPolicy, encoding: .utf8)
-        #expect(text.contains("\"record.on_violation=halt\""))
-        try text.replacingOccurrences(of: "\"record.on_violation=halt\"", with: "\"record.on_violation=quarantine_and_continue\"")
+        #expect(text.contains("[workers.transformer.gates.record]\non_violation = \"halt\""))
+        try text.replacingOccurrences(of: "[workers.transformer.gates.record]\non_violation = \"halt\"",
+                                      with: "[workers.transformer.gates.record]\non_violation = \"quarantine_and_continue\"")
             .write(toFile: policy, atomically: true, encoding: .utf8)
         let run = try drill("corruption", policy: policy)
         let lines = Self.checks(run.stdout)
@@ -145,7 +146,7 @@ struct DrillTests {
         let text = try String(contentsOfFile: Self.defaultPolicy, encoding: .utf8)
         let extractor = "[workers.extractor]\nrole = \"extractor\"\n"
         #expect(text.contains(extractor))
-        try text.replacingOccurrences(of: extractor, with: extractor + "args = [\"--malformed-limit\", \"1\"]\n")
+        try text.replacingOccurrences(of: extractor, with: extractor + "malformed_limit = 1\n")
             .write(toFile: policy, atomically: true, encoding: .utf8)
         let run = try drill("corruption", policy: policy)
         let lines = Self.checks(run.stdout)
@@ -172,7 +173,7 @@ struct DrillTests {
         let sandbox = try Sandbox(policy: "")
         let policy = sandbox.path + "/short-lock-deadline.toml"
         try String(contentsOfFile: Self.defaultPolicy, encoding: .utf8)
-            .replacingOccurrences(of: "[workers.loader]\n", with: "[workers.loader]\nargs = [\"--lock-deadline-ms\", \"1000\"]\n")
+            .replacingOccurrences(of: "[workers.loader]\n", with: "[workers.loader]\nlock_deadline_ms = 1000\n")
             .write(toFile: policy, atomically: true, encoding: .utf8)
         let run = try drill("deadlock", policy: policy)
         let lines = Self.checks(run.stdout)

@@ -208,10 +208,10 @@ final class ForeignSource {
 }
 
 extension String {
-    /// The default policy's text with `args` (and `env`) given to its extractor.
-    func withExtractor(args: [String], env: [String: String] = [:]) -> String {
-        let quoted = args.map { "\"\($0)\"" }.joined(separator: ", ")
-        var lines = "[workers.extractor]\nrole = \"extractor\"\nargs = [\(quoted)]\n"
+    /// The default policy's text with TOML `keys` (lines of `[workers.extractor]`, nested tables
+    /// inline: `source = { auth = "bearer" }`) and `env` given to its extractor.
+    func withExtractor(_ keys: String, env: [String: String] = [:]) -> String {
+        var lines = "[workers.extractor]\nrole = \"extractor\"\n\(keys)\n"
         if !env.isEmpty {
             lines += "env = { " + env.map { "\($0.key) = \"\($0.value)\"" }.joined(separator: ", ") + " }\n"
         }

@@ -21,7 +21,7 @@ struct ForeignSourceAuthTests {
 
     @Test func aBearerTokenFromTheEnvironmentIsInNoCommandLineStatusOrLog() throws {
         let token = "tok-" + UUID().uuidString
-        let policy = try EtlTests.defaultPolicy().withExtractor(args: ["--auth", "bearer", "--auth-token-env", "CIDP_SOURCE_TOKEN"])
+        let policy = try EtlTests.defaultPolicy().withExtractor(#"source = { auth = "bearer", auth_token_env = "CIDP_SOURCE_TOKEN" }"#)
         let sandbox = try Sandbox(policy: policy)
         let source = try ForeignSource(sandbox, records: 2500, settings: ["auth": "Bearer \(token)"])
         let db = sandbox.path + "/dwh.sqlite"
@@ -50,7 +50,7 @@ struct ForeignSourceAuthTests {
         let credential = sandbox.path + "/source.credential"
         try (secret + "\n").write(toFile: credential, atomically: true, encoding: .utf8)
         chmod(credential, 0o600)
-        try EtlTests.defaultPolicy().withExtractor(args: ["--auth", "basic", "--auth-token-file", credential])
+        try EtlTests.defaultPolicy().withExtractor("source = { auth = \"basic\", auth_token_file = \"\(credential)\" }")
             .write(toFile: sandbox.policyPath, atomically: true, encoding: .utf8)
         let source = try ForeignSource(sandbox, records: 2500, settings: ["auth": "Basic " + Data(secret.utf8).base64EncodedString()])
 

@@ -33,8 +33,8 @@ struct ForeignSourceHostileTests {
 
     /// Runs a job from `source` with the extractor given `args`, sampling the extractor's pid and
     /// peak RSS until the job ends.
-    static func run(_ sandbox: Sandbox, _ source: ForeignSource, args: [String] = []) throws -> Outcome {
-        try EtlTests.defaultPolicy().withExtractor(args: args).write(toFile: sandbox.policyPath, atomically: true, encoding: .utf8)
+    static func run(_ sandbox: Sandbox, _ source: ForeignSource, keys: String = "") throws -> Outcome {
+        try EtlTests.defaultPolicy().withExtractor(keys).write(toFile: sandbox.policyPath, atomically: true, encoding: .utf8)
         let db = sandbox.path + "/dwh.sqlite"
         let supervisor = try sandbox.up(["--db", db, "--source", source.url, "--log-level", "warning"], waitUntilReady: false)
         var pids: Set<Int32> = []
@@ -69,7 +69,7 @@ struct ForeignSourceHostileTests {
         let sandbox = try Sandbox(policy: "")
         let source = try ForeignSource(sandbox, records: 2500, settings: ["hostile": "hang", "at": 1000])
         // A request deadline longer than the 3 s watchdog: the extractor heartbeats through it.
-        let outcome = try Self.run(sandbox, source, args: ["--request-deadline-ms", "4000", "--give-up-after-s", "5"])
+        let outcome = try Self.run(sandbox, source, keys: "give_up_after_s = 5\nsource = { request_deadline_ms = 4000 }")
         #expect(outcome.code == 1, "\(outcome.log.suffix(2000))")
         #expect(outcome.lastLine.hasPrefix("cidp: etl halted by extractor: sensor API: the source kept failing for 5 s (give_up_after): "
             + "GET \(source.url)/v1/telemetry?cursor=1000&limit=1000: timed out"), "\(outcome.lastLine)")
@@ -83,7 +83,7 @@ struct ForeignSourceHostileTests {
     @Test func a64MiBStringInAFieldNobodyNeedsIsSkippedWithinTheLimit() throws {
         let sandbox = try Sandbox(policy: "")
         let source = try ForeignSource(sandbox, records: 2500, settings: ["hostile": "big-extra", "at": 1000])
-        let outcome = try Self.run(sandbox, source, args: ["--max-body-mb", "80"])
+        let outcome = try Self.run(sandbox, source, keys: "source = { max_body_mb = 80 }")
         #expect(outcome.code == 0, "\(outcome.log.suffix(2000))")
         #expect(outcome.rows == 2500)
         #expect(outcome.extractorPIDs.count == 1)
@@ -94,7 +94,7 @@ struct ForeignSourceHostileTests {
     @Test func nesting100000DeepIsAMalformedPageNamedAndTheChainHalts() throws {
         let sandbox = try Sandbox(policy: "")
         let source = try ForeignSource(sandbox, records: 2500, settings: ["hostile": "deep", "at": 1500])
-        let outcome = try Self.run(sandbox, source, args: ["--malformed-limit", "3"])
+        let outcome = try Self.run(sandbox, source, keys: "malformed_limit = 3")
         #expect(outcome.code == 1, "\(outcome.log.suffix(2000))")
         #expect(outcome.lastLine.hasPrefix("cidp: etl halted by extractor: gate 'record' refused the page at cursor '1000': "
             + "3 malformed bodies in a row: GET \(source.url)/v1/telemetry?cursor=1000&limit=1000: malformed body: "

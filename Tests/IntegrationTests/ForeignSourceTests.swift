@@ -36,8 +36,8 @@ struct ForeignSourceTests {
     @Test func epochSecondsUnderRenamedFieldsLoadValueForValue() throws {
         let renames = ["timestamp": "ts", "pump_id": "asset", "flow_rate": "flow", "failure": "fault",
                        "records": "data", "next_cursor": "next"]
-        let policy = try EtlTests.defaultPolicy().withExtractor(args: ["--timestamp-format", "epoch-seconds"]
-            + renames.sorted { $0.key < $1.key }.flatMap { ["--field", "\($0.key)=\($0.value)"] })
+        let policy = try EtlTests.defaultPolicy().withExtractor(#"source = { timestamp_format = "epoch-seconds", fields = { "#
+            + renames.sorted { $0.key < $1.key }.map { "\($0.key) = \"\($0.value)\"" }.joined(separator: ", ") + " } }")
         let sandbox = try Sandbox(policy: policy)
         let source = try ForeignSource(sandbox, records: Self.records,
                                        settings: ["timestamps": "epoch-seconds", "fields": renames, "extras": true])
@@ -47,7 +47,7 @@ struct ForeignSourceTests {
     }
 
     @Test func epochMillisecondsAsNumbersAndStringsLoadValueForValue() throws {
-        let policy = try EtlTests.defaultPolicy().withExtractor(args: ["--timestamp-format", "epoch-millis"])
+        let policy = try EtlTests.defaultPolicy().withExtractor(#"source = { timestamp_format = "epoch-millis" }"#)
         let sandbox = try Sandbox(policy: policy)
         let source = try ForeignSource(sandbox, records: Self.records, settings: ["timestamps": "epoch-millis", "strings": true])
         let run = try Self.job(sandbox, source)
@@ -57,7 +57,7 @@ struct ForeignSourceTests {
 
     @Test func aSourceReadWithoutItsFormatIsRefusedNamingTheByteRecordAndField() throws {
         // Unix time where RFC 3339 is expected: every page is malformed; the limit halts the chain.
-        let policy = try EtlTests.defaultPolicy().withExtractor(args: ["--malformed-limit", "2"])
+        let policy = try EtlTests.defaultPolicy().withExtractor("malformed_limit = 2")
         let sandbox = try Sandbox(policy: policy)
         let source = try ForeignSource(sandbox, records: Self.records, settings: ["timestamps": "epoch-seconds"])
         let run = try Self.job(sandbox, source)
@@ -80,7 +80,7 @@ struct ForeignSourceTests {
         }
         #expect(curlCode == 60, "\(error)")  // CURLE_PEER_FAILED_VERIFICATION
         #expect(!error.isRetryable)
-        try EtlTests.defaultPolicy().withExtractor(args: ["--ca-bundle", ca]).write(toFile: sandbox.policyPath, atomically: true, encoding: .utf8)
+        try EtlTests.defaultPolicy().withExtractor("source = { ca_bundle = \"\(ca)\" }").write(toFile: sandbox.policyPath, atomically: true, encoding: .utf8)
         let run = try Self.job(sandbox, source)
         #expect(run.code == 0, "\(run.stderr.suffix(2000))")
         try EtlTests.checkWarehouse(run.db, count: Self.records)

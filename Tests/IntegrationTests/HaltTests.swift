@@ -1,3 +1,4 @@
+@testable import cidp
 import Foundation
 import Supervisor
 import Testing

@@ -1,4 +1,5 @@
 import CShims
+import Posix
 import Drills
 import Foundation
 import Supervisor

@@ -1,4 +1,6 @@
+@testable import cidp
 import Drills
+import Posix
 import Foundation
 import Supervisor
 import Testing

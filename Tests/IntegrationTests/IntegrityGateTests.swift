@@ -124,7 +124,7 @@ struct IntegrityGateTests {
     @Test func aPageThatIsMalformedAgainAndAgainHaltsTheChainInsteadOfRetryingForever() throws {
         let sandbox = try Sandbox(policy: try Self.policy(
             replacing: "[workers.extractor]\nrole = \"extractor\"\n",
-            with: "[workers.extractor]\nrole = \"extractor\"\nargs = [\"--malformed-limit\", \"3\"]\n"))
+            with: "[workers.extractor]\nrole = \"extractor\"\nmalformed_limit = 3\n"))
         let db = sandbox.path + "/dwh.sqlite"
         let run = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory, "--db", db,
                                     "--sim-fault", "malformed=1"], timeout: .seconds(120))
@@ -139,7 +139,8 @@ struct IntegrityGateTests {
 
     @Test func quarantineAndContinueLoadsEveryCleanBatchAndTrains() throws {
         let sandbox = try Sandbox(policy: try Self.policy(
-            replacing: "\"record.on_violation=halt\"", with: "\"record.on_violation=quarantine_and_continue\""))
+            replacing: "[workers.transformer.gates.record]\non_violation = \"halt\"",
+            with: "[workers.transformer.gates.record]\non_violation = \"quarantine_and_continue\""))
         let db = sandbox.path + "/dwh.sqlite"
         let run = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory, "--db", db,
                                     "--sim-fault", "poison=0.0005"], timeout: .seconds(120))
@@ -174,7 +175,8 @@ struct IntegrityGateTests {
 
         // quarantine_and_continue: the pill is set aside and the job completes without it.
         let lenient = try Sandbox(policy: try Self.policy(
-            replacing: "\"poison_pill.on_violation=halt\"", with: "\"poison_pill.on_violation=quarantine_and_continue\""))
+            replacing: "[workers.transformer.gates.poison_pill]\non_violation = \"halt\"",
+            with: "[workers.transformer.gates.poison_pill]\non_violation = \"quarantine_and_continue\""))
         let lenientDB = lenient.path + "/dwh.sqlite"
         let completed = try lenient.cidp(["up", "--policy", lenient.policyPath, "--run-dir", lenient.runDirectory,
                                           "--db", lenientDB], timeout: .seconds(120), environment: crash)
@@ -270,8 +272,8 @@ struct IntegrityGateTests {
         // trainer, retraining every 4000 rows, sees its holdout metrics drop and keeps the model
         // as `rejected`; the serving model stays the one trained on clean data.
         let sandbox = try Sandbox(policy: try Self.policy(
-            replacing: "args = [\"--gate\", \"warehouse.on_violation=halt\"]",
-            with: "args = [\"--gate\", \"warehouse.on_violation=halt\", \"--retrain-rows\", \"4000\", \"--trees\", \"30\"]"))
+            replacing: "[workers.trainer]\nrole = \"trainer\"\n",
+            with: "[workers.trainer]\nrole = \"trainer\"\nretrain_rows = 4000\ntrees = 30\n"))
         let db = sandbox.path + "/dwh.sqlite"
         let supervisor = try sandbox.up(["--follow", "--records", "4000", "--sim-rate", "2000", "--db", db,
                                          "--sim-fault", "flip=0.05@8000"], waitUntilReady: false)

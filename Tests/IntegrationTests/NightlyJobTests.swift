@@ -1,4 +1,5 @@
 import Foundation
+import Posix
 import Supervisor
 import Testing
 import Workers
@@ -228,8 +229,8 @@ struct NightlyJobTests {
     @Test func aSourceWithNothingListeningEndsTheJobAfterItsGiveUpDeadline() throws {
         let policy = try EtlTests.defaultPolicy().replacingOccurrences(
             of: "[workers.extractor]\nrole = \"extractor\"\n",
-            with: "[workers.extractor]\nrole = \"extractor\"\nargs = [\"--give-up-after-s\", \"2\"]\n")
-        #expect(policy.contains("--give-up-after-s"))
+            with: "[workers.extractor]\nrole = \"extractor\"\ngive_up_after_s = 2\n")
+        #expect(policy.contains("give_up_after_s = 2"))
         let sandbox = try Sandbox(policy: policy)
         let port = try Posix.freeLoopbackPort()   // nothing listens there
         let run = try Self.job(sandbox, db: sandbox.path + "/dwh.sqlite", ["--source", "http://127.0.0.1:\(port)"])

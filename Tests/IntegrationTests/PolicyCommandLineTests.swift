@@ -134,6 +134,22 @@ struct PolicyCommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: sandbox.recordPath), "a worker was started: \(sandbox.records)")
     }
 
+    /// A role's key whose value the role refuses: `cidp up` names the file, line and key, exits 2,
+    /// and leaves no warehouse, log or run directory behind.
+    @Test func aRoleKeyTheRoleRefusesIsReportedAtItsLineBeforeAnythingIsCreated() throws {
+        let policy = try EtlTests.defaultPolicy().replacingOccurrences(
+            of: "[workers.extractor]\nrole = \"extractor\"\n", with: "[workers.extractor]\nrole = \"extractor\"\npage_size = 0\n")
+        let line = policy.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0 == "page_size = 0" }.map { $0 + 1 }
+        let sandbox = try Sandbox(policy: policy)
+        let db = sandbox.path + "/w.sqlite"
+        let result = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory, "--db", db])
+        #expect(result.code == 2, "stderr: \(result.stderr)")
+        #expect(result.stderr == "cidp: \(sandbox.policyPath):\(try #require(line)): workers.extractor.page_size: "
+                + "--page-size expects an integer in 1...10000, got '0'\n", "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: db))
+        #expect(!FileManager.default.fileExists(atPath: sandbox.runDirectory))
+    }
+
     @Test func missingPolicyFileExitsTwo() throws {
         let sandbox = try Sandbox(policy: "")
         let result = try sandbox.cidp(["up", "--policy", "nowhere.toml", "--run-dir", sandbox.runDirectory])

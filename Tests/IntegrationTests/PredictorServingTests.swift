@@ -1,4 +1,5 @@
 import Foundation
+import Posix
 import Supervisor
 import Testing
 import Workers
@@ -18,9 +19,8 @@ struct PredictorServingTests {
         for (old, new) in [
             ("# listen = \"127.0.0.1:9465\"", "listen = \"127.0.0.1:\(port)\""),
             ("# listen = \"127.0.0.1:9464\"", "listen = \"\""),
-            ("args = [\"--gate\", \"warehouse.on_violation=halt\"]",
-             "args = [\"--gate\", \"warehouse.on_violation=halt\", \"--trees\", \"10\", \"--backup-keep\", \"0\", "
-                + "\"--retrain-rows\", \"\(retrainRows)\", \"--promotion-margin\", \"1\"]"),
+            ("[workers.trainer]\nrole = \"trainer\"\n",
+             "[workers.trainer]\nrole = \"trainer\"\ntrees = 10\nbackup_keep = 0\nretrain_rows = \(retrainRows)\npromotion_margin = 1\n"),
         ] {
             #expect(policy.contains(old), "policies/default.toml changed: no \(old)")
             policy = policy.replacingOccurrences(of: old, with: new)

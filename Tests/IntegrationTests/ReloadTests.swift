@@ -38,11 +38,11 @@ struct ReloadTests {
 
         // A transformer gate changed: --dry-run says so and changes nothing; reload restarts the
         // transformer alone (not the loader its strategy ties to it on a crash).
-        var policy = original.replacingOccurrences(of: "\"batch.max_psi=0.25\"", with: "\"batch.max_psi=0.3\"")
+        var policy = original.replacingOccurrences(of: "max_psi = 0.25\n", with: "max_psi = 0.3\n")
         #expect(policy != original)
         try write(policy, to: sandbox)
         let dry = try sandbox.cidp(["reload", "--dry-run"] + control)
-        #expect(dry.code == 0 && dry.stdout.contains("restart 'transformer' with its new args"), "\(dry.stdout) \(dry.stderr)")
+        #expect(dry.code == 0 && dry.stdout.contains("restart 'transformer' with its new settings"), "\(dry.stdout) \(dry.stderr)")
         #expect(try supervisor.pids() == pids)
         let changed = try sandbox.cidp(["reload"] + control)
         #expect(changed.code == 0 && changed.stdout.contains("reloaded: restart 'transformer'"), "\(changed.stdout) \(changed.stderr)")

@@ -82,9 +82,9 @@ struct TrainerTests {
     @Test func killingTheTrainerMidFitLeavesThePreviousPredictionsWholeAndTheNextOneFinishes() throws {
         // A slow trainer (many trees), retraining every 10,000 new rows of a growing source.
         let policy = try EtlTests.defaultPolicy().replacingOccurrences(
-            of: #"args = ["--gate", "warehouse.on_violation=halt"]"#,
-            with: #"args = ["--gate", "warehouse.on_violation=halt", "--trees", "2000", "--retrain-rows", "10000"]"#)
-        #expect(policy.contains("--trees"), "the policy was not rewritten")
+            of: "[workers.trainer]\nrole = \"trainer\"\n",
+            with: "[workers.trainer]\nrole = \"trainer\"\ntrees = 2000\nretrain_rows = 10000\n")
+        #expect(policy.contains("trees = 2000"), "the policy was not rewritten")
         let sandbox = try Sandbox(policy: policy)
         let db = sandbox.path + "/dwh.sqlite"
         let supervisor = try sandbox.up(["--follow", "--records", "5000", "--sim-rate", "5000", "--db", db],

@@ -96,8 +96,8 @@ struct WarehouseFaultTests {
     @Test func aDiskThatStaysFullPastTheDeadlineHaltsTheChainNamingTheCause() throws {
         let policy = try EtlTests.defaultPolicy().replacingOccurrences(
             of: "[workers.loader]\nrole = \"loader\"\n",
-            with: "[workers.loader]\nrole = \"loader\"\nargs = [\"--io-give-up-after-s\", \"1\"]\n")
-        #expect(policy.contains("--io-give-up-after-s"))
+            with: "[workers.loader]\nrole = \"loader\"\nio_give_up_after_s = 1\n")
+        #expect(policy.contains("io_give_up_after_s = 1"))
         let sandbox = try Sandbox(policy: policy)
         let db = sandbox.path + "/dwh.sqlite"
         let run = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory, "--db", db,
@@ -186,8 +186,8 @@ struct WarehouseFaultTests {
     /// A real full disk: a tmpfs the test mounts (as root) and fills, the warehouse on it.
     @Test func aRealFullDiskIsWaitedOutAndTheRunEqualsAFaultFreeOne() throws {
         let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy().replacingOccurrences(
-            of: #"args = ["--gate", "warehouse.on_violation=halt"]"#,
-            with: #"args = ["--gate", "warehouse.on_violation=halt", "--backup-dir", "$SANDBOX/backups"]"#))
+            of: "[workers.trainer]\nrole = \"trainer\"\n",
+            with: "[workers.trainer]\nrole = \"trainer\"\nbackup_dir = \"$SANDBOX/backups\"\n"))
         let mount = sandbox.path + "/disk"
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: false)
         let mounted = try sandbox.run("/bin/mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", mount])

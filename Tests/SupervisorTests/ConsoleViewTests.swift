@@ -49,9 +49,9 @@ struct ConsoleViewTests {
         // A real tree's snapshot (every field it has), then the states a run would show.
         let spec = NodeSpec(name: "cidp", children: [
             .node(NodeSpec(name: "etl", strategy: .restForOne, children: [
-                .worker(ChildSpec(name: "extractor", command: ["x"])), .worker(ChildSpec(name: "loader", command: ["x"])),
+                .worker(ChildSpec(name: "extractor", role: "extractor", executable: "x")), .worker(ChildSpec(name: "loader", role: "loader", executable: "x")),
             ])),
-            .worker(ChildSpec(name: "trainer", command: ["x"])),
+            .worker(ChildSpec(name: "trainer", role: "trainer", executable: "x")),
         ])
         var tree = SupervisorTree(root: spec).snapshot(now: .zero)
         tree.state = "running"

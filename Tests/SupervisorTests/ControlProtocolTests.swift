@@ -1,3 +1,4 @@
+@testable import cidp
 import Foundation
 import Testing
 @testable import Supervisor

@@ -16,7 +16,7 @@ struct PolicyListenTests {
 
     func command(_ keys: String) throws -> [String] {
         let policy = try PolicyFixture.parse(Self.policy(keys))
-        return Array(policy.root.workers[0].command.dropFirst(3))
+        return Array(policy.root.workers[0].arguments)
     }
 
     @Test func aLoopbackAddressBecomesTheListenOption() throws {

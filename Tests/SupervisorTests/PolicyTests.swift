@@ -1,5 +1,8 @@
+@testable import cidp
+import PolicyRoles
 import Supervisor
 import Testing
+import Workers
 
 /// Valid policies map to the exact specs: built-in defaults, `[defaults]`, per-worker overrides.
 @Suite struct PolicyTests {
@@ -20,7 +23,7 @@ import Testing
         let policy = try PolicyFixture.parse(PolicyFixture.minimal)
         let expected = Policy(
             root: NodeSpec(name: "cidp", strategy: .oneForOne, intensity: 3, period: .milliseconds(5000),
-                           children: [.worker(ChildSpec(name: "a", command: [exe, "worker", "test"]))]),
+                           children: [.worker(ChildSpec(name: "a", role: "test", executable: exe))]),
             logging: LogSettings())
         #expect(policy == expected)
         // Spelled out, so a change of ChildSpec's or Backoff's init defaults cannot slip through.
@@ -108,18 +111,18 @@ import Testing
         let policy = try PolicyFixture.parse(Self.full)
         let defaultsBackoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(800), multiplier: 3,
                                       jitter: 0, stablePeriod: .milliseconds(2500))
-        let plain = ChildSpec(name: "plain", command: [exe, "worker", "extractor"], restart: .transient,
+        let plain = ChildSpec(name: "plain", role: "extractor", executable: exe, restart: .transient,
                               shutdown: .brutalKill, readinessTimeout: .milliseconds(7000),
                               watchdog: .milliseconds(10), memoryLimit: 128 * 1024 * 1024,
                               environment: [:], backoff: defaultsBackoff,
                               poisonPillCrashes: 0)   // the built-in 3, capped at the root's intensity 0
-        let tuned = ChildSpec(name: "tuned", command: [exe, "worker", "loader", "--batch", "500"],
+        let tuned = ChildSpec(name: "tuned", role: "loader", executable: exe, arguments: ["--batch", "500"],
                               restart: .temporary, shutdown: .grace(.zero), readinessTimeout: .milliseconds(1),
                               watchdog: nil, memoryLimit: nil,
                               environment: ["CIDP_MODE": "fast", "with space": "ok"],
                               backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(900),
                                                multiplier: 3, jitter: 1, stablePeriod: .milliseconds(2500)))
-        let deep = ChildSpec(name: "deep_1", command: [exe, "worker", "trainer"], restart: .transient,
+        let deep = ChildSpec(name: "deep_1", role: "trainer", executable: exe, restart: .transient,
                              shutdown: .brutalKill, readinessTimeout: .milliseconds(7000),
                              watchdog: .milliseconds(10), memoryLimit: 4096 * 1024 * 1024,
                              environment: [:],
@@ -170,7 +173,7 @@ import Testing
 
     @Test func defaultPolicyDescribesTheDesignTree() throws {
         let policy = try PolicyLoader.load(path: PolicyFixture.packageRoot + "/policies/default.toml",
-                                           executable: exe, knownRoles: PolicyFixture.roles)
+                                           executable: exe, roles: WorkerRole.policySchemas)
         let root = policy.root
         #expect(root.name == "cidp")
         #expect(root.strategy == .oneForOne)
@@ -197,8 +200,8 @@ import Testing
             "--range", "flow_rate=0:2000", "--range", "pressure=0:50",
             "--range", "vibration=0:100", "--range", "temperature=-50:200",
             "--gate", "record.on_violation=halt", "--gate", "record.max_future_s=3600",
-            "--gate", "batch.on_violation=halt", "--gate", "batch.max_drop_rate=0.10",
-            "--gate", "batch.label_rate_min=0.0", "--gate", "batch.label_rate_max=0.20",
+            "--gate", "batch.on_violation=halt", "--gate", "batch.max_drop_rate=0.1",
+            "--gate", "batch.label_rate_min=0.0", "--gate", "batch.label_rate_max=0.2",
             "--gate", "batch.max_psi=0.25", "--gate", "batch.min_records=500",
             "--gate", "batch.reference_records=5000", "--gate", "poison_pill.on_violation=halt"])
         #expect(workers["extractor"]?.watchdog == .milliseconds(3000))
@@ -225,4 +228,9 @@ extension String {
         guard let range = range(of: target) else { return self }
         return replacingCharacters(in: range, with: replacement)
     }
+}
+
+extension ChildSpec {
+    /// The argv `cidp up` starts this worker with (the CLI's launch convention).
+    var command: [String] { Worker.commandLine(self) }
 }

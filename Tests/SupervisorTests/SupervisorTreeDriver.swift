@@ -234,7 +234,7 @@ func worker(_ name: String, restart: RestartType = .permanent, shutdown: Shutdow
             backoff: Backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5), multiplier: 2,
                                        jitter: 0, stablePeriod: .seconds(10)),
             poisonPillCrashes: Int = 3) -> TreeSpec {
-    .worker(ChildSpec(name: name, command: ["/bin/true", name], restart: restart, shutdown: shutdown,
+    .worker(ChildSpec(name: name, role: name, executable: "/bin/true", restart: restart, shutdown: shutdown,
                       readinessTimeout: readiness, watchdog: watchdog, backoff: backoff,
                       poisonPillCrashes: poisonPillCrashes))
 }

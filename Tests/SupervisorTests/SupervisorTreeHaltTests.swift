@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+@testable import cidp
 import Glibc
 #endif
 import Testing

@@ -17,7 +17,7 @@ extension SupervisorTreeTests {
         /// `worker(name)` with other arguments.
         static func changed(_ name: String, args: [String]) -> TreeSpec {
             guard case .worker(var spec) = SupervisorTests.worker(name) else { fatalError() }
-            spec.command += args
+            spec.arguments += args
             return .worker(spec)
         }
 
@@ -35,17 +35,17 @@ extension SupervisorTreeTests {
             var driver = bootedDriver(Self.chain())
             let new = Self.chain(Self.changed("transformer", args: ["--window", "5"]))
             let plan = try driver.tree.reloadPlan(for: new)
-            #expect(plan.changes == [.restart("transformer", fields: ["args"])])
-            #expect(plan.text == "restart 'transformer' with its new args")
+            #expect(plan.changes == [.restart("transformer", fields: ["settings"])])
+            #expect(plan.text == "restart 'transformer' with its new settings")
             let reload = driver.request(.reload(new))
             #expect(driver.takeTrace() == ["SIGTERM transformer#1"])
             driver.die("transformer")
             #expect(driver.takeTrace() == ["spawn transformer#2"])
             #expect(driver.answers[reload.ticket] == nil)
             driver.ready("transformer")
-            #expect(driver.answers[reload.ticket] == .done("reloaded: restart 'transformer' with its new args"))
+            #expect(driver.answers[reload.ticket] == .done("reloaded: restart 'transformer' with its new settings"))
             #expect(driver.instance("extractor") == "extractor#1" && driver.instance("loader") == "loader#1")
-            #expect(driver.tree.workerSpec(driver.id("transformer")).command.suffix(2) == ["--window", "5"])
+            #expect(driver.tree.workerSpec(driver.id("transformer")).arguments.suffix(2) == ["--window", "5"])
             // Not a failure: nothing counted against the chain's intensity.
             #expect(driver.entry("transformer")?.restarts == 1)
         }
@@ -134,14 +134,14 @@ extension SupervisorTreeTests {
             driver.die("b")
             _ = driver.takeTrace()
             let new = root([worker("a"), Self.changed("b", args: ["--new"])])
-            #expect(try driver.tree.reloadPlan(for: new).changes == [.respec("b", fields: ["args"])])
+            #expect(try driver.tree.reloadPlan(for: new).changes == [.respec("b", fields: ["settings"])])
             let reload = driver.request(.reload(new))
             #expect(driver.takeTrace() == [])
             #expect(driver.answers[reload.ticket] != nil)
             #expect(driver.state("b") == "stopped")
             driver.request(.start(driver.id("b")))
             #expect(driver.takeTrace() == ["spawn b#2"])
-            #expect(driver.tree.workerSpec(driver.id("b")).command.last == "--new")
+            #expect(driver.tree.workerSpec(driver.id("b")).arguments.last == "--new")
         }
     }
 }

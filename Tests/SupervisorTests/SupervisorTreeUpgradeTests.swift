@@ -15,7 +15,7 @@ extension SupervisorTreeTests {
             #expect(driver.takeTrace() == ["SIGTERM transformer#1"])
             driver.die("transformer")
             #expect(driver.takeTrace() == ["spawn transformer#2"])
-            #expect(driver.tree.workerSpec(driver.id("transformer")).command == ["/opt/cidp-2/cidp", "transformer"])
+            #expect(driver.tree.workerSpec(driver.id("transformer")).executable == "/opt/cidp-2/cidp")
             #expect(driver.answers[upgrade.ticket] == nil)
             driver.send(.ready(driver.id("transformer"), pid: driver.pid("transformer"), build: "0.10.0+new"))
             #expect(driver.answers[upgrade.ticket]
@@ -32,9 +32,9 @@ extension SupervisorTreeTests {
             driver.die("a")
             #expect(driver.takeTrace() == ["spawn a#2"])
             driver.exit("a", .exited(code: 127))
-            // At once, with the previous command, and the root (intensity 0) does not give up.
+            // At once, with the previous executable, and the root (intensity 0) does not give up.
             #expect(driver.takeTrace() == ["spawn a#3"])
-            #expect(driver.tree.workerSpec(driver.id("a")).command == ["/bin/true", "a"])
+            #expect(driver.tree.workerSpec(driver.id("a")).executable == "/bin/true")
             #expect(driver.answers[upgrade.ticket] == nil)
             driver.ready("a")
             let answer = try #require(driver.answers[upgrade.ticket])

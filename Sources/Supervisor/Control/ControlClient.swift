@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 import CShims
 import Foundation
 
@@ -23,9 +24,7 @@ public struct ControlClient: Sendable {
             let now = Posix.monotonicNow()
             guard !reply.ok, let retryAfter = reply.retryAfterMs, now < deadline else { return reply }
             let wait = min(Duration.milliseconds(min(max(retryAfter, 10), 60_000)), deadline - now)
-            var pause = timespec(tv_sec: Int(wait.components.seconds), tv_nsec: Int(wait.components.attoseconds / 1_000_000_000))
-            var left = timespec()
-            while nanosleep(&pause, &left) == -1 && errno == EINTR { pause = left }
+            Posix.sleep(for: wait)
         }
     }
 

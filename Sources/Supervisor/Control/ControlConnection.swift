@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 import CShims
 
 /// One client of the control socket, as the server sees it: a request line being read, and

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// The run directory of one supervisor (`run/` by default): its lock file and control socket.
 public struct RunDirectory: Sendable {

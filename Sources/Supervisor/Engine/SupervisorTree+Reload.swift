@@ -150,7 +150,9 @@ extension SupervisorTree {
     /// The policy's names for the fields of a worker spec that differ.
     static func changedFields(_ old: ChildSpec, _ new: ChildSpec) -> [String] {
         var fields: [String] = []
-        if old.command != new.command { fields.append("args") }
+        if old.role != new.role { fields.append("role") }
+        if old.executable != new.executable { fields.append("executable") }
+        if old.arguments != new.arguments { fields.append("settings") }
         if old.environment != new.environment { fields.append("environment") }
         if old.memoryLimit != new.memoryLimit { fields.append("memory limit") }
         if old.restart != new.restart { fields.append("restart type") }

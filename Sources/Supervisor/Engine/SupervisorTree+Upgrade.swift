@@ -1,8 +1,8 @@
 /// `cidp upgrade`: one worker at a time, replaced by a process of a new binary on the same
 /// channels. The worker is stopped as a plan stop (SIGTERM: it finishes its current batch and
-/// commits or hands it on), its command's executable replaced, and started again; it must become
+/// commits or hands it on), its executable replaced, and started again; it must become
 /// ready within its readiness timeout. If the new binary does not (it exits, cannot be spawned,
-/// or stays silent), the previous command is put back and started at once — a rollback, charged
+/// or stays silent), the previous executable is put back and started at once — a rollback, charged
 /// to no restart intensity — and the request fails naming the worker and the cause.
 extension SupervisorTree {
     /// Checks and begins the upgrade of `id` to `executable` (nil: the path it runs from, which
@@ -14,10 +14,10 @@ extension SupervisorTree {
             throw holder == id ? .heldStopped(name(of: id)) : .stoppedWith(name(of: id), holder: name(of: holder))
         }
         guard case .running = worker(id).phase else { throw .notRunning(name(of: id)) }
-        let previous = worker(id).spec.command
+        let previous = worker(id).spec.executable
         modifyWorker(id) { worker in
-            worker.upgrade = Upgrade(ticket: ticket, previousCommand: previous)
-            if let executable { worker.spec.command[0] = executable }
+            worker.upgrade = Upgrade(ticket: ticket, previousExecutable: previous)
+            if let executable { worker.spec.executable = executable }
         }
         let now = self.now
         modifyNode(parentID) { node in
@@ -29,11 +29,11 @@ extension SupervisorTree {
         return [id]
     }
 
-    /// The new binary of an upgrade did not start: the previous command goes back and starts now.
+    /// The new binary of an upgrade did not start: the previous executable goes back and starts now.
     mutating func rollBack(_ id: ElementID, _ upgrade: Upgrade, reason: String) {
         let parentID = parent(of: id)!
         modifyWorker(id) { worker in
-            worker.spec.command = upgrade.previousCommand
+            worker.spec.executable = upgrade.previousExecutable
             worker.upgrade = nil
             if worker.pid == nil { worker.phase = .restarting }
         }

@@ -82,7 +82,8 @@ public struct SupervisorTree: Sendable, Codable {
     /// An upgrade under way (`OperatorRequest.upgrade`).
     struct Upgrade: Sendable, Equatable, Codable {
         var ticket: Int
-        var previousCommand: [String]
+        /// The executable the worker ran before, put back by a rollback.
+        var previousExecutable: String
     }
 
     enum Step: Sendable, Equatable, Codable {

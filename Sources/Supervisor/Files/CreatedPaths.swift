@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// What a start has created so far — directories, lock files — so that a start refused by a
 /// later check can remove exactly those and leave the file system as it found it.

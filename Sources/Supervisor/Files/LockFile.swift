@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// An exclusive lock on a file that says who holds it: the run directory's `cidp.lock` (one
 /// supervisor per run directory) and the warehouse's `<db>.lock` (one tree per warehouse).

@@ -1,3 +1,4 @@
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,10 +21,9 @@ public struct LogTimestamp: Sendable, Equatable {
         self.utcOffsetSeconds = utcOffsetSeconds
     }
 
-    /// Reads the real-time clock and the local offset. C: `clock_gettime(CLOCK_REALTIME)`, `localtime_r`.
+    /// Reads the real-time clock and the local offset. C: `localtime_r`.
     @Sendable public static func now() -> LogTimestamp {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
+        let spec = Posix.realtimeNow()
         var seconds = spec.tv_sec
         var broken = tm()
         localtime_r(&seconds, &broken)

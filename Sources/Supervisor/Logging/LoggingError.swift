@@ -1,3 +1,4 @@
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,9 +17,9 @@ public struct LoggingError: Error, Equatable, CustomStringConvertible {
     /// The directory, the file, or the unknown level name.
     public var subject: String
     /// The `errno` of the failing call, when there was one.
-    public var errno: Int32?
+    public var errno: Errno?
 
-    public init(code: Code, subject: String, errno: Int32? = nil) {
+    public init(code: Code, subject: String, errno: Errno? = nil) {
         self.code = code
         self.subject = subject
         self.errno = errno
@@ -26,7 +27,7 @@ public struct LoggingError: Error, Equatable, CustomStringConvertible {
 
     /// One plain sentence, e.g. `Cannot open log file 'logs/cidp.log': Permission denied`.
     public var description: String {
-        let cause = errno.map { ": " + String(cString: strerror($0)) } ?? ""
+        let cause = errno.map { ": \($0)" } ?? ""
         switch code {
         case .cannotCreateDirectory: return "Cannot create log directory '\(subject)'\(cause)"
         case .cannotOpenFile: return "Cannot open log file '\(subject)'\(cause)"

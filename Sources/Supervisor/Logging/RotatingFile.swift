@@ -1,3 +1,4 @@
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,7 +42,7 @@ public final class RotatingFile: @unchecked Sendable {
             fd = opened.fd
             size = opened.size
         case .failure(let failure):
-            throw LoggingError(code: .cannotOpenFile, subject: path, errno: failure.errno)
+            throw LoggingError(code: .cannotOpenFile, subject: path, errno: Errno(rawValue: failure.errno))
         }
     }
 
@@ -160,16 +161,16 @@ public final class RotatingFile: @unchecked Sendable {
         for component in directory.split(separator: "/") {
             prefix += component
             if mkdir(prefix, 0o750) != 0 && errno != EEXIST {
-                throw LoggingError(code: .cannotCreateDirectory, subject: prefix, errno: errno)
+                throw LoggingError(code: .cannotCreateDirectory, subject: prefix, errno: .current)
             }
             prefix += "/"
         }
         var status = stat()
         guard stat(directory, &status) == 0 else {
-            throw LoggingError(code: .cannotCreateDirectory, subject: directory, errno: errno)
+            throw LoggingError(code: .cannotCreateDirectory, subject: directory, errno: .current)
         }
         guard status.st_mode & S_IFMT == S_IFDIR else {
-            throw LoggingError(code: .cannotCreateDirectory, subject: directory, errno: ENOTDIR)
+            throw LoggingError(code: .cannotCreateDirectory, subject: directory, errno: Errno(rawValue: ENOTDIR))
         }
     }
 

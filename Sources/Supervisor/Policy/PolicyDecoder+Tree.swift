@@ -148,7 +148,7 @@ extension PolicyDecoder {
         let watchdog = settings.watchdogMilliseconds ?? 0
         let memoryLimit = settings.memoryLimitBytes ?? 0
         return ChildSpec(name: worker.name,
-                         command: [executable, "worker", worker.role] + worker.arguments,
+                         role: worker.role, executable: executable, arguments: worker.arguments,
                          restart: settings.restart ?? .permanent,
                          shutdown: settings.shutdown ?? .grace(.milliseconds(5000)),
                          readinessTimeout: .milliseconds(settings.readinessTimeoutMilliseconds ?? 5000),

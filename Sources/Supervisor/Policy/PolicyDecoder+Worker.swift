@@ -11,18 +11,26 @@ extension PolicyDecoder {
 
     /// Decodes `[workers.<name>]`, with `defaults` filling the keys it does not set.
     func decodeWorker(_ table: TableReader, name: String, defaults: WorkerSettings) throws(PolicyError) -> WorkerDefinition {
-        try table.checkKeys(PolicySchema.worker)
-        let roles = knownRoles.sorted().joined(separator: ", ")
+        let known = roles.keys.sorted().joined(separator: ", ")
         guard let role = try table.string("role") else {
-            throw table.error("role", "missing required key; known roles: \(roles)")
+            try table.checkKeys(PolicySchema.worker)
+            throw table.error("role", "missing required key; known roles: \(known)")
         }
-        guard knownRoles.contains(role) else {
-            throw table.error("role", "unknown role \(role.quotedForMessage); known roles: \(roles)")
+        guard let schema = roles[role] else {
+            throw table.error("role", "unknown role \(role.quotedForMessage); known roles: \(known)")
         }
+        var topKeys: [String] = []
+        for key in schema.keys where !topKeys.contains(key.path[0]) { topKeys.append(key.path[0]) }
+        try table.checkKeys(PolicySchema.worker + topKeys)
         var arguments = try table.strings("args") ?? []
         if let index = arguments.firstIndex(where: { $0.utf8.contains(0) }) {
             throw table.error("args", "expected strings without NUL characters, got one at index \(index)")
         }
+        if table.contains("args"), !schema.acceptsArgs {
+            throw refuseArguments(arguments, of: role, schema: schema, in: table)
+        }
+        let origins = try decodeRoleKeys(table, schema: schema)
+        arguments += origins.flatMap(\.arguments)
         arguments += try decodeListen(table)
         let environment = try table.stringTable("env") ?? [:]
         for (key, value) in environment.sorted(by: { $0.key < $1.key }) {
@@ -37,7 +45,7 @@ extension PolicyDecoder {
         let input = try table.string("input")
         let settings = try decodeSettings(table).overriding(defaults)
         try checkBackoff(settings.backoff, definedAt: table.path)
-        return WorkerDefinition(name: name, path: table.path, role: role, arguments: arguments,
+        return WorkerDefinition(name: name, path: table.path, role: role, arguments: arguments, origins: origins,
                                 environment: environment, input: input, settings: settings)
     }
 

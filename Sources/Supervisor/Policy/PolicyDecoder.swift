@@ -8,7 +8,8 @@ import TOMLKit
 struct PolicyDecoder {
     let root: TableReader
     let executable: String
-    let knownRoles: Set<String>
+    /// The roles a worker may have, each with its keys.
+    let roles: [String: RoleSchema]
 
     var source: PolicySource { root.source }
 
@@ -30,7 +31,8 @@ struct PolicyDecoder {
         }
         try checkSize(nodes: nodes, workers: workers)
         let tree = try assembleTree(root: rootNode, nodes: nodes, workers: workers)
-        return Policy(root: tree, logging: logging, control: control, metrics: metrics)
+        return Policy(root: tree, logging: logging, control: control, metrics: metrics, file: source.file,
+                      settingOrigins: Dictionary(workers.map { ($0.name, $0.origins) }) { first, _ in first })
     }
 
     // MARK: Nodes

@@ -82,6 +82,8 @@ struct WorkerDefinition {
     var path: [String]
     var role: String
     var arguments: [String]
+    /// Where the arguments the role's keys rendered came from (`Policy.settingOrigins`).
+    var origins: [SettingOrigin]
     var environment: [String: String]
     /// The worker whose output feeds this one's input (a data channel), if any.
     var input: String?
@@ -112,7 +114,8 @@ enum PolicySchema {
     // Limits: the parser, the decoder and the engine walk the tree recursively, and each worker
     // is a process with descriptors in the root; a policy past these is refused with one line.
     /// The deepest a key may nest, counting dotted parts and the tables and arrays around it
-    /// (the deepest valid key, `workers.NAME.backoff.initial_ms`, has 4).
+    /// (the deepest valid keys, `workers.NAME.gates.batch.max_psi` and
+    /// `workers.NAME.source.fields.timestamp`, have 5).
     static let maximumKeyDepth = 8
     /// The most levels of `[nodes.X]` below `[supervisor]` (the default policy has 1).
     static let maximumNodeDepth = 16

@@ -14,24 +14,39 @@ public enum PolicyLoader {
     /// Reads and validates a policy file.
     /// - Parameters:
     ///   - path: the policy file; errors name it as given.
-    ///   - executable: the absolute path of the cidp binary: a worker with role R and args A
-    ///     gets the command `[executable, "worker", R] + A`.
-    ///   - knownRoles: the valid role names.
+    ///   - executable: the absolute path of the program every worker runs (`ChildSpec.executable`;
+    ///     how it is launched with its role is the runtime's `commandLine`).
+    ///   - roles: the valid roles, each with the keys of its table (`RoleSchema`).
     /// - Throws: `PolicyError`, e.g. `cannot read: No such file or directory`.
-    public static func load(path: String, executable: String, knownRoles: Set<String>) throws(PolicyError) -> Policy {
+    public static func load(path: String, executable: String, roles: [String: RoleSchema]) throws(PolicyError) -> Policy {
         let text = try readText(path: path)
-        return try parse(text: text, file: path, executable: executable, knownRoles: knownRoles)
+        return try parse(text: text, file: path, executable: executable, roles: roles)
+    }
+
+    /// `load(path:executable:roles:)` for roles that take `args` only.
+    public static func load(path: String, executable: String, knownRoles: Set<String>) throws(PolicyError) -> Policy {
+        try load(path: path, executable: executable, roles: argumentsOnly(knownRoles))
+    }
+
+    /// `parse(text:file:executable:roles:)` for roles that take `args` only.
+    public static func parse(text: String, file: String, executable: String,
+                             knownRoles: Set<String>) throws(PolicyError) -> Policy {
+        try parse(text: text, file: file, executable: executable, roles: argumentsOnly(knownRoles))
+    }
+
+    private static func argumentsOnly(_ roles: Set<String>) -> [String: RoleSchema] {
+        Dictionary(uniqueKeysWithValues: roles.map { ($0, RoleSchema.argumentsOnly) })
     }
 
     /// Validates the text of a policy file.
     /// - Parameters:
     ///   - text: the TOML document.
     ///   - file: the name errors give the document.
-    ///   - executable: the absolute path of the cidp binary (see `load(path:executable:knownRoles:)`).
-    ///   - knownRoles: the valid role names.
+    ///   - executable: the absolute path of the program every worker runs (see `load(path:executable:roles:)`).
+    ///   - roles: the valid roles, each with the keys of its table.
     /// - Throws: `PolicyError` for the first problem found.
     public static func parse(text: String, file: String, executable: String,
-                             knownRoles: Set<String>) throws(PolicyError) -> Policy {
+                             roles: [String: RoleSchema]) throws(PolicyError) -> Policy {
         if let nul = text.utf8.firstIndex(of: 0) {
             let line = text.utf8[..<nul].count { $0 == UInt8(ascii: "\n") } + 1
             throw PolicyError(file: file, line: line, message: "invalid TOML: NUL character in the text")
@@ -59,7 +74,7 @@ public enum PolicyLoader {
         defer { document.clear() }
         let source = PolicySource(file: file, locator: locator)
         let decoder = PolicyDecoder(root: TableReader(table: document, path: [], source: source),
-                                    executable: executable, knownRoles: knownRoles)
+                                    executable: executable, roles: roles)
         return try decoder.decode()
     }
 

@@ -1,4 +1,5 @@
 import Logging
+import Posix
 import Wire
 
 /// How `cidp up` shows the running tree on its console.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 import Wire
 
 /// What the root knows of its tree at one moment, for `/metrics` (published by the loop under a
@@ -75,8 +76,7 @@ struct RuntimeFigures: Codable {
     }
 
     static func wallClockNow() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
+        let spec = Posix.realtimeNow()
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// Worker output: forwarded to the log, its last lines kept per process (a poison pill's evidence).
 extension SupervisorRuntime {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 import CShims
 import Foundation
 import Logging
@@ -92,13 +93,7 @@ extension SupervisorRuntime {
 
         var arguments = CommandLine.arguments
         arguments[0] = path
-        var environment: [String] = []
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if !text.hasPrefix(RootHandover.variable + "=") { environment.append(text) }
-            pointer += 1
-        }
+        var environment = Posix.environmentEntries().filter { !$0.hasPrefix(RootHandover.variable + "=") }
         environment.append("\(RootHandover.variable)=\(stateFD)")
         let error = Self.execute(path, arguments: arguments, environment: environment)
 
@@ -168,7 +163,7 @@ extension SupervisorRuntime {
                 while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
                 break
             }
-            usleep(1000)
+            Posix.sleep(for: .microseconds(1000))
         }
         let line = String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let exitedCleanly = (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0

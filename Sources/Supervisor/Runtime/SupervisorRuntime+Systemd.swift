@@ -1,4 +1,5 @@
 import Wire
+import Posix
 
 /// The root's side of systemd's notification protocol: the loop's hooks feed what they see to
 /// `SystemdNotifier`, which decides and sends. Every hook is a no-op when not under systemd.

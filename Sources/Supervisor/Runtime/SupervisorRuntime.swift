@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 import CShims
 import Logging
 import Wire
@@ -28,6 +29,9 @@ public final class SupervisorRuntime {
     /// Reads and validates the policy again, as at start (`cidp reload`, SIGHUP); nil when the
     /// tree was not started from a policy file (reload refused then).
     public var policySource: (() throws -> Policy)?
+    /// A worker's argv from its spec: the embedding program's launch convention (the engine and
+    /// the policy know a role and its arguments, not how a program is told which role to play).
+    let commandLine: (ChildSpec) -> [String]
     let runDirectory: RunDirectory
     let logger: Logger
     /// Added to every worker's environment after the inherited one.
@@ -91,10 +95,13 @@ public final class SupervisorRuntime {
     ///     runs on.
     ///   - isJob: when true, the run is a job that ends when a worker says it is done; a stop
     ///     from outside before that returns `ExitCode.interrupted` (see `SupervisorTree.isJob`).
-    public init(policy: Policy, runDirectory: RunDirectory, logger: Logger, environment: [String: String] = [:],
+    ///   - commandLine: a worker's argv from its spec; `argv[0]` must be its `executable`.
+    public init(policy: Policy, runDirectory: RunDirectory, logger: Logger, commandLine: @escaping (ChildSpec) -> [String],
+                environment: [String: String] = [:],
                 seed: UInt64 = UInt64(truncatingIfNeeded: Posix.monotonicNow().components.attoseconds),
                 haltEndsRun: Bool = false, isJob: Bool = false, console: ConsoleOptions = ConsoleOptions()) {
         self.policy = policy
+        self.commandLine = commandLine
         self.console = console
         self.board = ProgressBoard(stages: console.stages)
         self.runDirectory = runDirectory
@@ -110,13 +117,7 @@ public final class SupervisorRuntime {
                                WireLayout.poisonEvidenceVariable]
         // systemd's variables are the root's alone: a worker holding them could speak for it.
         let overridden = launchVariables + SystemdNotifier.environmentVariables + environment.keys
-        var inherited: [String] = []
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if !overridden.contains(where: { text.hasPrefix($0 + "=") }) { inherited.append(text) }
-            pointer += 1
-        }
+        let inherited = Posix.environmentEntries().filter { text in !overridden.contains { text.hasPrefix($0 + "=") } }
         self.baseEnvironment = inherited + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     }
 
@@ -303,7 +304,7 @@ public final class SupervisorRuntime {
             defer { childEnds.forEach(Posix.close) }
             let pid: Int32
             do throws(Errno) {
-                pid = try Posix.spawn(argv: spec.command,
+                pid = try Posix.spawn(argv: commandLine(spec),
                                       environment: environment(for: spec, context: context, lastOutput: previousOutput),
                                       descriptors: [(devNullFD, 0), (stdout.write, 1), (stderr.write, 2),
                                                     (childEnd, WireLayout.controlFD)]
@@ -326,8 +327,8 @@ public final class SupervisorRuntime {
             forwarders[stderr.read] = WorkerOutputForwarder(logger: logger, worker: spec.name, pid: pid, stream: .stderr)
             events.append(.spawned(id, pid: pid))
         } catch {
-            logger.error("Cannot spawn worker", metadata: ["worker.name": "\(spec.name)", "command": "\(spec.command.joined(separator: " "))", "error": "\(error)"])
-            events.append(.spawnFailed(id, reason: "\(spec.command[0]): \(error)"))
+            logger.error("Cannot spawn worker", metadata: ["worker.name": "\(spec.name)", "command": "\(commandLine(spec).joined(separator: " "))", "error": "\(error)"])
+            events.append(.spawnFailed(id, reason: "\(spec.executable): \(error)"))
         }
     }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 import Logging
 
 /// Speaks systemd's notification protocol (sd_notify(3)) for the root: one datagram per message

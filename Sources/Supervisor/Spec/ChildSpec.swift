@@ -70,8 +70,14 @@ public enum IntensityExceeded: String, Sendable, Equatable, CaseIterable, Codabl
 public struct ChildSpec: Sendable, Equatable, Codable {
     /// Unique in the whole tree; what `cidp restart NAME` and the logs use.
     public var name: String
-    /// argv; `command[0]` is an absolute path.
-    public var command: [String]
+    /// What the worker does, as the policy names it (`extractor`, `loader`, `test`, …). Opaque to
+    /// the engine: the program embedding the runtime turns role, executable and arguments into an
+    /// argv (`SupervisorRuntime`'s `commandLine`; `cidp` runs `[executable, "worker", role] + arguments`).
+    public var role: String
+    /// The absolute path of the program the worker runs; `cidp upgrade` replaces it.
+    public var executable: String
+    /// The role's arguments, in order.
+    public var arguments: [String]
     public var restart: RestartType
     public var shutdown: Shutdown
     /// How long the child may take to send `ready`; past it the start has failed.
@@ -89,13 +95,15 @@ public struct ChildSpec: Sendable, Equatable, Codable {
     /// restarted with that item as a poison pill (`WireLayout.poisonItemVariable`); 0 turns it off.
     public var poisonPillCrashes: Int
 
-    public init(name: String, command: [String], restart: RestartType = .permanent,
+    public init(name: String, role: String, executable: String, arguments: [String] = [], restart: RestartType = .permanent,
                 shutdown: Shutdown = .grace(.seconds(5)), readinessTimeout: Duration = .seconds(5),
                 watchdog: Duration? = nil, memoryLimit: UInt64? = nil,
                 environment: [String: String] = [:], backoff: Backoff = Backoff(), input: String? = nil,
                 poisonPillCrashes: Int = 3) {
         self.name = name
-        self.command = command
+        self.role = role
+        self.executable = executable
+        self.arguments = arguments
         self.restart = restart
         self.shutdown = shutdown
         self.readinessTimeout = readinessTimeout

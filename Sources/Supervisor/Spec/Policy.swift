@@ -79,12 +79,67 @@ public struct Policy: Sendable, Equatable {
     public var logging: LogSettings
     public var control: ControlSettings
     public var metrics: MetricsSettings
+    /// The file the policy was read from, as its errors name it.
+    public var file: String
+    /// Per worker: where in the file each argument its role's keys rendered came from.
+    public var settingOrigins: [String: [SettingOrigin]]
 
     public init(root: NodeSpec, logging: LogSettings = LogSettings(), control: ControlSettings = ControlSettings(),
-                metrics: MetricsSettings = MetricsSettings()) {
+                metrics: MetricsSettings = MetricsSettings(), file: String = "", settingOrigins: [String: [SettingOrigin]] = [:]) {
         self.root = root
         self.logging = logging
         self.control = control
         self.metrics = metrics
+        self.file = file
+        self.settingOrigins = settingOrigins
+    }
+
+    /// Equal content: where it was read from (`file`, `settingOrigins`) is not the policy.
+    public static func == (lhs: Policy, rhs: Policy) -> Bool {
+        lhs.root == rhs.root && lhs.logging == rhs.logging && lhs.control == rhs.control && lhs.metrics == rhs.metrics
+    }
+
+    /// A role's complaint about its arguments, pointed back at the key that set the option it
+    /// names: `worker extractor: --page-size expects …` becomes
+    /// `x.toml:12: workers.extractor.page_size: --page-size expects …`. Nil when no key of the
+    /// worker set an option the complaint names (it came from `cidp up`, or from `args`).
+    public func locate(worker: String, problem: String) -> PolicyError? {
+        var best: (score: Int, origin: SettingOrigin)?
+        for origin in settingOrigins[worker] ?? [] {
+            guard let option = origin.arguments.first else { continue }
+            let value = origin.arguments.count > 1 ? origin.arguments[1] : ""
+            // A repeatable option (`--gate batch.max_psi=0.25`) is told apart by its value's key.
+            let valueKey = value.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
+            var score = 0
+            if Self.mentions(problem, option) { score += 1 }
+            if value.contains("="), Self.mentions(problem, valueKey) { score += 2 }
+            if value.contains("="), problem.contains(value) { score += 4 }
+            if score > 0, score > (best?.score ?? 0) { best = (score, origin) }
+        }
+        guard let origin = best?.origin else { return nil }
+        var message = Substring(problem)
+        if message.hasPrefix("worker "), let colon = message.firstIndex(of: ":") {
+            message = message[message.index(after: colon)...].drop { $0 == " " }
+        }
+        return PolicyError(file: file, line: origin.line, keyPath: origin.keyPath, message: String(message))
+    }
+
+    /// Whether `text` holds `word` not as part of a longer option or key (`--auth` is not in
+    /// `--auth-token-file`).
+    private static func mentions(_ text: String, _ word: String) -> Bool {
+        guard !word.isEmpty else { return false }
+        func isWordByte(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+                || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }
+        let bytes = Array(text.utf8), needle = Array(word.utf8)
+        guard bytes.count >= needle.count else { return false }
+        for start in 0...(bytes.count - needle.count) where bytes[start..<start + needle.count].elementsEqual(needle) {
+            let end = start + needle.count
+            let boundedBefore = start == 0 || !isWordByte(bytes[start - 1])
+            let boundedAfter = end == bytes.count || !isWordByte(bytes[end])
+            if boundedBefore && boundedAfter { return true }
+        }
+        return false
     }
 }

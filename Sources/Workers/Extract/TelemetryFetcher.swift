@@ -1,3 +1,4 @@
+import Posix
 import PortableRandom
 #if canImport(Glibc)
 import Glibc
@@ -145,8 +146,7 @@ public struct TelemetryFetcher {
             let remaining = deadline - clock.now
             guard remaining > .zero else { return }
             let slice = min(remaining, Self.waitSlice)
-            var request = timespec(tv_sec: Int(slice.components.seconds), tv_nsec: Int(slice.components.attoseconds / 1_000_000_000))
-            _ = nanosleep(&request, nil)
+            Posix.nap(for: slice)
         }
     }
 

@@ -7,7 +7,7 @@ import Glibc
 ///
 /// - `CIDP_FAULT_OOM_AT_BATCH=K`: when the loader is about to commit a group holding batch K,
 /// - `CIDP_FAULT_ONCE_FILE=PATH` (required with it): and PATH does not exist yet, the worker
-///   creates PATH — so its restarted successor does not do it again — then allocates and touches
+///   creates PATH — so its restarted successor does not do it again — then allocates
 ///   memory without bound until its address-space limit (`memory_limit_mb`, RLIMIT_AS) makes an
 ///   allocation fail and the Swift runtime kills the process. It never exits cleanly.
 ///
@@ -60,13 +60,15 @@ public struct FaultInjection: Sendable {
         exhaustMemory()
     }
 
-    /// Allocates and touches 16 MiB blocks, kept forever, until an allocation fails: the Swift
-    /// runtime then ends the process with a fatal signal.
+    /// Allocates 16 MiB blocks, kept forever, until an allocation fails: the Swift runtime then
+    /// ends the process with a fatal signal. RLIMIT_AS counts address space, so a block is
+    /// mapped and its first page written, not filled: filling 512 MiB page by page took seconds on
+    /// a loaded machine, long enough for the watchdog to kill the silent worker before its limit did.
     private func exhaustMemory() -> Never {
         var blocks: [UnsafeMutableRawPointer] = []
         while true {
             let block = UnsafeMutableRawPointer.allocate(byteCount: 16 << 20, alignment: 4096)
-            memset(block, 0xA5, 16 << 20)
+            block.storeBytes(of: 0xA5, as: UInt8.self)
             blocks.append(block)
         }
     }

@@ -1,3 +1,4 @@
+import Posix
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -35,8 +36,7 @@ public enum Halt {
         while true {
             if Termination.isRequested { exit(0) }
             context.heartbeatIfDue()
-            var pause = timespec(tv_sec: 0, tv_nsec: 100_000_000)
-            nanosleep(&pause, nil)
+            Posix.nap(for: .milliseconds(100))
         }
     }
 }

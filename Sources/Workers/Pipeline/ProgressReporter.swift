@@ -1,3 +1,4 @@
+import Posix
 import Wire
 
 /// Sends a stage's counters to the supervisor at most every `interval`, with a records-per-second
@@ -16,7 +17,7 @@ struct ProgressReporter {
 
     /// Reports `counters` if the interval has passed (or `force`), adding `"<counter>_per_s"`.
     mutating func report(_ counters: [String: Int64], context: WorkerContext, force: Bool = false) {
-        let now = WorkerContext.monotonicNow()
+        let now = Posix.monotonicNow()
         guard force || now - lastSent >= interval else { return }
         var counters = counters
         let count = counters[counter] ?? 0

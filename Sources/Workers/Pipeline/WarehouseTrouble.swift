@@ -1,3 +1,4 @@
+import Posix
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -107,8 +108,7 @@ struct WarehouseTrouble {
             if Termination.isRequested { exit(0) }
             context.heartbeatIfDue()
             let slice = min(deadline - clock.now, .milliseconds(50))
-            var request = timespec(tv_sec: Int(slice.components.seconds), tv_nsec: Int(slice.components.attoseconds / 1_000_000_000))
-            nanosleep(&request, nil)
+            Posix.nap(for: slice)
         }
     }
 

@@ -1,5 +1,6 @@
 import Logging
 import Pipeline
+import Posix
 import Wire
 #if canImport(Glibc)
 import Glibc
@@ -27,18 +28,18 @@ struct ExtractorDriver {
     var records: Int64 = 0
     var retries: Int64 = 0
     var isDegraded = false
-    var nextFetch = WorkerContext.monotonicNow()
+    var nextFetch = Posix.monotonicNow()
     var cursors: CursorHistory
     var progress = ProgressReporter(stage: "extract", counter: "records")
 
     /// Whether the loop has nothing to do until a frame comes or the poll interval passes.
-    var isIdle: Bool { window.end != nil || window.isFull || WorkerContext.monotonicNow() < nextFetch }
+    var isIdle: Bool { window.end != nil || window.isFull || Posix.monotonicNow() < nextFetch }
 
     /// One turn: the transformer's acknowledgements and requests, then the next page when due.
     mutating func turn() {
         do {
             try handleDownstream(failsOnOther: true)
-            if window.end == nil, !window.isFull, WorkerContext.monotonicNow() >= nextFetch { try fetchNext() }
+            if window.end == nil, !window.isFull, Posix.monotonicNow() >= nextFetch { try fetchNext() }
         } catch let error as ExtractError {
             failed(error)
         } catch {

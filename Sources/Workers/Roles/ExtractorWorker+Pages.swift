@@ -1,4 +1,5 @@
 import Pipeline
+import Posix
 import Wire
 #if canImport(Glibc)
 import Glibc
@@ -49,7 +50,7 @@ extension ExtractorDriver {
         } else if follows {
             // Only full pages become batches: a restarted extractor must number the
             // same records under the same id. Ask for this page again later.
-            nextFetch = WorkerContext.monotonicNow() + pollInterval
+            nextFetch = Posix.monotonicNow() + pollInterval
         } else {
             // A job: what the source has now ends here. The next run asks for this
             // page again and takes what follows the records taken now.

@@ -1,3 +1,4 @@
+import Posix
 import Wire
 #if canImport(Glibc)
 import Glibc
@@ -128,7 +129,7 @@ public struct TestWorker {
         }
         record("start", context)
         if options.recordsResumed, context.isResumed { record("resumed", context) }
-        let started = WorkerContext.monotonicNow()
+        let started = Posix.monotonicNow()
         var isReady = false
         var isDegraded = false
         var hasHalted = false
@@ -141,7 +142,7 @@ public struct TestWorker {
         if options.consumeRecord != nil { _ = fcntl(WireLayout.inputFD, F_SETFL, O_NONBLOCK) }
         let tick = min(context.heartbeatInterval, .milliseconds(20))
         while true {
-            let elapsed = (WorkerContext.monotonicNow() - started).milliseconds
+            let elapsed = (Posix.monotonicNow() - started).milliseconds
             if Self.terminationRequested != 0 {
                 record("term", context)
                 exit(0)
@@ -197,8 +198,7 @@ public struct TestWorker {
                 continue
             }
             context.heartbeatIfDue()
-            var pause = timespec(tv_sec: 0, tv_nsec: Int(tick.milliseconds) * 1_000_000)
-            nanosleep(&pause, nil)
+            Posix.nap(for: tick)
         }
     }
 
@@ -238,7 +238,7 @@ public struct TestWorker {
     }
 
     private func record(_ event: String, _ context: WorkerContext) {
-        let stamp = options.recordsTimestamps ? " \(WorkerContext.monotonicNow().nanoseconds)" : ""
+        let stamp = options.recordsTimestamps ? " \(Posix.monotonicNow().nanoseconds)" : ""
         append("\(event) \(context.name) \(getpid())\(stamp)\n")
     }
 

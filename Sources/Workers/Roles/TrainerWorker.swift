@@ -1,3 +1,4 @@
+import Posix
 import Forest
 import Foundation
 import Logging
@@ -97,7 +98,7 @@ public struct TrainerWorker {
            !stale.isEmpty {
             logger.notice("Stale partial backups removed", metadata: ["backup.removed": "\(stale)"])
         }
-        var trainedAt = WorkerContext.monotonicNow()
+        var trainedAt = Posix.monotonicNow()
         var isJobDone = false
         while true {
             if Termination.isRequested { exit(0) }
@@ -131,16 +132,15 @@ public struct TrainerWorker {
                 }
             } else if hasNewRows, let mark,
                       trainedRows < 0 || mark.rowsLoaded - trainedRows >= retrainRows
-                        || WorkerContext.monotonicNow() - trainedAt >= retrainInterval {
+                        || Posix.monotonicNow() - trainedAt >= retrainInterval {
                 // Counted as done even when the gate holds it: it is judged again on new rows.
                 let trained = passesWarehouseGate(warehouse: warehouse, watermark: mark.batchID, context: context,
                                                   logger: logger)
                 if trained { train(warehouse: warehouse, context: context, logger: logger) }
                 trainedRows = mark.rowsLoaded
-                trainedAt = WorkerContext.monotonicNow()
+                trainedAt = Posix.monotonicNow()
             }
-            var pause = timespec(tv_sec: 0, tv_nsec: 200_000_000)
-            nanosleep(&pause, nil)
+            Posix.nap(for: .milliseconds(200))
         }
     }
 

@@ -1,3 +1,4 @@
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,7 +35,7 @@ public final class WorkerContext: @unchecked Sendable {
     /// 3. starts a thread that exits the process when the control channel reaches end of file.
     /// Without a supervisor (no control channel), the context runs detached: messages go nowhere.
     public init() {
-        let environment = WorkerContext.environment
+        let environment = Posix.environment()
         name = environment[WireLayout.workerNameVariable] ?? "worker"
         heartbeatInterval = .milliseconds(Int64(environment[WireLayout.heartbeatIntervalVariable] ?? "") ?? 1000)
         isResumed = environment[WireLayout.resumedVariable] == "1"
@@ -66,7 +67,7 @@ public final class WorkerContext: @unchecked Sendable {
     /// Sends a heartbeat if the interval has passed since the last one; cheap enough
     /// to call from every iteration of a work loop.
     public func heartbeatIfDue() {
-        let now = WorkerContext.monotonicNow()
+        let now = Posix.monotonicNow()
         guard now - lastHeartbeat >= heartbeatInterval else { return }
         lastHeartbeat = now
         send(.heartbeat)
@@ -115,25 +116,5 @@ public final class WorkerContext: @unchecked Sendable {
             }
         }, nil)
         if result == 0 { pthread_detach(thread) }
-    }
-
-    static var environment: [String: String] {
-        var values: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                values[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return values
-    }
-
-    /// CLOCK_MONOTONIC as a Duration since an arbitrary origin.
-    public static func monotonicNow() -> Duration {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)
     }
 }

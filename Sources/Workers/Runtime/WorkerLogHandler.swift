@@ -1,3 +1,4 @@
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -79,10 +80,9 @@ public struct WorkerLogHandler: LogHandler {
         }
     }
 
-    /// Now, ISO-8601 UTC with milliseconds. C: `clock_gettime(CLOCK_REALTIME)`.
+    /// Now, ISO-8601 UTC with milliseconds.
     static func timestamp() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
+        let spec = Posix.realtimeNow()
         return LogLine.formatTimestamp(secondsSinceEpoch: Int64(spec.tv_sec), milliseconds: Int(spec.tv_nsec / 1_000_000))
     }
 }

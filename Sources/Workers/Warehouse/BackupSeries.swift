@@ -1,3 +1,4 @@
+import Posix
 import Foundation
 import Glibc
 import Wire
@@ -176,7 +177,7 @@ public struct BackupSeries: Hashable, Sendable {
     private func names() throws(WarehouseError) -> [String] {
         guard let entries = opendir(directory) else {
             if errno == ENOENT { return [] }
-            throw WarehouseError(.fileOperation("opendir", file: directory, errno: errno), path: directory)
+            throw WarehouseError(.fileOperation("opendir", file: directory, errno: .current), path: directory)
         }
         defer { closedir(entries) }
         var names: [String] = []
@@ -186,12 +187,8 @@ public struct BackupSeries: Hashable, Sendable {
         return names
     }
 
-    /// Now, in Unix milliseconds. C: `clock_gettime(CLOCK_REALTIME)`.
-    public static func nowMilliseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
+    /// Now, in Unix milliseconds.
+    public static func nowMilliseconds() -> Int64 { Posix.unixMilliseconds() }
 }
 
 extension Warehouse {

@@ -1,3 +1,4 @@
+import Posix
 import Glibc
 
 /// The `.partial` file a backup writes before its verified copy is linked into place: created
@@ -31,7 +32,7 @@ final class PartialFile {
             let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
             guard fd >= 0 else {
                 let failure = errno
-                guard failure == EEXIST else { throw WarehouseError(.fileOperation("open", file: path, errno: failure), path: path) }
+                guard failure == EEXIST else { throw WarehouseError(.fileOperation("open", file: path, errno: Errno(rawValue: failure)), path: path) }
                 if try removeIfStale(path) == .inUse { return nil }
                 continue
             }
@@ -41,13 +42,13 @@ final class PartialFile {
                 guard errno == EINTR else {
                     let failure = errno
                     close(fd)
-                    throw WarehouseError(.fileOperation("flock", file: path, errno: failure), path: path)
+                    throw WarehouseError(.fileOperation("flock", file: path, errno: Errno(rawValue: failure)), path: path)
                 }
             }
             if isSameFile(fd, path) { return PartialFile(path: path, fd: fd) }
             close(fd)  // removed by a cleaner between open and flock: make it again
         }
-        throw WarehouseError(.fileOperation("open", file: path, errno: EAGAIN), path: path)
+        throw WarehouseError(.fileOperation("open", file: path, errno: Errno(rawValue: EAGAIN)), path: path)
     }
 
     /// Deletes `path`, then its SQLite companions (`-journal`, `-wal`, `-shm`), unless a backup
@@ -58,12 +59,12 @@ final class PartialFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else {
             if errno == ENOENT { return .missing }
-            throw WarehouseError(.fileOperation("open", file: path, errno: errno), path: path)
+            throw WarehouseError(.fileOperation("open", file: path, errno: .current), path: path)
         }
         defer { close(fd) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             if errno == EWOULDBLOCK || errno == EINTR { return .inUse }
-            throw WarehouseError(.fileOperation("flock", file: path, errno: errno), path: path)
+            throw WarehouseError(.fileOperation("flock", file: path, errno: .current), path: path)
         }
         // Replaced since it was opened (another cleaner removed it and a backup made a new one).
         guard isSameFile(fd, path) else { return .inUse }

@@ -1,3 +1,4 @@
+import Posix
 import CSQLite
 import Foundation
 import Glibc
@@ -73,7 +74,7 @@ extension Warehouse {
         try prepareDirectory(for: destination)
         let partialPath = destination + BackupSeries.partialSuffix
         guard let partial = try PartialFile.create(partialPath) else {
-            throw WarehouseError(.fileOperation("flock", file: partialPath, errno: EWOULDBLOCK), path: sourcePath)
+            throw WarehouseError(.fileOperation("flock", file: partialPath, errno: Errno(rawValue: EWOULDBLOCK)), path: sourcePath)
         }
         return try copyVerifyAndLink(from: sourcePath, partial: partial, pagesPerStep: pagesPerStep, onProgress: onProgress) {
             $0 == 0 ? destination : nil
@@ -212,7 +213,7 @@ extension Warehouse {
                     throw WarehouseError(.locked(waited: waited, deadline: backupBusyDeadline), path: sourcePath)
                 }
                 attempt += 1
-                pause(.milliseconds(min(250, 10 * attempt)))
+                Posix.sleep(for: .milliseconds(min(250, 10 * attempt)))
             default:
                 break
             }
@@ -268,11 +269,11 @@ extension Warehouse {
                 if failure == EEXIST { continue }
                 // A file system without hard links: check, then rename (a narrow race, documented).
                 guard failure == EPERM || failure == EOPNOTSUPP || failure == EXDEV else {
-                    throw WarehouseError(.fileOperation("link", file: destination, errno: failure), path: source)
+                    throw WarehouseError(.fileOperation("link", file: destination, errno: Errno(rawValue: failure)), path: source)
                 }
                 guard access(destination, F_OK) != 0 else { continue }
                 guard rename(partial.path, destination) == 0 else {
-                    throw WarehouseError(.fileOperation("rename", file: destination, errno: errno), path: source)
+                    throw WarehouseError(.fileOperation("rename", file: destination, errno: .current), path: source)
                 }
             }
             try syncFile(parentDirectory(of: destination), directory: true)
@@ -285,16 +286,16 @@ extension Warehouse {
     /// - Throws: `WarehouseError.Code.fileOperation` for any failure but ENOENT.
     static func removeIfPresent(_ file: String) throws(WarehouseError) {
         guard unlink(file) == 0 || errno == ENOENT else {
-            throw WarehouseError(.fileOperation("unlink", file: file, errno: errno), path: file)
+            throw WarehouseError(.fileOperation("unlink", file: file, errno: .current), path: file)
         }
     }
 
     /// Flushes a file or a directory (its entries) to disk. C: `open(2)`, `fsync(2)`.
     static func syncFile(_ path: String, directory: Bool) throws(WarehouseError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
-        guard fd >= 0 else { throw WarehouseError(.fileOperation("open", file: path, errno: errno), path: path) }
+        guard fd >= 0 else { throw WarehouseError(.fileOperation("open", file: path, errno: .current), path: path) }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw WarehouseError(.fileOperation("fsync", file: path, errno: errno), path: path) }
+        guard fsync(fd) == 0 else { throw WarehouseError(.fileOperation("fsync", file: path, errno: .current), path: path) }
     }
 
     /// The directory part of `path` (`.` for a bare name).

@@ -1,3 +1,4 @@
+import Posix
 /// A model's predictions for the rows it was given, for `Warehouse.publish`: row `i` of `data`
 /// (timestamp, pump, the four readings) with `riskScores[i]` and `predicted[i]`.
 public struct Predictions: Sendable {
@@ -179,7 +180,7 @@ extension Warehouse {
                     throw WarehouseError(.locked(waited: waited, deadline: lockPolicy.deadline), path: path)
                 }
                 onBlocked(waited)
-                Self.pause(min(lockPolicy.backoff(afterAttempt: attempts), lockPolicy.deadline - waited))
+                Posix.sleep(for: min(lockPolicy.backoff(afterAttempt: attempts), lockPolicy.deadline - waited))
             }
         }
     }

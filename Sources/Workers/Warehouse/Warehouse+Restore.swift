@@ -1,3 +1,4 @@
+import Posix
 import Glibc
 
 /// What `Warehouse.restore` did.
@@ -105,7 +106,7 @@ extension Warehouse {
             try removeIfPresent(databasePath + "-wal")
             try removeIfPresent(databasePath + "-shm")
             guard rename(restoring, databasePath) == 0 else {
-                throw WarehouseError(.fileOperation("rename", file: databasePath, errno: errno), path: databasePath)
+                throw WarehouseError(.fileOperation("rename", file: databasePath, errno: .current), path: databasePath)
             }
             try syncFile(parentDirectory(of: databasePath), directory: true)
         } catch {
@@ -123,14 +124,14 @@ extension Warehouse {
         if link(source, destination) == 0 { return }
         let failure = errno
         guard failure == EPERM || failure == EOPNOTSUPP || failure == EXDEV else {
-            throw WarehouseError(.fileOperation("link", file: destination, errno: failure), path: source)
+            throw WarehouseError(.fileOperation("link", file: destination, errno: Errno(rawValue: failure)), path: source)
         }
         let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw WarehouseError(.fileOperation("open", file: source, errno: errno), path: source) }
+        guard input >= 0 else { throw WarehouseError(.fileOperation("open", file: source, errno: .current), path: source) }
         defer { close(input) }
         let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard output >= 0 else {
-            throw WarehouseError(.fileOperation("open", file: destination, errno: errno), path: source)
+            throw WarehouseError(.fileOperation("open", file: destination, errno: .current), path: source)
         }
         defer { close(output) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -139,20 +140,20 @@ extension Warehouse {
             if count == 0 { break }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw WarehouseError(.fileOperation("read", file: source, errno: errno), path: source)
+                throw WarehouseError(.fileOperation("read", file: source, errno: .current), path: source)
             }
             var written = 0
             while written < count {
                 let step = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, count - written) }
                 if step < 0 {
                     if errno == EINTR { continue }
-                    throw WarehouseError(.fileOperation("write", file: destination, errno: errno), path: source)
+                    throw WarehouseError(.fileOperation("write", file: destination, errno: .current), path: source)
                 }
                 written += step
             }
         }
         guard fsync(output) == 0 else {
-            throw WarehouseError(.fileOperation("fsync", file: destination, errno: errno), path: source)
+            throw WarehouseError(.fileOperation("fsync", file: destination, errno: .current), path: source)
         }
     }
 }
@@ -160,7 +161,7 @@ extension Warehouse {
 extension WarehouseError.Code {
     /// Whether this is a file operation that failed because the name exists (`EEXIST`).
     var isFileExists: Bool {
-        if case .fileOperation(_, _, let errno) = self { return errno == EEXIST }
+        if case .fileOperation(_, _, let errno) = self { return errno.rawValue == EEXIST }
         return false
     }
 }

@@ -1,3 +1,4 @@
+import Posix
 import CSQLite
 import Glibc
 import Pipeline
@@ -357,34 +358,26 @@ extension Warehouse {
         for component in directory.split(separator: "/") {
             prefix += component
             if component != ".", component != "..", mkdir(prefix, 0o755) != 0, errno != EEXIST {
-                throw WarehouseError(.cannotCreateDirectory(prefix, errno: errno), path: path)
+                throw WarehouseError(.cannotCreateDirectory(prefix, errno: .current), path: path)
             }
             prefix += "/"
         }
         var status = stat()
         guard stat(directory, &status) == 0 else {
-            throw WarehouseError(.cannotCreateDirectory(directory, errno: errno), path: path)
+            throw WarehouseError(.cannotCreateDirectory(directory, errno: .current), path: path)
         }
         guard status.st_mode & S_IFMT == S_IFDIR else {
-            throw WarehouseError(.cannotCreateDirectory(directory, errno: ENOTDIR), path: path)
+            throw WarehouseError(.cannotCreateDirectory(directory, errno: Errno(rawValue: ENOTDIR)), path: path)
         }
         try checkWritable(directory, path: path)
     }
 
     private static func checkWritable(_ directory: String, path: String) throws(WarehouseError) {
         guard access(directory, W_OK | X_OK) == 0 else {
-            throw WarehouseError(.directoryNotWritable(directory, errno: errno), path: path)
+            throw WarehouseError(.directoryNotWritable(directory, errno: .current), path: path)
         }
     }
 
-    /// Sleeps the calling thread, resuming after signals. C: `nanosleep`.
-    static func pause(_ duration: Duration) {
-        guard duration > .zero else { return }
-        let nanoseconds = duration.nanoseconds
-        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
-    }
 }
 
 extension WarehouseError {

@@ -1,3 +1,4 @@
+import Posix
 import CSQLite
 import Glibc
 import Wire
@@ -11,10 +12,10 @@ public struct WarehouseError: Error, CustomStringConvertible, Equatable, Sendabl
     /// What went wrong.
     public enum Code: Equatable, Sendable {
         /// The parent directory is missing and could not be created.
-        case cannotCreateDirectory(String, errno: Int32)
+        case cannotCreateDirectory(String, errno: Errno)
         /// The parent directory exists but this process may not create files in it
         /// (SQLite needs to, for the `-wal` and `-shm` files).
-        case directoryNotWritable(String, errno: Int32)
+        case directoryNotWritable(String, errno: Errno)
         /// The file exists and is not an SQLite database.
         case notADatabase
         /// A table exists with other columns than the warehouse's: `expected` and `found`
@@ -49,7 +50,7 @@ public struct WarehouseError: Error, CustomStringConvertible, Equatable, Sendabl
         /// was found. A backup deletes such a copy before throwing.
         case verificationFailed(String)
         /// A file operation of a backup or restore failed: the call, the file, `errno`.
-        case fileOperation(String, file: String, errno: Int32)
+        case fileOperation(String, file: String, errno: Errno)
         /// `rewind(toBatch:)` cannot go there; the string says why. Nothing was changed.
         case cannotRewind(String)
     }
@@ -69,9 +70,9 @@ public struct WarehouseError: Error, CustomStringConvertible, Equatable, Sendabl
     public var description: String {
         let what = switch code {
         case .cannotCreateDirectory(let directory, let errno):
-            "cannot create directory '\(directory)': \(String(cString: strerror(errno)))"
+            "cannot create directory '\(directory)': \(errno)"
         case .directoryNotWritable(let directory, let errno):
-            "directory '\(directory)' is not writable: \(String(cString: strerror(errno)))"
+            "directory '\(directory)' is not writable: \(errno)"
         case .notADatabase:
             "file is not an SQLite database"
         case .unexpectedShape(let table, let expected, let found):
@@ -101,7 +102,7 @@ public struct WarehouseError: Error, CustomStringConvertible, Equatable, Sendabl
         case .verificationFailed(let why):
             "verification failed: \(why)"
         case .fileOperation(let call, let file, let errno):
-            "\(call) '\(file)' failed: \(String(cString: strerror(errno)))"
+            "\(call) '\(file)' failed: \(errno)"
         case .cannotRewind(let why):
             "cannot rewind: \(why); nothing was changed"
         }
@@ -139,7 +140,7 @@ extension WarehouseError {
                 return false
             }
         case .cannotCreateDirectory(_, let errno), .directoryNotWritable(_, let errno), .fileOperation(_, _, let errno):
-            return [ENOSPC, EIO, EMFILE, ENFILE, ENOMEM, EDQUOT, EAGAIN].contains(errno)
+            return [ENOSPC, EIO, EMFILE, ENFILE, ENOMEM, EDQUOT, EAGAIN].contains(errno.rawValue)
         default:
             return false
         }
@@ -159,7 +160,7 @@ extension WarehouseError {
             default: return "SQLite error \(error.resultCode)"
             }
         case .cannotCreateDirectory(_, let errno), .directoryNotWritable(_, let errno), .fileOperation(_, _, let errno):
-            return String(cString: strerror(errno))
+            return errno.description
         default: return "\(self)"
         }
     }

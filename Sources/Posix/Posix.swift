@@ -15,7 +15,7 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
 /// `EINTR`; `-1` becomes a thrown `Errno`. (swift-system `valueOrErrno(retryOnInterrupt:)`)
 public enum Posix {
     @discardableResult
-    static func retryingOnInterrupt(_ call: () -> Int32) throws(Errno) -> Int32 {
+    public static func retryingOnInterrupt(_ call: () -> Int32) throws(Errno) -> Int32 {
         while true {
             let result = call()
             if result != -1 { return result }
@@ -37,7 +37,7 @@ public enum Posix {
 
     /// A pipe whose ends are both close-on-exec; `nonblockingRead` sets O_NONBLOCK on the read end.
     /// C: `pipe2(O_CLOEXEC)`.
-    static func pipe(nonblockingRead: Bool) throws(Errno) -> (read: Int32, write: Int32) {
+    public static func pipe(nonblockingRead: Bool) throws(Errno) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
         try retryingOnInterrupt { cshims_pipe2(&fds, 0) }
         if nonblockingRead { try retryingOnInterrupt { cshims_set_nonblocking(fds[0], 1) } }
@@ -45,7 +45,7 @@ public enum Posix {
     }
 
     /// A SOCK_SEQPACKET socket pair, both ends close-on-exec. C: `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`.
-    static func seqpacketPair() throws(Errno) -> (Int32, Int32) {
+    public static func seqpacketPair() throws(Errno) -> (Int32, Int32) {
         var fds: [Int32] = [-1, -1]
         try retryingOnInterrupt { cshims_socketpair(0, 0, &fds) }
         return (fds[0], fds[1])
@@ -54,7 +54,7 @@ public enum Posix {
     /// Reads and drops every message queued on a datagram or seqpacket socket, without waiting.
     /// C: `recv(MSG_DONTWAIT | MSG_TRUNC)` until it would block.
     /// - Returns: how many messages were dropped.
-    static func discardQueued(_ fd: Int32) -> Int {
+    public static func discardQueued(_ fd: Int32) -> Int {
         var count = 0
         var byte: UInt8 = 0
         while true {
@@ -66,13 +66,13 @@ public enum Posix {
         }
     }
 
-    static func setNonblocking(_ fd: Int32) throws(Errno) {
+    public static func setNonblocking(_ fd: Int32) throws(Errno) {
         try retryingOnInterrupt { cshims_set_nonblocking(fd, 1) }
     }
 
     /// Spawns `argv[0]` with `environment`, placing `descriptors` (source → target) in the child,
     /// in its own process group with clean signal state. C: `posix_spawn`.
-    static func spawn(argv: [String], environment: [String], descriptors: [(source: Int32, target: Int32)]) throws(Errno) -> Int32 {
+    public static func spawn(argv: [String], environment: [String], descriptors: [(source: Int32, target: Int32)]) throws(Errno) -> Int32 {
         var pid: pid_t = 0
         let cArgv = argv.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup($0) } + [nil]
@@ -93,7 +93,7 @@ public enum Posix {
     /// Sends `signal` to the process group led by `pid` (falling back to the process itself if
     /// the group is gone). `ESRCH` is an event, not an error. C: `kill(-pid, signal)`.
     @discardableResult
-    static func signalGroup(_ pid: Int32, _ signal: Int32) -> SignalOutcome {
+    public static func signalGroup(_ pid: Int32, _ signal: Int32) -> SignalOutcome {
         if kill(-pid, signal) == 0 { return .delivered }
         if kill(pid, signal) == 0 { return .delivered }
         return .alreadyExited
@@ -115,7 +115,7 @@ public enum Posix {
 
     /// Reaps every exited child without blocking. C: `waitpid(-1, &status, WNOHANG)`.
     /// `ECHILD` (no children left) is not an error.
-    static func reapExited() -> [(pid: Int32, status: Int32)] {
+    public static func reapExited() -> [(pid: Int32, status: Int32)] {
         var reaped: [(Int32, Int32)] = []
         while true {
             var status: Int32 = 0
@@ -127,7 +127,7 @@ public enum Posix {
     }
 
     /// Reads what is available into `buffer`; nil at end of file; 0 when it would block.
-    static func readAvailable(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
+    public static func readAvailable(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
         while true {
             let count = read(fd, buffer.baseAddress, buffer.count)
             if count > 0 { return count }
@@ -142,7 +142,7 @@ public enum Posix {
     }
 
     /// Writes all of `bytes`, looping over partial writes. C: `write`.
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
         var offset = 0
         while offset < bytes.count {
             let count = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -154,7 +154,7 @@ public enum Posix {
 
     /// Writes all of `bytes` to a socket without raising SIGPIPE when the peer has gone: that
     /// is an `EPIPE` error instead. C: `send(MSG_NOSIGNAL)`.
-    static func sendAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+    public static func sendAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
         var offset = 0
         while offset < bytes.count {
             let count = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
@@ -166,12 +166,12 @@ public enum Posix {
 
     /// This process adopts orphaned descendants, so nothing a worker starts escapes reaping.
     /// C: `prctl(PR_SET_CHILD_SUBREAPER)`.
-    static func becomeSubreaper() throws(Errno) {
+    public static func becomeSubreaper() throws(Errno) {
         try retryingOnInterrupt { cshims_set_child_subreaper() }
     }
 
     /// Limits a process's address space. C: `prlimit(pid, RLIMIT_AS)`.
-    static func limitAddressSpace(of pid: Int32, bytes: UInt64) throws(Errno) {
+    public static func limitAddressSpace(of pid: Int32, bytes: UInt64) throws(Errno) {
         try retryingOnInterrupt { cshims_limit_address_space(pid, bytes) }
     }
 

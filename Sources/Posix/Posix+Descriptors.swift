@@ -6,7 +6,7 @@ import Glibc
 extension Posix {
     /// The soft and hard limits on open descriptors (`RLIM_INFINITY` as `UInt64.max`).
     /// C: `getrlimit(RLIMIT_NOFILE)`.
-    static func descriptorLimit() throws(Errno) -> (soft: UInt64, hard: UInt64) {
+    public static func descriptorLimit() throws(Errno) -> (soft: UInt64, hard: UInt64) {
         var limit = rlimit()
         guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { throw Errno.current }
         return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
@@ -14,7 +14,7 @@ extension Posix {
 
     /// Raises (or lowers) the soft limit on open descriptors, the hard one unchanged. Workers
     /// spawned afterwards inherit it. C: `setrlimit(RLIMIT_NOFILE)`.
-    static func setDescriptorSoftLimit(_ soft: UInt64) throws(Errno) {
+    public static func setDescriptorSoftLimit(_ soft: UInt64) throws(Errno) {
         let (_, hard) = try descriptorLimit()
         var limit = rlimit(rlim_cur: rlim_t(soft), rlim_max: rlim_t(hard))
         guard setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { throw Errno.current }
@@ -22,7 +22,7 @@ extension Posix {
 
     /// How many descriptors this process has open (the entries of `/proc/self/fd`, less the one
     /// reading them). C: `opendir`, `readdir`.
-    static func openDescriptorCount() throws(Errno) -> Int {
+    public static func openDescriptorCount() throws(Errno) -> Int {
         guard let directory = opendir("/proc/self/fd") else { throw Errno.current }
         defer { closedir(directory) }
         var count = 0

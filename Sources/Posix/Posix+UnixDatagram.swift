@@ -49,7 +49,8 @@ extension Posix {
             let remaining = deadline - monotonicNow()
             if remaining <= .zero { return nil }
             var request = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ms = Int32(min(remaining.milliseconds + 1, 1000))
+            let (seconds, attoseconds) = remaining.components
+            let ms = Int32(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1, 1000))
             if poll(&request, 1, ms) == -1 && errno != EINTR { throw Errno.current }
         }
     }
