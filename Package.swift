@@ -38,6 +38,10 @@ let package = Package(
         // sleeping, the environment; each wrapper names its C call and retries EINTR in one place.
         .target(name: "Posix", dependencies: ["CShims"]),
 
+        // What flows between the pipeline's stages (records, batches, acks, end of stream) and
+        // the hand-off between them as pure state machines. The engine never sees it.
+        .target(name: "Pipeline", dependencies: ["Wire"]),
+
         // The one sanitiser of text the world wrote, before an operator reads it: pure Swift.
         .target(name: "OperatorText"),
 
@@ -62,7 +66,7 @@ let package = Package(
         ]),
 
         // The pipeline roles and the test worker.
-        .target(name: "Workers", dependencies: ["Wire", "Posix", "CivilCalendar", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
+        .target(name: "Workers", dependencies: ["Pipeline", "Wire", "Posix", "CivilCalendar", "CSQLite", "CSQLiteFaults", "CCurl", "Forest", "LogFormat", "PortableRandom", logging]),
 
         // The failure-prediction model: a Random Forest in pure Swift, no dependencies.
         .target(name: "Forest", dependencies: ["PortableRandom"]),
@@ -95,27 +99,28 @@ let package = Package(
         // knows no role, and the roles (Workers), which know no policy.
         .target(name: "PolicyRoles", dependencies: ["Supervisor", "Workers"]),
 
-        .target(name: "Drills", dependencies: ["Supervisor", "Posix", "Workers", "PolicyRoles", "Wire", "LogFormat", "OperatorText"]),
+        .target(name: "Drills", dependencies: ["Supervisor", "Posix", "Workers", "PolicyRoles", "Pipeline", "Wire", "LogFormat", "OperatorText"]),
 
         .executableTarget(name: "cidp", dependencies: ["Supervisor", "Posix", "TreeMetrics", "Workers", "Drills", "PolicyRoles", "Wire", "LogFormat", "CivilCalendar",
                                                        "OperatorText", "PortableRandom", logging,
                                                        argumentParser]),
 
         // Side-by-side benchmarks (docs/BENCHMARKS.md).
-        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Posix", "Workers", "Forest", "Wire", "CivilCalendar", "CShims"]),
+        .executableTarget(name: "cidp-bench", dependencies: ["Supervisor", "Posix", "Workers", "Pipeline", "Forest", "Wire", "CivilCalendar", "CShims"]),
 
         // Sets how many test cases run at once before Swift Testing starts (a C constructor).
         .target(name: "TestRunnerSettings", path: "Tests/TestRunnerSettings"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Wire"]),
         .testTarget(name: "LogFormatTests", dependencies: ["LogFormat", "PortableRandom"]),
         .testTarget(name: "OperatorTextTests", dependencies: ["OperatorText"]),
         .testTarget(name: "ForestTests", dependencies: ["Forest"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Posix", "Wire", "LogFormat", "cidp", "PolicyRoles", "Workers", logging]),
         .testTarget(name: "TreeMetricsTests", dependencies: ["TreeMetrics", "Supervisor", "Posix"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Forest", "Posix", "Wire", "LogFormat", logging]),
-        .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Wire", logging]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Pipeline", "Forest", "Posix", "Wire", "LogFormat", logging]),
+        .testTarget(name: "SensorSimulatorTests", dependencies: ["SensorSimulator", "Workers", "Pipeline", "Wire", logging]),
         .testTarget(name: "PredictorTests", dependencies: ["Predictor", "Workers", "Forest"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Posix", "Workers", "Forest", "Wire", "CShims", "CSQLite",
+        .testTarget(name: "IntegrationTests", dependencies: ["Supervisor", "Posix", "Workers", "Pipeline", "Forest", "Wire", "CShims", "CSQLite",
                                                             "OperatorText", "LogFormat", "Drills", "TestRunnerSettings", "TreeMetrics", "cidp", "cidp-sensor-sim",
                                                             "cidp-predictor"]),
     ]

@@ -1,5 +1,6 @@
 import Foundation
 import Supervisor
+import Pipeline
 import Wire
 import Workers
 

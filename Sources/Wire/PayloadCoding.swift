@@ -1,27 +1,27 @@
-/// Builds a payload: little-endian integers, doubles as IEEE-754 bits, `UInt32`-length-prefixed UTF-8.
-struct PayloadWriter {
-    var bytes: [UInt8] = []
+/// Builds a payload (the control messages', and `Pipeline`'s messages', hence `package`): little-endian integers, doubles as IEEE-754 bits, `UInt32`-length-prefixed UTF-8.
+package struct PayloadWriter {
+    package var bytes: [UInt8] = []
 
-    init(capacity: Int = 0) {
+    package init(capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func write<T: FixedWidthInteger>(_ value: T) {
+    package mutating func write<T: FixedWidthInteger>(_ value: T) {
         bytes.appendLittleEndian(value)
     }
 
-    mutating func write(_ value: Double) {
+    package mutating func write(_ value: Double) {
         bytes.appendLittleEndian(value.bitPattern)
     }
 
-    mutating func write(_ string: String) {
+    package mutating func write(_ string: String) {
         let utf8 = string.utf8
         write(UInt32(utf8.count))
         bytes.append(contentsOf: utf8)
     }
 
     /// `UInt32` length, then the bytes.
-    mutating func write(lengthPrefixed data: [UInt8]) {
+    package mutating func write(lengthPrefixed data: [UInt8]) {
         write(UInt32(data.count))
         bytes.append(contentsOf: data)
     }
@@ -29,25 +29,25 @@ struct PayloadWriter {
 
 /// Reads a payload written by `PayloadWriter`, checking every length against the bytes left,
 /// so that hostile input throws `badPayload` instead of trapping or allocating without bound.
-struct PayloadReader {
+package struct PayloadReader {
     /// The message being decoded, first in every error ("progress", "record batch").
-    let message: String
+    package let message: String
     private let bytes: [UInt8]
     private var offset = 0
 
-    init(_ bytes: [UInt8], message: String) {
+    package init(_ bytes: [UInt8], message: String) {
         self.bytes = bytes
         self.message = message
     }
 
-    var remaining: Int { bytes.count - offset }
+    package var remaining: Int { bytes.count - offset }
 
     /// A `badPayload` error: `message: what`.
-    func failure(_ what: String) -> WireError {
+    package func failure(_ what: String) -> WireError {
         WireError(.badPayload("\(message): \(what)"))
     }
 
-    mutating func read<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws(WireError) -> T {
+    package mutating func read<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws(WireError) -> T {
         let size = MemoryLayout<T>.size
         guard remaining >= size else {
             throw failure("\(remaining) bytes left where \(field()) needs \(size)")
@@ -57,11 +57,11 @@ struct PayloadReader {
         return value
     }
 
-    mutating func readDouble(_ field: @autoclosure () -> String) throws(WireError) -> Double {
+    package mutating func readDouble(_ field: @autoclosure () -> String) throws(WireError) -> Double {
         Double(bitPattern: try read(UInt64.self, field()))
     }
 
-    mutating func readString(_ field: @autoclosure () -> String) throws(WireError) -> String {
+    package mutating func readString(_ field: @autoclosure () -> String) throws(WireError) -> String {
         let length = Int(try read(UInt32.self, "the length of \(field())"))
         guard length <= remaining else {
             throw failure("\(field()) claims \(length) bytes, \(remaining) left")
@@ -75,7 +75,7 @@ struct PayloadReader {
     }
 
     /// Bytes written by `PayloadWriter.write(lengthPrefixed:)`.
-    mutating func readBytes(_ field: @autoclosure () -> String) throws(WireError) -> [UInt8] {
+    package mutating func readBytes(_ field: @autoclosure () -> String) throws(WireError) -> [UInt8] {
         let length = Int(try read(UInt32.self, "the length of \(field())"))
         guard length <= remaining else {
             throw failure("\(field()) claims \(length) bytes, \(remaining) left")
@@ -86,7 +86,7 @@ struct PayloadReader {
 
     /// A `UInt32` element count, checked so that `count` elements of at least `minimumSize`
     /// bytes each fit in what is left (so that reserving `count` is safe).
-    mutating func readCount(_ field: @autoclosure () -> String, minimumSize: Int) throws(WireError) -> Int {
+    package mutating func readCount(_ field: @autoclosure () -> String, minimumSize: Int) throws(WireError) -> Int {
         let count = Int(try read(UInt32.self, field()))
         guard count <= remaining / max(1, minimumSize) else {
             throw failure("\(field()) claims \(count) entries of at least \(minimumSize) bytes, \(remaining) bytes left")
@@ -95,7 +95,7 @@ struct PayloadReader {
     }
 
     /// Checks that the whole payload was used.
-    func finish() throws(WireError) {
+    package func finish() throws(WireError) {
         guard remaining == 0 else { throw failure("\(remaining) unexpected bytes after the end") }
     }
 }

@@ -1,4 +1,5 @@
-/// Wire: the framing and message encodings shared by the supervisor and the workers.
+/// Wire: the framing and the control messages shared by the supervisor and the workers (what
+/// flows between the pipeline's stages is `Pipeline`'s).
 ///
 /// It owns the descriptor numbers and environment variable names a worker is launched with,
 /// so that both sides agree on them without either importing the other.

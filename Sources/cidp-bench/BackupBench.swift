@@ -9,6 +9,7 @@
 // `PRAGMA integrity_check` (the new one), `Warehouse.verify` (integrity_check plus the shape
 // checks and the counts), and a whole `Warehouse.backup` (online copy, verify, fsync, link).
 import Foundation
+import Pipeline
 import Wire
 import Workers
 

@@ -2,6 +2,7 @@ import CSQLite
 import Foundation
 import Supervisor
 import Testing
+import Pipeline
 import Wire
 import Workers
 #if canImport(Glibc)

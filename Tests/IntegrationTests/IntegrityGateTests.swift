@@ -1,6 +1,7 @@
 import Foundation
 import Supervisor
 import Testing
+import Pipeline
 import Wire
 import Workers
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Pipeline
 import Wire
 
 /// A served JSON row back into a record, decoded by Foundation — independently of the

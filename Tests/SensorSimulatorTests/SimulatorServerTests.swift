@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import Pipeline
 import Wire
 @testable import Workers
 @testable import SensorSimulator

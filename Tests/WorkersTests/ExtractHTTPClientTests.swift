@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import Pipeline
 import Wire
 @testable import Workers
 

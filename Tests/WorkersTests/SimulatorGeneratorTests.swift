@@ -1,6 +1,7 @@
 import PortableRandom
 import Foundation
 import Testing
+import Pipeline
 import Wire
 @testable import Workers
 

@@ -1,4 +1,5 @@
 import PortableRandom
+import Pipeline
 import Wire
 
 /// A deterministic pseudo-random source (SplitMix64), so generated sequences are the same on every run.

@@ -1,4 +1,5 @@
 import Testing
+import Pipeline
 import Wire
 import Workers
 

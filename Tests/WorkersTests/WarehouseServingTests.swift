@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Pipeline
 import Wire
 @testable import Workers
 

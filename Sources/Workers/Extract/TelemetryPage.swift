@@ -1,3 +1,4 @@
+import Pipeline
 import Wire
 
 /// One page of the sensor API's `GET /v1/telemetry`:

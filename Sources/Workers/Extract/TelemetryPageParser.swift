@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Pipeline
 import Wire
 
 /// A single-pass parser of one telemetry page over the body's bytes.

@@ -1,3 +1,4 @@
+import Pipeline
 import Wire
 
 /// The transformer's logic behind its integrity gates: judges a batch record by record, then as

@@ -1,4 +1,5 @@
 import PortableRandom
+import Pipeline
 import Wire
 
 /// What "normal" data looks like, for the batch gate's drift check: per reading, quantile bins

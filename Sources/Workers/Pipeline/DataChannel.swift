@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Pipeline
 import Wire
 
 /// One end of a data channel between two workers (fd 4 or 5, a SOCK_SEQPACKET socket the
@@ -34,6 +35,11 @@ public struct DataChannel {
     /// Sends one frame; waits (poll) while the channel is full: back-pressure.
     public mutating func send(_ kind: FrameKind, _ payload: [UInt8] = []) throws(WireError) {
         try writer.send(kind: kind, payload: payload)
+    }
+
+    /// Sends `message` as one frame; waits (poll) while the channel is full: back-pressure.
+    public mutating func send(_ message: DataMessage) throws(WireError) {
+        try writer.send(kind: message.kind, payload: message.payload)
     }
 
     /// Every frame waiting, in order, without `hello`s.

@@ -1,5 +1,5 @@
-import Posix
 import Logging
+import Pipeline
 import Wire
 #if canImport(Glibc)
 import Glibc
@@ -87,13 +87,33 @@ public struct ExtractorWorker {
         // Ready before the warehouse is read: a warehouse locked or failing at start is waited
         // out, degraded, rather than a start that fails and is restarted.
         context.ready()
-        var trouble = WarehouseTrouble(context: context, logger: logger, role: "extractor", giveUpAfter: giveUpAfter ?? .seconds(600), haltsChain: !follows)
-        var nextBatchID: UInt64
-        var position: SourcePosition
-        /// Records the warehouse holds from this source: what the contract check names.
-        var recordsInWarehouse: Int64 = 0
+        let (nextBatchID, position, recordsInWarehouse) = resume(context: context, logger: logger)
+        var driver: ExtractorDriver
         do {
-            (nextBatchID, position, recordsInWarehouse) = try trouble.waitingOut("checkpoint read", watermark: 0) {
+            driver = ExtractorDriver(
+                context: context, logger: logger, pageSize: pageSize, follows: follows, pollInterval: pollInterval,
+                malformedLimit: malformedLimit, output: try DataChannel(fd: WireLayout.outputFD, name: "extractor→transformer"),
+                fetcher: try makeFetcher(context: context), window: SentBatches(capacity: windowSize),
+                position: position, resumesAt: position, nextBatchID: nextBatchID, recordsInWarehouse: recordsInWarehouse,
+                cursors: CursorHistory(start: position.cursor))
+        } catch {
+            workerFail("extractor: \(error)", code: 2)
+        }
+        logger.info("Extractor ready", metadata: ["source": "\(source)", "resumes.at": "\(position)"])
+        while true {
+            if Termination.isRequested { exit(0) }
+            context.heartbeatIfDue()
+            driver.turn()
+            if driver.isIdle { DataChannel.wait(for: [driver.output.fd], timeout: .milliseconds(50)) }
+        }
+    }
+
+    /// Where this start resumes, from the warehouse's checkpoint: the next batch id, the source
+    /// position after the last committed batch, and the records the warehouse holds from the source.
+    private func resume(context: WorkerContext, logger: Logger) -> (UInt64, SourcePosition, Int64) {
+        var trouble = WarehouseTrouble(context: context, logger: logger, role: "extractor", giveUpAfter: giveUpAfter ?? .seconds(600), haltsChain: !follows)
+        do {
+            return try trouble.waitingOut("checkpoint read", watermark: 0) {
                 () throws(WarehouseError) in
                 let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(200))
                 if let finding = try warehouse.fileCheck() {
@@ -107,217 +127,29 @@ public struct ExtractorWorker {
         } catch {
             workerFail("extractor: cannot read the checkpoint in \(databasePath): \(error)", code: 2)
         }
-        let resumesAt = position
-        var output: DataChannel
-        var fetcher: TelemetryFetcher
-        do {
-            output = try DataChannel(fd: WireLayout.outputFD, name: "extractor→transformer")
-            let client = try HTTPClient(configuration: sourceOptions.client)
-            // libcurl calls this at least about once a second during a request: a slow source
-            // within its deadline is not a hung worker, and SIGTERM ends a request at once.
-            client.onProgress = {
-                context.heartbeatIfDue()
-                return !Termination.isRequested
-            }
-            fetcher = TelemetryFetcher(baseURL: source, pageSize: pageSize,
+    }
+
+    /// The source's client and pager, heartbeating and honouring a stop request while they wait.
+    /// - Throws: `ExtractError` for a client libcurl cannot set up.
+    private func makeFetcher(context: WorkerContext) throws -> TelemetryFetcher {
+        let client = try HTTPClient(configuration: sourceOptions.client)
+        // libcurl calls this at least about once a second during a request: a slow source
+        // within its deadline is not a hung worker, and SIGTERM ends a request at once.
+        client.onProgress = {
+            context.heartbeatIfDue()
+            return !Termination.isRequested
+        }
+        var fetcher = TelemetryFetcher(baseURL: source, pageSize: pageSize,
                                        schedule: RetrySchedule(initial: .milliseconds(100), maximum: .seconds(2)),
                                        client: client, shouldStop: {
                                            // Called every 50 ms while waiting to retry.
                                            context.heartbeatIfDue()
                                            return Termination.isRequested
                                        })
-            fetcher.malformedLimit = malformedLimit > 0 ? malformedLimit : nil
-            fetcher.giveUpAfter = giveUpAfter
-            fetcher.format = sourceOptions.format
-        } catch {
-            workerFail("extractor: \(error)", code: 2)
-        }
-        var unacked = UnackedBatches(capacity: windowSize)
-        var end: EndOfStream?
-        var records: Int64 = 0
-        var retries: Int64 = 0
-        var isDegraded = false
-        var progress = ProgressReporter(stage: "extract", counter: "records")
-        var nextFetch = Posix.monotonicNow()
-        var cursors = CursorHistory(start: position.cursor)
-        logger.info("Extractor ready", metadata: ["source": "\(source)", "resumes.at": "\(position)"])
-
-        /// Halts the chain: the source broke its contract where this run resumes.
-        func contractBroken(_ what: String) -> Never {
-            let message = "the source has fewer records than the warehouse, or is not the same source: \(what); "
-                + "the warehouse holds \(recordsInWarehouse) records from it, through batch \(nextBatchID - 1); "
-                + "nothing loaded (README, 'The source contract')"
-            logger.error("Source contract broken", metadata: [
-                "event": "source_contract", "resumes.at": "\(resumesAt)", "reason": "\(message)",
-                "watermark.batch": "\(nextBatchID - 1)",
-            ])
-            Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
-        }
-
-        /// Halts the chain once every batch sent is acknowledged — committed by the loader — so
-        /// the pages before the one that stops the run are loaded, not left for the next run.
-        func halt(_ message: String) -> Never {
-            while !unacked.entries.isEmpty {
-                if Termination.isRequested { exit(0) }
-                context.heartbeatIfDue()
-                do {
-                    for frame in try output.receive() {
-                        switch frame.kind {
-                        case .ack: unacked.acknowledge(upTo: try BatchAck(decoding: frame.payload).batchID)
-                        case .resend: try unacked.resend(on: &output)
-                        default: break
-                        }
-                    }
-                } catch {
-                    break  // the channel failed: halt now; the next run resumes from the checkpoint
-                }
-                if !unacked.entries.isEmpty { DataChannel.wait(for: [output.fd], timeout: .milliseconds(50)) }
-            }
-            Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
-        }
-
-        /// Halts the chain: the source's pages cannot be read to their end (a cursor that does not
-        /// advance, a body past the limit); what came before is loaded.
-        func sourceBroken(_ what: String, event: String) -> Never {
-            let message = "sensor API: \(what); the pages before it are loaded"
-            logger.error("Source cannot be read on", metadata: [
-                "event": "\(event)", "cursor": "\(position)", "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
-            ])
-            halt(message)
-        }
-
-        while true {
-            if Termination.isRequested { exit(0) }
-            context.heartbeatIfDue()
-            do {
-                for frame in try output.receive() {
-                    switch frame.kind {
-                    case .ack: unacked.acknowledge(upTo: try BatchAck(decoding: frame.payload).batchID)
-                    case .resend:
-                        try unacked.resend(on: &output)
-                        if let end { try output.send(.endOfStream, end.encoded()) }
-                    default: workerFail("extractor: unexpected \(frame.kind) frame \(frame.sequence) from the transformer")
-                    }
-                }
-                if end == nil, !unacked.isFull, Posix.monotonicNow() >= nextFetch {
-                    let page: TelemetryPage
-                    do throws(ExtractError) {
-                        page = try fetcher.fetch(cursor: position.cursor) { attempt, error, delay in
-                            retries += 1
-                            context.heartbeatIfDue()
-                            if !isDegraded {
-                                isDegraded = true
-                                context.reportHealth(degraded: "sensor API: \(error)")
-                            }
-                            logger.warning("Fetch failed; retrying", metadata: [
-                                "attempt": "\(attempt)", "error": "\(error)", "retry.in.ms": "\(delay.milliseconds)",
-                            ])
-                        }
-                    } catch {
-                        if position == resumesAt, resumesAt != .start, Self.refusesPosition(error) {
-                            contractBroken("it refused the warehouse's resume position, \(resumesAt): \(error)")
-                        }
-                        throw error
-                    }
-                    if Termination.isRequested { exit(0) }
-                    if isDegraded {
-                        isDegraded = false
-                        context.reportHealth(degraded: nil)
-                    }
-                    // More than asked for would make a batch of unbounded size; the source ignores `limit`.
-                    guard page.records.count <= pageSize else {
-                        sourceBroken("the page at \(SourcePosition(cursor: position.cursor)) holds \(page.records.count) records, "
-                            + "more than the \(pageSize) asked for (limit): set the extractor's --page-size to the source's page size",
-                                     event: "source_page_size")
-                    }
-                    guard page.records.count >= position.skip else {
-                        contractBroken("its page at \(SourcePosition(cursor: position.cursor)) holds \(page.records.count) "
-                            + "records, where the warehouse took \(position.skip)")
-                    }
-                    let fresh = Array(page.records.dropFirst(position.skip))
-                    // A cursor is committed as the warehouse's position: the source's text, bounded
-                    // and checked before it goes anywhere near the checkpoint.
-                    if let next = page.nextCursor, let problem = SourcePosition.problem(withCursor: next) {
-                        let page = position.cursor.map { "the page at cursor '\($0)'" } ?? "the first page"
-                        let message = "gate 'record' refused \(page): its next_cursor \(problem)"
-                        logger.error("Integrity gate refused a page", metadata: [
-                            "event": "gate_violation", "gate": "record", "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
-                        ])
-                        Halt.stop(message, batch: nil, watermark: nextBatchID - 1, logger: logger, context: context)
-                    }
-                    // A full page is fixed: its records and next cursor are the same whenever it is
-                    // asked for. A page that is not full is the head of the source, for now.
-                    if let next = page.nextCursor, page.records.count >= pageSize {
-                        if let problem = cursors.check(next: next, after: position.cursor) {
-                            sourceBroken(problem, event: "source_cursor")
-                        }
-                        let after = SourcePosition(cursor: next)
-                        if !fresh.isEmpty { try send(fresh, ending: after) }
-                        position = after
-                    } else if follows {
-                        // Only full pages become batches: a restarted extractor must number the
-                        // same records under the same id. Ask for this page again later.
-                        nextFetch = Posix.monotonicNow() + pollInterval
-                    } else {
-                        // A job: what the source has now ends here. The next run asks for this
-                        // page again and takes what follows the records taken now.
-                        let after = SourcePosition(cursor: position.cursor, skip: page.records.count)
-                        if !fresh.isEmpty { try send(fresh, ending: after) }
-                        position = after
-                        let last = EndOfStream(lastBatchID: nextBatchID - 1, records: UInt64(records))
-                        end = last
-                        try output.send(.endOfStream, last.encoded())
-                        logger.notice("Source read to its end for this run", metadata: [
-                            "last.batch": "\(last.lastBatchID)", "records": "\(records)", "next.run.resumes.at": "\(position)",
-                        ])
-                    }
-                }
-            } catch let error as ExtractError {
-                switch error.code {
-                case .malformedBody:
-                    let page = position.cursor.map { "the page at cursor '\($0)'" } ?? "the first page"
-                    let message = "gate 'record' refused \(page): "
-                        + "\(malformedLimit) malformed bodies in a row: \(error)"
-                    logger.error("Integrity gate refused a page", metadata: [
-                        "event": "gate_violation", "gate": "record", "cursor": "\(position)",
-                        "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
-                    ])
-                    halt(message)
-                case .tooLarge:
-                    sourceBroken("\(error)", event: "source_too_large")
-                case .gaveUp, .retryAfterPastDeadline:
-                    let message = "sensor API: \(error)"
-                    logger.error("Source given up", metadata: [
-                        "event": "source_gave_up", "reason": "\(message)", "watermark.batch": "\(nextBatchID - 1)",
-                    ])
-                    halt(message)
-                case .stopped:
-                    exit(0)
-                default:
-                    workerFail("extractor: \(error)")
-                }
-            } catch {
-                workerFail("extractor: \(error)")
-            }
-            // Counted from the warehouse's committed batches (the checkpoint this start resumed
-            // from), not from this start: after a restart the count goes on.
-            let extracted = recordsInWarehouse + records
-            progress.report(["records": extracted, "records_in": extracted, "records_out": extracted,
-                             "batches_unacked": Int64(unacked.entries.count), "retries": retries],
-                            context: context)
-            if end != nil || unacked.isFull || Posix.monotonicNow() < nextFetch {
-                DataChannel.wait(for: [output.fd], timeout: .milliseconds(50))
-            }
-        }
-
-        /// Sends `fresh` as the next batch, ending at `after`, and keeps it until acknowledged.
-        func send(_ fresh: [TelemetryRecord], ending after: SourcePosition) throws(WireError) {
-            let payload = RecordBatch(batchID: nextBatchID, position: after, records: fresh).encoded()
-            try output.send(.recordBatch, payload)
-            unacked.append(batchID: nextBatchID, kind: .recordBatch, payload: payload)
-            nextBatchID += 1
-            records += Int64(fresh.count)
-        }
+        fetcher.malformedLimit = malformedLimit > 0 ? malformedLimit : nil
+        fetcher.giveUpAfter = giveUpAfter
+        fetcher.format = sourceOptions.format
+        return fetcher
     }
 
     /// Whether `error`, for the page at the warehouse's resume position, says the source does not

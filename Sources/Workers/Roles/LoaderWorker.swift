@@ -1,4 +1,5 @@
 import Logging
+import Pipeline
 import Wire
 #if canImport(Glibc)
 import Glibc
@@ -49,12 +50,45 @@ public struct LoaderWorker {
         // Ready before the warehouse opens: a warehouse locked or failing at start is waited out,
         // degraded, rather than a start that fails and is restarted.
         context.ready()
-        let warehouse: Warehouse
-        var committed: UInt64
-        /// The transformer state the last commit checkpointed: what a poison pill is quarantined with.
-        var lastWindowState: [UInt8]
+        let (warehouse, committed, lastWindowState) = open(context: context, logger: logger, trouble: &trouble)
+        var input: DataChannel
         do {
-            (warehouse, committed, lastWindowState) = try trouble.waitingOut("open", watermark: 0) {
+            input = try DataChannel(fd: WireLayout.inputFD, name: "transformer→loader")
+            try input.send(BatchSequencer.startRequest)
+        } catch {
+            workerFail("loader: no input channel: \(error)", code: 2)
+        }
+        let faults = FaultInjection.fromEnvironment(role: "loader")
+        logger.info("Loader ready", metadata: ["db": "\(databasePath)", "committed.batch": "\(committed)"])
+
+        // The counters count from the warehouse (its batch totals), not from this process's
+        // start: after a restart they go on where the last incarnation's commits left them.
+        let totals: IntegrityReport.Totals
+        do { totals = try warehouse.batchTotals() } catch {
+            workerFail("loader: cannot read the batch totals: \(error)", code: 2)
+        }
+        var driver = LoaderDriver(
+            context: context, logger: logger, warehouse: warehouse, runID: runID, isJob: isJob, faults: faults,
+            trouble: trouble, sink: Sink(resumingAfter: committed, poisonPill: context.poisonPill), input: input,
+            lastWindowState: lastWindowState,
+            counters: ["rows_loaded": totals.loaded, "duplicates": totals.duplicates, "dropped": totals.dropped,
+                       "quarantined": totals.quarantined, "batches": totals.batches])
+        driver.flow()
+        while true {
+            if Termination.isRequested { exit(0) }
+            context.heartbeatIfDue()
+            driver.turn()
+            if driver.held.isEmpty { DataChannel.wait(for: [input.fd], timeout: .milliseconds(50)) }
+        }
+    }
+
+    /// Opens the warehouse (waiting out the world's trouble), records this run's start, and reads
+    /// the checkpoint: the batch committed and the transformer state the last commit checkpointed
+    /// (what a poison pill is quarantined with).
+    private func open(context: WorkerContext, logger: Logger,
+                      trouble: inout WarehouseTrouble) -> (Warehouse, UInt64, [UInt8]) {
+        do {
+            return try trouble.waitingOut("open", watermark: 0) {
                 () throws(WarehouseError) in
                 let warehouse = try Warehouse(path: databasePath, lockPolicy: LockPolicy(deadline: lockDeadline))
                 // Nothing is written to a file SQLite finds malformed.
@@ -77,210 +111,7 @@ public struct LoaderWorker {
         } catch {
             workerFail("loader: \(error)", code: 2)
         }
-        var input: DataChannel
-        do {
-            input = try DataChannel(fd: WireLayout.inputFD, name: "transformer→loader")
-            try input.send(.resend)
-        } catch {
-            workerFail("loader: no input channel: \(error)", code: 2)
-        }
-        let faults = FaultInjection.fromEnvironment(role: "loader")
-        logger.info("Loader ready", metadata: ["db": "\(databasePath)", "committed.batch": "\(committed)"])
-
-        // The counters count from the warehouse (its batch totals), not from this process's
-        // start: after a restart they go on where the last incarnation's commits left them.
-        let totals: IntegrityReport.Totals
-        do { totals = try warehouse.batchTotals() } catch {
-            workerFail("loader: cannot read the batch totals: \(error)", code: 2)
-        }
-        var counters: [String: Int64] = ["rows_loaded": totals.loaded, "duplicates": totals.duplicates,
-                                         "dropped": totals.dropped, "quarantined": totals.quarantined,
-                                         "batches": totals.batches]
-        var progress = ProgressReporter(stage: "load", counter: "rows_loaded")
-        /// `records_in`/`records_out` for `cidp status`: records that reached the warehouse
-        /// (loaded, duplicate or quarantined), and fact rows loaded.
-        func flow() {
-            counters["records_in"] = counters["rows_loaded", default: 0] + counters["duplicates", default: 0]
-                + counters["quarantined", default: 0]
-            counters["records_out"] = counters["rows_loaded", default: 0]
-        }
-        flow()
-        var end: EndOfStream?
-        var finished = false
-        var isBlocked = false
-        var askedForResend = false
-        /// Frames read but not applied yet: the group was full.
-        var held: [Frame] = []
-        var commitsSinceStart = 0
-        while true {
-            if Termination.isRequested { exit(0) }
-            context.heartbeatIfDue()
-            var frames = held
-            held = []
-            do { frames += try input.receive() } catch { workerFail("loader: \(error)") }
-            // The next batches in order, committed together: one transaction for all that wait
-            // (one at a time for the first commits after a start).
-            let groupLimit = commitsSinceStart < Self.singleCommitsAfterStart ? 1 : Int.max
-            var group: [Warehouse.PendingBatch] = []
-            var groupDropped = 0
-            /// A batch this loader quarantines as its own poison pill: the chain halts once it is committed.
-            var ownPill: UInt64?
-            /// Whether batch `id` is the next to apply. A batch already committed (a re-send) is
-            /// acknowledged again, never applied again; a gap (a batch taken by a killed loader)
-            /// asks once for a re-send, which comes in order. (A group is at most what one read
-            /// returns: the transformer's window of unacknowledged batches, plus a re-send of it.)
-            func isNext(_ id: UInt64, groupCount: Int) -> Bool {
-                let next = committed + UInt64(groupCount) + 1
-                if id < next {
-                    if id <= committed { try? input.send(.ack, BatchAck(batchID: id).encoded()) }
-                    return false
-                }
-                guard id == next else {
-                    if !askedForResend {
-                        askedForResend = true
-                        try? input.send(.resend)
-                    }
-                    return false
-                }
-                return true
-            }
-            for (position, frame) in frames.enumerated() {
-                if group.count >= groupLimit, frame.kind == .transformedBatch || frame.kind == .quarantinedBatch {
-                    held = Array(frames[position...])
-                    break
-                }
-                switch frame.kind {
-                case .transformedBatch:
-                    let transformed: TransformedBatch
-                    do { transformed = try TransformedBatch(decoding: frame.payload) } catch {
-                        workerFail("loader: batch frame \(frame.sequence): \(error)")
-                    }
-                    let id = transformed.batch.batchID
-                    guard isNext(id, groupCount: group.count) else { continue }
-                    if let pill = context.poisonPill, pill.item == "batch \(id)" {
-                        group.append(Self.poisonPill(transformed, evidence: pill.evidence, windowState: lastWindowState))
-                        ownPill = id
-                        break
-                    }
-                    group.append(Warehouse.PendingBatch(batch: transformed.batch,
-                                                        dropped: transformed.dropped + transformed.rejected,
-                                                        windowState: transformed.windowState))
-                    groupDropped += transformed.dropped
-                case .quarantinedBatch:
-                    let quarantined: QuarantinedBatch
-                    do { quarantined = try QuarantinedBatch(decoding: frame.payload) } catch {
-                        workerFail("loader: quarantined batch frame \(frame.sequence): \(error)")
-                    }
-                    let id = quarantined.batch.batchID
-                    guard isNext(id, groupCount: group.count) else { continue }
-                    guard let action = QuarantineAction(rawValue: quarantined.action) else {
-                        workerFail("loader: quarantined batch \(id) (frame \(frame.sequence)): unknown action '\(quarantined.action)'")
-                    }
-                    // Every record of the batch goes to quarantine, the dropped ones included.
-                    group.append(Warehouse.PendingBatch(
-                        batch: RecordBatch(batchID: id, position: quarantined.batch.position, records: []),
-                        dropped: 0, windowState: quarantined.windowState, extracted: quarantined.batch.records.count,
-                        quarantine: Quarantine(gate: quarantined.gate, action: action, reason: quarantined.reason,
-                                               evidence: quarantined.evidence.isEmpty ? nil : quarantined.evidence,
-                                               records: quarantined.batch.records)))
-                case .endOfStream:
-                    do { end = try EndOfStream(decoding: frame.payload) } catch {
-                        workerFail("loader: end-of-stream frame \(frame.sequence): \(error)")
-                    }
-                default:
-                    workerFail("loader: unexpected \(frame.kind) frame \(frame.sequence) on its input")
-                }
-            }
-            if let last = group.last?.batch.batchID {
-                let first = group[0].batch.batchID
-                let item = first == last ? "batch \(first)" : "batches \(first)…\(last)"
-                context.reportWorking(on: item)
-                faults.beforeCommit(batches: first...last, role: "loader")
-                for pending in group where pending.quarantine == nil {
-                    CrashInjection.crashIfArmed(batchID: pending.batch.batchID, role: "loader")
-                }
-                do {
-                    // A full disk or an I/O error is the world's, not the batch's: waited out,
-                    // degraded, the same group committed once it clears (nothing quarantined).
-                    let outcomes = try trouble.waitingOut("commit of \(item)", item: item, watermark: committed) {
-                        () throws(WarehouseError) in
-                        try warehouse.commit(group) { waited in
-                            // Blocked by another connection's lock: stay visibly alive, and hold
-                            // everything upstream (no acknowledgement, so the windows fill).
-                            context.heartbeatIfDue()
-                            if !isBlocked {
-                                isBlocked = true
-                                context.reportHealth(degraded: "warehouse locked for \(waited.milliseconds) ms")
-                            }
-                        }
-                    }
-                    if isBlocked {
-                        isBlocked = false
-                        context.reportHealth(degraded: nil)
-                    }
-                    for (pending, outcome) in zip(group, outcomes) {
-                        switch outcome {
-                        case .committed(let inserted, let duplicates):
-                            counters["rows_loaded", default: 0] += Int64(inserted)
-                            counters["duplicates", default: 0] += Int64(duplicates)
-                        case .quarantined(let records, let action):
-                            counters["quarantined", default: 0] += Int64(records)
-                            logger.warning("Batch quarantined", metadata: [
-                                "event": "quarantined", "batch": "\(pending.batch.batchID)",
-                                "gate": "\(pending.quarantine?.gate ?? "")", "action": "\(action.rawValue)",
-                                "records": "\(records)", "reason": "\(pending.quarantine?.reason ?? "")",
-                                "watermark.batch": "\(pending.batch.batchID)",
-                            ])
-                        case .alreadyCommitted:
-                            break
-                        }
-                    }
-                } catch {
-                    workerFail("loader: batches \(group[0].batch.batchID)...\(last): \(error)")
-                }
-                context.reportWorking(on: nil)
-                committed = last
-                lastWindowState = group[group.count - 1].windowState
-                commitsSinceStart += 1
-                askedForResend = false
-                counters["batches", default: 0] += Int64(group.count)
-                counters["dropped", default: 0] += Int64(groupDropped)
-                // Acknowledgements are cumulative: the last id stands for the whole group.
-                do { try input.send(.ack, BatchAck(batchID: last).encoded()) } catch {
-                    workerFail("loader: cannot acknowledge batch \(last): \(error)")
-                }
-                if let pill = group.first(where: { $0.batch.batchID == ownPill }) {
-                    let message = Halt.message(gate: GateName.poisonPill.rawValue, batchID: pill.batch.batchID,
-                                                                reason: pill.quarantine?.reason ?? "")
-                    flow()
-                    progress.report(counters, context: context, force: true)
-                    Halt.stop(message, batch: pill.batch.batchID, watermark: committed, logger: logger, context: context)
-                }
-            }
-            counters["committed_batch"] = Int64(committed)
-            flow()
-            progress.report(counters, context: context)
-            if let end, committed >= end.lastBatchID, !finished {
-                if let runID {
-                    do {
-                        try trouble.waitingOut("record of run \(runID)", watermark: committed) { () throws(WarehouseError) in
-                            try warehouse.recordStreamLoaded(runID, lastBatchID: committed) { _ in context.heartbeatIfDue() }
-                        }
-                    } catch {
-                        workerFail("loader: cannot record that run \(runID)'s stream is loaded: \(error)")
-                    }
-                }
-                finished = true
-                progress.report(counters, context: context, force: true)
-                logger.notice("Stream loaded", metadata: ["last.batch": "\(end.lastBatchID)", "run": "\(runID ?? "")"])
-                if isJob { context.reportJobDone() }
-            }
-            if held.isEmpty { DataChannel.wait(for: [input.fd], timeout: .milliseconds(50)) }
-        }
     }
-
-    /// Commits after a start that hold one batch each (the transformer's window).
-    static let singleCommitsAfterStart = 8
 
     /// `transformed`, which crashed the loader again and again, as a quarantined batch: its
     /// records as the transformer made them, the crash evidence, and the checkpoint's window

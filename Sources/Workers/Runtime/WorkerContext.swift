@@ -2,6 +2,7 @@ import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
+import Pipeline
 import Wire
 
 /// A worker's side of the supervision contract: it dies with its supervisor, applies its memory
@@ -19,7 +20,7 @@ public final class WorkerContext: @unchecked Sendable {
     /// The item this worker crashed on too many times in a row, and the supervisor's one-line
     /// evidence, when the supervisor says so (`CIDP_POISON_ITEM`, `CIDP_POISON_EVIDENCE`): the
     /// worker should set the item aside (quarantine it) instead of processing it again.
-    public let poisonPill: (item: String, evidence: String)?
+    public let poisonPill: PoisonPill?
     private var writer: FrameWriter
     /// Whether fd 3 is open: false when run by hand, outside a supervisor.
     private let isAttached: Bool
@@ -38,7 +39,7 @@ public final class WorkerContext: @unchecked Sendable {
         heartbeatInterval = .milliseconds(Int64(environment[WireLayout.heartbeatIntervalVariable] ?? "") ?? 1000)
         isResumed = environment[WireLayout.resumedVariable] == "1"
         if let item = environment[WireLayout.poisonItemVariable], !item.isEmpty {
-            poisonPill = (item, environment[WireLayout.poisonEvidenceVariable] ?? "")
+            poisonPill = PoisonPill(item: item, evidence: environment[WireLayout.poisonEvidenceVariable] ?? "")
         } else {
             poisonPill = nil
         }
@@ -89,7 +90,8 @@ public final class WorkerContext: @unchecked Sendable {
     /// keeps running (heartbeating) until it is told to stop. `reason` is one line for the operator.
     public func reportHalted(_ reason: String) { send(.halted(reason: reason)) }
 
-    /// Tells the supervisor which item the worker starts processing (`"batch 17"`), or nil once it
+    /// Tells the supervisor which item the worker starts processing (`"batch 17"`, a `WorkItem`'s
+    /// text for the pipeline's roles), or nil once it
     /// is done and idle. A worker that keeps crashing on the same item is restarted with it in
     /// `poisonPill`.
     public func reportWorking(on item: String?) { send(.working(item: item ?? "")) }

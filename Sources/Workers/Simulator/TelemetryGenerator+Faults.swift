@@ -1,4 +1,5 @@
 import PortableRandom
+import Pipeline
 import Wire
 
 /// One of a record's four readings.

@@ -1,3 +1,4 @@
+import Pipeline
 import Wire
 
 extension TelemetryGenerator {

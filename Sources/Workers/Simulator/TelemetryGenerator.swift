@@ -1,4 +1,5 @@
 import PortableRandom
+import Pipeline
 import Wire
 
 /// The simulated pump fleet's telemetry: a pure function of (seed, record index).

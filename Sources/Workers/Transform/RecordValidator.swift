@@ -1,3 +1,4 @@
+import Pipeline
 import Wire
 
 /// Judges records against `ValidationRules`, in a fixed order so the reason is deterministic:

@@ -1,3 +1,4 @@
+import Pipeline
 import Wire
 
 /// Per pump, the last up to three vibration and pressure values in timestamp order and the

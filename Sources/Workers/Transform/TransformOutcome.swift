@@ -1,3 +1,4 @@
+import Pipeline
 import Wire
 
 /// What `GatedTransformer.process(_:now:)` made of a batch that passed every gate.

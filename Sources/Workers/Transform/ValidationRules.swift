@@ -1,3 +1,4 @@
+import Pipeline
 import Wire
 
 /// What a valid telemetry record looks like: a physical range per reading, the allowed

@@ -1,3 +1,4 @@
+import Pipeline
 import Wire
 
 /// Where the ETL chain resumes after a restart: the warehouse's `etl_checkpoint` row, written

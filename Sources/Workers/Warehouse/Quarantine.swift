@@ -1,3 +1,4 @@
+import Pipeline
 import Wire
 
 /// What an integrity gate decided for a batch it would not let into the fact table: the

@@ -1,3 +1,4 @@
+import Pipeline
 import Wire
 
 /// The yardstick of the ETL benchmark: how fast plain SQLite inserts fact rows on this machine.

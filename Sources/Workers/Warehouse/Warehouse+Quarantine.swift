@@ -1,3 +1,4 @@
+import Pipeline
 import Wire
 
 /// The integrity gates' side of the warehouse: the batches set aside in `etl_quarantine`

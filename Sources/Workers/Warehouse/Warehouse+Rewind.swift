@@ -1,4 +1,5 @@
 import CSQLite
+import Pipeline
 import Wire
 
 /// Rewinding the warehouse to a batch, so that an operator can recover without SQL (a source that

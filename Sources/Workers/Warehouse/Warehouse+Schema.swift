@@ -1,4 +1,5 @@
 import CSQLite
+import Pipeline
 import Wire
 
 /// The warehouse schema: its tables, the named migrations that create them, and the check that

@@ -1,4 +1,5 @@
 import CSQLite
+import Pipeline
 import Wire
 
 /// A reading the predictor scores without its rolling means: what `Warehouse.rollingMeans(for:)` needs.

@@ -1,3 +1,5 @@
+import Wire
+
 /// A bounded batch of records and the source position after it: the unit that is sent,
 /// acknowledged, re-sent, committed or quarantined (the payload of `FrameKind.recordBatch`).
 ///

@@ -1,3 +1,5 @@
+import Wire
+
 /// The loader's word that a batch is committed, sent upstream so that the batch can be
 /// forgotten by whoever holds it for re-sending (the payload of `FrameKind.ack`).
 ///

@@ -1,5 +1,6 @@
 import Testing
-@testable import Wire
+import Pipeline
+import Wire
 
 @Suite struct QuarantinedBatchTests {
     private let sample = QuarantinedBatch(

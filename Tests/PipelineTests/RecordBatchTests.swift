@@ -1,5 +1,6 @@
 import Testing
-@testable import Wire
+import Pipeline
+import Wire
 
 @Suite struct RecordBatchTests {
     static func sampleBatch(records count: Int = 12) -> RecordBatch {

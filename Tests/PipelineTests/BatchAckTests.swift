@@ -1,5 +1,6 @@
 import Testing
-@testable import Wire
+import Pipeline
+import Wire
 
 @Suite struct BatchAckTests {
     @Test func roundTrips() throws {
