@@ -65,4 +65,28 @@ extension TrainerWorker {
     private static func json(_ value: some Encodable) -> String {
         (try? JSONEncoder.sorted.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
+
+    /// The holdout metrics of `served`: ROC-AUC, precision, recall and F1 of the model's own
+    /// probability (F1 at 0.5, as the original's `predict`), and of the calibrated risk its Brier
+    /// score, mean against the observed failure rate, and reliability table (10 bins).
+    static func holdoutMetrics(served: ServedModel, test: FeatureMatrix, labels: [UInt8], trainRows: Int,
+                               calibration: String?, progress: (_ rowsDone: Int) -> Void = { _ in }) -> ModelMetrics {
+        let scores = served.modelProbabilities(test, progress: progress)
+        let risk = served.risk(fromModelProbabilities: scores)
+        let predicted = ServedModel.flags(fromModelProbabilities: scores)
+        let confusion = ClassificationMetrics.confusion(labels: labels, predictions: predicted)
+        let count = Double(max(1, labels.count))
+        return ModelMetrics(
+            rocAUC: ClassificationMetrics.rocAUC(labels: labels, scores: scores),
+            precision: ClassificationMetrics.precision(labels: labels, predictions: predicted),
+            recall: ClassificationMetrics.recall(labels: labels, predictions: predicted),
+            f1: ClassificationMetrics.f1(labels: labels, predictions: predicted),
+            truePositives: confusion.tp, falsePositives: confusion.fp, trueNegatives: confusion.tn, falseNegatives: confusion.fn,
+            trainRows: trainRows, testRows: labels.count,
+            brier: labels.isEmpty ? nil : ClassificationMetrics.brier(labels: labels, scores: risk),
+            holdoutMeanRisk: risk.reduce(0, +) / count,
+            holdoutFailureRate: Double(labels.reduce(0) { $0 + Int($1) }) / count,
+            reliability: ClassificationMetrics.reliability(labels: labels, scores: risk, bins: 10),
+            calibration: calibration.map { "isotonic on \($0)" })
+    }
 }

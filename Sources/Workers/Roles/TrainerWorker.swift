@@ -96,27 +96,8 @@ public struct TrainerWorker {
         context.ready()
         var trouble = WarehouseTrouble(context: context, logger: logger, role: "trainer", giveUpAfter: .seconds(600),
                                        haltsChain: isJob)
-        let warehouse: Warehouse
-        // A model already registered for the current watermark (a restart after publishing, or a
-        // job re-run on unchanged data) is not trained again.
-        var trainedRows: Int64 = -1
-        do {
-            (warehouse, trainedRows) = try trouble.waitingOut("open", watermark: 0) { () throws(WarehouseError) in
-                let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(250))
-                if let finding = try warehouse.fileCheck() {
-                    Halt.stop(Halt.corruptWarehouse(databasePath, finding: finding), batch: nil, watermark: 0,
-                              logger: logger, context: context)
-                }
-                let newest = try warehouse.listModels().max { $0.version < $1.version }
-                guard let newest, let mark = try warehouse.watermark(), newest.watermarkBatch == mark.batchID else {
-                    return (warehouse, -1)
-                }
-                logger.info("Model up to date", metadata: ["model.version": "\(newest.version)", "watermark.batch": "\(mark.batchID)"])
-                return (warehouse, mark.rowsLoaded)
-            }
-        } catch {
-            workerFail("trainer: \(error)", code: 2)
-        }
+        let (warehouse, openedRows) = open(trouble: &trouble, context: context, logger: logger)
+        var trainedRows = openedRows
         if let stale = try? BackupSeries(warehouse: databasePath, kind: Self.backupPrefix, in: backupDirectory).removeStalePartials(),
            !stale.isEmpty {
             logger.notice("Stale partial backups removed", metadata: ["backup.removed": "\(stale)"])
@@ -164,6 +145,29 @@ public struct TrainerWorker {
                 trainedAt = Posix.monotonicNow()
             }
             Posix.nap(for: .milliseconds(200))
+        }
+    }
+
+    /// Opens the warehouse, waiting out a locked or failing one; a corrupt one halts. - Returns:
+    /// it and the rows the newest model was trained on when that model is up to date (a restart
+    /// after publishing, or a job re-run on unchanged data: not trained again), else −1.
+    private func open(trouble: inout WarehouseTrouble, context: WorkerContext, logger: Logger) -> (Warehouse, Int64) {
+        do {
+            return try trouble.waitingOut("open", watermark: 0) { () throws(WarehouseError) in
+                let warehouse = try Warehouse(path: databasePath, busyTimeout: .milliseconds(250))
+                if let finding = try warehouse.fileCheck() {
+                    Halt.stop(Halt.corruptWarehouse(databasePath, finding: finding), batch: nil, watermark: 0,
+                              logger: logger, context: context)
+                }
+                let newest = try warehouse.listModels().max { $0.version < $1.version }
+                guard let newest, let mark = try warehouse.watermark(), newest.watermarkBatch == mark.batchID else {
+                    return (warehouse, -1)
+                }
+                logger.info("Model up to date", metadata: ["model.version": "\(newest.version)", "watermark.batch": "\(mark.batchID)"])
+                return (warehouse, mark.rowsLoaded)
+            }
+        } catch {
+            workerFail("trainer: \(error)", code: 2)
         }
     }
 
@@ -276,30 +280,6 @@ public struct TrainerWorker {
 }
 
 extension TrainerWorker {
-    /// The holdout metrics of `served`: ROC-AUC, precision, recall and F1 of the model's own
-    /// probability (F1 at 0.5, as the original's `predict`), and of the calibrated risk its Brier
-    /// score, mean against the observed failure rate, and reliability table (10 bins).
-    static func holdoutMetrics(served: ServedModel, test: FeatureMatrix, labels: [UInt8], trainRows: Int,
-                               calibration: String?, progress: (_ rowsDone: Int) -> Void = { _ in }) -> ModelMetrics {
-        let scores = served.modelProbabilities(test, progress: progress)
-        let risk = served.risk(fromModelProbabilities: scores)
-        let predicted = ServedModel.flags(fromModelProbabilities: scores)
-        let confusion = ClassificationMetrics.confusion(labels: labels, predictions: predicted)
-        let count = Double(max(1, labels.count))
-        return ModelMetrics(
-            rocAUC: ClassificationMetrics.rocAUC(labels: labels, scores: scores),
-            precision: ClassificationMetrics.precision(labels: labels, predictions: predicted),
-            recall: ClassificationMetrics.recall(labels: labels, predictions: predicted),
-            f1: ClassificationMetrics.f1(labels: labels, predictions: predicted),
-            truePositives: confusion.tp, falsePositives: confusion.fp, trueNegatives: confusion.tn, falseNegatives: confusion.fn,
-            trainRows: trainRows, testRows: labels.count,
-            brier: labels.isEmpty ? nil : ClassificationMetrics.brier(labels: labels, scores: risk),
-            holdoutMeanRisk: risk.reduce(0, +) / count,
-            holdoutFailureRate: Double(labels.reduce(0) { $0 + Int($1) }) / count,
-            reliability: ClassificationMetrics.reliability(labels: labels, scores: risk, bins: 10),
-            calibration: calibration.map { "isotonic on \($0)" })
-    }
-
     /// Before the trees, for the console: `step` of the three steps before training done (the
     /// warehouse gate, the backup, reading the training data), each of which can take seconds.
     static func reportPreparing(step: Int64, context: WorkerContext) {
