@@ -10,13 +10,17 @@ import Workers
 /// (`ml_models.metrics`: fit seconds, holdout ROC-AUC, F1 at 0.5, Brier of the calibrated risk) and
 /// scikit-learn's RandomForestClassifier (n_jobs=2) and HistGradientBoostingClassifier, fitted by
 /// `benchmarks/warehouse_models.py` (run from the repository's root, with /usr/bin/python3).
-func runModelsBench(records: [Int]) {
+/// `model`: the trainer's `model` key (`forest`, `boosted` or `best`).
+func runModelsBench(records: [Int], model trainerModel: String) {
     let directory = URL(fileURLWithPath: Posix.executablePath()).deletingLastPathComponent()
     let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("cidp-models-bench-\(getpid())").path
     try! FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: workspace) }
     let policy = workspace + "/default.toml"
+    let trainerTable = "[workers.trainer]\nrole = \"trainer\"\n"
+    guard defaultPolicyText.contains(trainerTable) else { fail("policies/default.toml has no plain [workers.trainer] table") }
     try! defaultPolicyText.replacingOccurrences(of: "dir = \"logs\"", with: "dir = \"\(workspace)/logs\"")
+        .replacingOccurrences(of: trainerTable, with: trainerTable + "model = \"\(trainerModel)\"\n")
         .write(toFile: policy, atomically: true, encoding: .utf8)
     // F1 at 0.5 by the trainer's rule (probability >= 0.5); scikit-learn's own `predict`
     // (argmax, ties at exactly 0.5 to class 0) in parentheses.

@@ -52,6 +52,8 @@ var rounds = 15
 /// `--metrics on`: the trees under test serve /metrics (a scrape every 15 s while idle, as
 /// Prometheus' default interval); `off` (the default): `[metrics] listen = ""`.
 var metricsOn = false
+/// `cidp-bench models --model forest|boosted|best`: the trainer's `model` key.
+var trainerModel = "forest"
 while let flag = arguments.popFirst() {
     switch flag {
     case "--metrics":
@@ -62,13 +64,16 @@ while let flag = arguments.popFirst() {
         }
     case "--records": etlRecords.append(arguments.popFirst().flatMap(Int.init) ?? { fail("--records needs a number") }())
     case "--sklearn": sklearn = true
+    case "--model":
+        trainerModel = arguments.popFirst() ?? ""
+        guard ["forest", "boosted", "best"].contains(trainerModel) else { fail("--model takes forest, boosted or best") }
     case "--job-records": jobRecords = arguments.popFirst().flatMap(Int.init) ?? { fail("--job-records needs a number") }()
     case "--python-records": comparePython = arguments.popFirst().flatMap(Int.init) ?? { fail("--python-records needs a number") }()
     case "--repeats": repeats = arguments.popFirst().flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? { fail("--repeats needs a positive number") }()
     case "--iterations": iterations = arguments.popFirst().flatMap(Int.init) ?? { fail("--iterations needs a number") }()
     case "--rounds": rounds = arguments.popFirst().flatMap(Int.init) ?? { fail("--rounds needs a number") }()
     case "--idle-seconds": idleSeconds = arguments.popFirst().flatMap(Int.init) ?? { fail("--idle-seconds needs a number") }()
-    default: fail("unknown option '\(flag)'; expected [etl|forest|backup|parse|upgrade|models] --iterations N, --idle-seconds S, --metrics on|off, --records N, --python-records N, --repeats N, --rounds R")
+    default: fail("unknown option '\(flag)'; expected [etl|forest|backup|parse|upgrade|models] --iterations N, --idle-seconds S, --metrics on|off, --records N, --model forest|boosted|best, --python-records N, --repeats N, --rounds R")
     }
 }
 
@@ -99,7 +104,7 @@ if mode == "forest" {
     exit(0)
 }
 if mode == "models" {
-    runModelsBench(records: etlRecords.isEmpty ? [100_000, 1_000_000] : etlRecords)
+    runModelsBench(records: etlRecords.isEmpty ? [100_000, 1_000_000] : etlRecords, model: trainerModel)
     exit(0)
 }
 if mode == "backup" {
