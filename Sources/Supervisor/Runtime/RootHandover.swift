@@ -15,8 +15,9 @@ import Foundation
 /// notices, and none restarts. The format is versioned; a binary that does not read this version
 /// is refused before the exec (`cidp upgrade --root` asks it first: `formatQueryArgument`).
 public struct RootHandover: Codable, Sendable {
-    /// Bumped whenever what is carried changes meaning.
-    public static let currentFormat = 1
+    /// Bumped whenever what is carried changes meaning. 2: a worker's spec carries its role,
+    /// executable and arguments instead of an argv (typed roles), an upgrade its previous executable.
+    public static let currentFormat = 2
     /// The environment variable naming the memory file's descriptor.
     public static let variable = "CIDP_ROOT_HANDOVER"
     /// `cidp <this>` prints `cidp-root-handover <format>` and exits 0: how the old root checks the
