@@ -163,3 +163,14 @@ extension TelemetryPageParser {
         return isNegative ? -value - (hasFraction ? 1 : 0) : value
     }
 }
+
+/// RFC 3339 text as the extractor reads it, for other readers of timestamps (the predictor's
+/// requests): one parser, the same forms accepted and refused everywhere.
+public enum RFC3339Text {
+    /// Unix seconds of `text` (`TelemetryPageParser.unixSeconds(rfc3339:)`: every RFC 3339 form,
+    /// the offset applied, the fraction dropped), or nil when it is not one the warehouse can hold.
+    public static func unixSeconds(_ text: String) -> Int64? {
+        var text = text
+        return text.withUTF8 { bytes in try? TelemetryPageParser.unixSeconds(rfc3339: bytes) }
+    }
+}
