@@ -51,75 +51,65 @@ public struct PredictorWorker {
         }
         watching.name = "model-watcher"
         watching.start()
-        let heartbeats = Task.detached {
-            // From the server's executor, so a wedged server is seen as hung.
-            let tick = min(context.heartbeatInterval / 2, .milliseconds(250))
-            while !Task.isCancelled {
-                context.heartbeatIfDue()
-                try? await Task.sleep(for: tick)
-            }
-        }
+        // From the server's executor, so a wedged server is seen as hung.
+        let heartbeats = Serving.heartbeats(context)
         let service = PredictorService(slot: slot, databasePath: options.databasePath, maximumReadings: options.maximumReadings)
         let current = Locked<PredictorServer?>(nil)
-        let address = "\(options.host):\(options.port)"
-        // Said once: ready (listening, or waiting for the default address); the warning once.
-        let standing = Locked<(isReady: Bool, isWaiting: Bool)>((false, false))
-        Task.detached {
-            while true {
-                let server: PredictorServer
-                do {
-                    server = try PredictorServer(host: options.host, port: options.port, service: service,
-                                                 maximumBodyBytes: options.maximumBodyBytes, logger: logger)
-                } catch {
-                    workerFail("predictor: cannot listen on \(address): \(error)")
-                }
-                current.withLock { $0 = server }
-                do {
-                    try await server.run { port in
-                        logger.notice("Predictor listening", metadata: [
-                            "predictor.url": "http://\(options.host):\(port)/v1/predict",
-                            "model.version": "\(slot.current.model.map { String($0.version) } ?? "none")",
-                        ])
-                        standing.withLock {
-                            if !$0.isReady { context.ready() }
-                            $0 = (true, false)
-                        }
-                    }
-                    return
-                } catch let failure as PredictorServer.BindFailure where failure.isAddressInUse && !options.isAddressExplicit {
-                    let isFirst = standing.withLock { !$0.isWaiting }
-                    if isFirst {
-                        logger.warning("Predictor not serving: its default address is taken", metadata: [
-                            "predictor.address": "\(address)",
-                            "hint": "set listen in [workers.<predictor>] to choose another; retrying every \(Self.retryBind)",
-                        ])
-                        standing.withLock {
-                            if !$0.isReady { context.ready() }
-                            $0 = (true, true)
-                        }
-                    }
-                    try? await Task.sleep(for: Self.retryBind)
-                } catch {
-                    workerFail("predictor: cannot listen on \(address): \(error)")
-                }
-            }
-        }
-        while !Termination.isRequested {
-            Posix.nap(for: .milliseconds(20))
-        }
-        // Close the listening socket, give open requests a moment, and go; exit closes the rest.
-        let stopped = Locked<Bool>(false)
-        Task.detached {
+        Task.detached { await Self.serve(options, service, slot: slot, current: current, context: context, logger: logger) }
+        Serving.awaitTermination {
             await current.withLock { $0 }?.stop()
             heartbeats.cancel()
-            stopped.withLock { $0 = true }
         }
-        let deadline = Posix.monotonicNow() + .seconds(2)
-        while !stopped.withLock({ $0 }), Posix.monotonicNow() < deadline {
-            Posix.nap(for: .milliseconds(5))
-        }
-        logger.notice("Predictor stopped", metadata: ["predictor.address": "\(address)"])
+        logger.notice("Predictor stopped", metadata: ["predictor.address": "\(options.host):\(options.port)"])
         exit(0)
+    }
+
+    /// Listens and serves until stopped. The default address, while another process holds it,
+    /// is retried every `retryBind`, with one warning; any other failure to listen ends the worker.
+    /// Ready is said once: when listening, or when first waiting for the default address.
+    private static func serve(_ options: PredictorOptions, _ service: PredictorService, slot: ModelSlot,
+                              current: Locked<PredictorServer?>, context: WorkerContext, logger: Logger) async {
+        let address = "\(options.host):\(options.port)"
+        var isReady = false
+        var isWaiting = false
+        while true {
+            let server: PredictorServer
+            do {
+                server = try PredictorServer(host: options.host, port: options.port, service: service,
+                                             maximumBodyBytes: options.maximumBodyBytes, logger: logger)
+            } catch {
+                workerFail("predictor: cannot listen on \(address): \(error)")
+            }
+            current.withLock { $0 = server }
+            let listening = Locked<Bool>(isReady)
+            do {
+                try await server.run { port in
+                    logger.notice("Predictor listening", metadata: [
+                        "predictor.url": "http://\(options.host):\(port)/v1/predict",
+                        "model.version": "\(slot.current.model.map { String($0.version) } ?? "none")",
+                    ])
+                    listening.withLock {
+                        if !$0 { context.ready() }
+                        $0 = true
+                    }
+                }
+                return
+            } catch let failure as PredictorServer.BindFailure where failure.isAddressInUse && !options.isAddressExplicit {
+                isReady = listening.withLock { $0 }
+                if !isWaiting {
+                    isWaiting = true
+                    logger.warning("Predictor not serving: its default address is taken", metadata: [
+                        "predictor.address": "\(address)",
+                        "hint": "set listen in [workers.<predictor>] to choose another; retrying every \(Self.retryBind)",
+                    ])
+                    if !isReady { context.ready() }
+                    isReady = true
+                }
+                try? await Task.sleep(for: Self.retryBind)
+            } catch {
+                workerFail("predictor: cannot listen on \(address): \(error)")
+            }
+        }
     }
 }
 

@@ -92,11 +92,9 @@ public struct SensorSimWorker {
         self.configuration = configuration
     }
 
-    nonisolated(unsafe) private static var terminationRequested: sig_atomic_t = 0
-
     /// Serves until SIGTERM (exit 0) or until the port cannot be bound (exit 1); never returns.
     public func run(context: WorkerContext) -> Never {
-        signal(SIGTERM) { _ in SensorSimWorker.terminationRequested = 1 }
+        Termination.install()
         // A client that hangs up mid-response must not kill the simulator.
         signal(SIGPIPE, SIG_IGN)
         let logger = Logger(label: "cidp.sensor-sim")
@@ -116,13 +114,7 @@ public struct SensorSimWorker {
                 "host": "\(configuration.host)", "port": "\(configuration.port)", "outage.seconds": "\(faults.outage.seconds)",
             ])
         }
-        let heartbeats = Task.detached {
-            let tick = min(context.heartbeatInterval / 2, .milliseconds(250))
-            while !Task.isCancelled {
-                context.heartbeatIfDue()
-                try? await Task.sleep(for: tick)
-            }
-        }
+        let heartbeats = Serving.heartbeats(context)
         let serving = Task.detached {
             do {
                 try await server.run { port in
@@ -139,12 +131,7 @@ public struct SensorSimWorker {
                 exit(1)
             }
         }
-        while Self.terminationRequested == 0 {
-            Posix.nap(for: .milliseconds(20))
-        }
-        // Close the listening socket, give open requests a moment, and go; exit closes the rest.
-        let stopped = StopSignal()
-        Task.detached {
+        Serving.awaitTermination {
             // Stop first, then cancel: `stop` marks the server stopping before it closes the
             // socket, so the error `run` then ends with is the expected one. Cancelling first
             // raced it — FlyingFox's accept loop ends with `disconnected` before the mark, and
@@ -152,22 +139,8 @@ public struct SensorSimWorker {
             await server.stop()
             serving.cancel()
             heartbeats.cancel()
-            stopped.raise()
-        }
-        let deadline = Posix.monotonicNow() + .seconds(2)
-        while !stopped.isRaised, Posix.monotonicNow() < deadline {
-            Posix.nap(for: .milliseconds(5))
         }
         logger.notice("Sensor simulator stopped", metadata: ["port": "\(configuration.port)"])
         exit(0)
     }
-}
-
-/// Set once by the stopping task, polled by the main thread.
-private final class StopSignal: Sendable {
-    private let value = Atomic<Bool>(false)
-
-    var isRaised: Bool { value.load(ordering: .acquiring) }
-
-    func raise() { value.store(true, ordering: .releasing) }
 }

@@ -118,24 +118,27 @@ public struct TestWorker {
         self.options = options
     }
 
-    nonisolated(unsafe) private static var terminationRequested: sig_atomic_t = 0
-
-    /// Runs until told to stop (SIGTERM) or until a scripted exit; never returns normally.
-    public func run(context: WorkerContext) -> Never {
-        if options.ignoreSIGTERM {
-            signal(SIGTERM, SIG_IGN)
-        } else {
-            signal(SIGTERM) { _ in TestWorker.terminationRequested = 1 }
-        }
-        record("start", context)
-        if options.recordsResumed, context.isResumed { record("resumed", context) }
-        let started = Posix.monotonicNow()
+    /// What the script has done so far, carried from tick to tick.
+    private struct Progress {
         var isReady = false
         var isDegraded = false
         var hasHalted = false
         var hasReportedItem = false
         var hoard: [UnsafeMutableRawPointer] = []
         var produced = 0
+    }
+
+    /// Runs until told to stop (SIGTERM) or until a scripted exit; never returns normally.
+    public func run(context: WorkerContext) -> Never {
+        if options.ignoreSIGTERM {
+            signal(SIGTERM, SIG_IGN)
+        } else {
+            Termination.install()
+        }
+        record("start", context)
+        if options.recordsResumed, context.isResumed { record("resumed", context) }
+        let started = Posix.monotonicNow()
+        var progress = Progress()
         var output = FrameWriter(fd: WireLayout.outputFD, channel: "\(context.name) output")
         // A new incarnation joins a stream mid-way: the first sequence it sees is its base.
         var input = FrameReader(fd: WireLayout.inputFD, channel: "\(context.name) input")
@@ -143,63 +146,83 @@ public struct TestWorker {
         let tick = min(context.heartbeatInterval, .milliseconds(20))
         while true {
             let elapsed = (Posix.monotonicNow() - started).milliseconds
-            if Self.terminationRequested != 0 {
+            if Termination.isRequested {
                 record("term", context)
                 exit(0)
             }
-            if let crashAfter = options.crashAfter, elapsed >= crashAfter { abort() }
-            if let exitAfter = options.exitAfter, elapsed >= exitAfter { exit(options.exitCode) }
-            if let hangAfter = options.hangAfter, elapsed >= hangAfter {
-                // Alive but stuck: no more heartbeats, no more work. Only SIGKILL ends this.
-                while true { sleep(1000) }
-            }
-            if !isReady, !options.neverReady, elapsed >= options.readyAfter {
-                isReady = true
-                record("ready", context)
-                context.ready()
-                if let path = options.crashIfExists, access(path, F_OK) == 0 { exit(3) }
-            }
-            if isReady, !isDegraded, let after = options.degradedAfter, elapsed >= after {
-                isDegraded = true
-                context.reportHealth(degraded: options.degradedReason)
-            }
-            if isReady, !hasReportedItem, let item = options.workingItem {
-                hasReportedItem = true
-                context.reportWorking(on: item)
-                if options.crashesOnItem { crashUnlessPoisoned(item, context) }
-            }
-            if isReady, !hasHalted, !context.isResumed, let after = options.haltAfter, elapsed >= after {
-                hasHalted = true
-                context.reportHalted(options.haltReason)
-            }
-            if isReady, options.allocateMegabytesPerTick > 0 {
-                let size = options.allocateMegabytesPerTick << 20
-                guard let block = malloc(size) else {
-                    let message = Array("test worker: allocation of \(options.allocateMegabytesPerTick) MiB failed after \(hoard.count) blocks\n".utf8)
-                    _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-                    exit(4)
+            endIfScripted(elapsed: elapsed)
+            report(elapsed: elapsed, &progress, context)
+            if progress.isReady {
+                work(&progress, &output, &input, context)
+                if options.floodsOutput {
+                    flood()
+                    context.heartbeatIfDue()
+                    continue
                 }
-                memset(block, 0x5A, size)
-                hoard.append(block)
-            }
-            // Five frames a tick; a send blocks when the channel is full: back-pressure, never a drop.
-            for _ in 0..<5 where isReady && produced < options.produceCount {
-                var value = UInt64(produced).littleEndian
-                let payload = withUnsafeBytes(of: &value) { Array($0) }
-                do { try output.send(kind: .recordBatch, payload: payload) } catch { exit(5) }
-                produced += 1
-            }
-            if isReady, options.consumeRecord != nil { consumeAvailable(&input, context) }
-            if isReady, options.floodsOutput {
-                // Writes without pause (blocking when the pipe is full) until told to stop.
-                let line = Array("flood line from a test worker that never stops talking\n".utf8)
-                for _ in 0..<1000 { _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) } }
-                context.heartbeatIfDue()
-                continue
             }
             context.heartbeatIfDue()
             Posix.nap(for: tick)
         }
+    }
+
+    /// Crashes, exits or hangs when the script says it is time.
+    private func endIfScripted(elapsed: Int64) {
+        if let crashAfter = options.crashAfter, elapsed >= crashAfter { abort() }
+        if let exitAfter = options.exitAfter, elapsed >= exitAfter { exit(options.exitCode) }
+        if let hangAfter = options.hangAfter, elapsed >= hangAfter {
+            // Alive but stuck: no more heartbeats, no more work. Only SIGKILL ends this.
+            while true { sleep(1000) }
+        }
+    }
+
+    /// Says ready, degraded, working and halted, each once, when the script says so.
+    private func report(elapsed: Int64, _ progress: inout Progress, _ context: WorkerContext) {
+        if !progress.isReady, !options.neverReady, elapsed >= options.readyAfter {
+            progress.isReady = true
+            record("ready", context)
+            context.ready()
+            if let path = options.crashIfExists, access(path, F_OK) == 0 { exit(3) }
+        }
+        guard progress.isReady else { return }
+        if !progress.isDegraded, let after = options.degradedAfter, elapsed >= after {
+            progress.isDegraded = true
+            context.reportHealth(degraded: options.degradedReason)
+        }
+        if !progress.hasReportedItem, let item = options.workingItem {
+            progress.hasReportedItem = true
+            context.reportWorking(on: item)
+            if options.crashesOnItem { crashUnlessPoisoned(item, context) }
+        }
+        if !progress.hasHalted, !context.isResumed, let after = options.haltAfter, elapsed >= after {
+            progress.hasHalted = true
+            context.reportHalted(options.haltReason)
+        }
+    }
+
+    /// One tick's work once ready: allocate, produce, consume.
+    private func work(_ progress: inout Progress, _ output: inout FrameWriter, _ input: inout FrameReader, _ context: WorkerContext) {
+        if options.allocateMegabytesPerTick > 0 {
+            let size = options.allocateMegabytesPerTick << 20
+            guard let block = malloc(size) else {
+                workerFail("test worker: allocation of \(options.allocateMegabytesPerTick) MiB failed after \(progress.hoard.count) blocks", code: 4)
+            }
+            memset(block, 0x5A, size)
+            progress.hoard.append(block)
+        }
+        // Five frames a tick; a send blocks when the channel is full: back-pressure, never a drop.
+        for _ in 0..<5 where progress.produced < options.produceCount {
+            var value = UInt64(progress.produced).littleEndian
+            let payload = withUnsafeBytes(of: &value) { Array($0) }
+            do { try output.send(kind: .recordBatch, payload: payload) } catch { exit(5) }
+            progress.produced += 1
+        }
+        if options.consumeRecord != nil { consumeAvailable(&input, context) }
+    }
+
+    /// Writes a thousand lines without pause (blocking when the pipe is full).
+    private func flood() {
+        let line = Array("flood line from a test worker that never stops talking\n".utf8)
+        for _ in 0..<1000 { _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) } }
     }
 
     /// Reads every frame waiting on the input channel and records its value; a bad frame exits 6.
