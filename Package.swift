@@ -31,8 +31,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        // Framing shared by the supervisor and the workers: pure Swift.
-        .target(name: "Wire", dependencies: ["CShims"]),
+        // Framing shared by the supervisor and the workers, over Posix's descriptors and errno.
+        .target(name: "Wire", dependencies: ["Posix"]),
 
         // The one system-call layer: typed errno, descriptors, signals, spawn, sockets, clocks,
         // sleeping, the environment; each wrapper names its C call and retries EINTR in one place.
@@ -110,7 +110,7 @@ let package = Package(
 
         // Sets how many test cases run at once before Swift Testing starts (a C constructor).
         .target(name: "TestRunnerSettings", path: "Tests/TestRunnerSettings"),
-        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Posix"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Wire"]),
         .testTarget(name: "LogFormatTests", dependencies: ["LogFormat", "PortableRandom"]),
         .testTarget(name: "OperatorTextTests", dependencies: ["OperatorText"]),

@@ -32,7 +32,7 @@ public struct BatchAck: Equatable, Hashable, Sendable {
     /// - Throws: `WireError.Code.badPayload` (with the frame's sequence) for another kind or a bad payload.
     public init(frame: Frame) throws(WireError) {
         guard frame.kind == .ack else {
-            throw WireError(.badPayload("\(frame.kind) is not an ack"), sequence: frame.sequence)
+            throw WireError(.badPayload("\(frame.kind.name) is not an ack"), sequence: frame.sequence)
         }
         do throws(WireError) {
             try self.init(decoding: frame.payload)

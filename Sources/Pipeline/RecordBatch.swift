@@ -138,7 +138,7 @@ public struct RecordBatch: Equatable, Sendable {
     /// - Throws: `WireError.Code.badPayload` (with the frame's sequence) for another kind or a bad payload.
     public init(frame: Frame) throws(WireError) {
         guard frame.kind == .recordBatch else {
-            throw WireError(.badPayload("\(frame.kind) is not a record batch"), sequence: frame.sequence)
+            throw WireError(.badPayload("\(frame.kind.name) is not a record batch"), sequence: frame.sequence)
         }
         do throws(WireError) {
             try self.init(decoding: frame.payload)

@@ -1,7 +1,8 @@
 /// The kind of a frame: which message its payload holds.
 ///
-/// Kinds below 16 are control messages between a worker and its supervisor; 16 and above
-/// are data between workers. Unknown kinds decode as frames like any other: the receiver decides.
+/// Kinds below 16 are control messages between a worker and its supervisor, named here; 16 and
+/// above are data between workers, named by `Pipeline` (the engine never reads them). Unknown
+/// kinds decode as frames like any other: the receiver decides.
 public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The kind as it travels, little-endian.
     public var rawValue: UInt16
@@ -23,26 +24,11 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let halted = FrameKind(rawValue: 6)
     /// Control: the item the worker is processing, or empty once idle.
     public static let working = FrameKind(rawValue: 7)
-    /// Data: a `RecordBatch`.
-    public static let recordBatch = FrameKind(rawValue: 16)
-    /// Data: a `BatchAck`, sent upstream once a batch is safe.
-    public static let ack = FrameKind(rawValue: 17)
-    /// Data: a request to re-send the unacknowledged batches.
-    public static let resend = FrameKind(rawValue: 18)
-    /// Data: no more batches will follow (an `EndOfStream`).
-    public static let endOfStream = FrameKind(rawValue: 19)
-    /// Data: a `TransformedBatch`, the transformer's output for the loader.
-    public static let transformedBatch = FrameKind(rawValue: 20)
-    /// Data: the first frame of each writer incarnation (sequence 0), so that its reader knows
-    /// the sequence numbers start over.
-    public static let hello = FrameKind(rawValue: 21)
-    /// Data: a `QuarantinedBatch`, a batch an integrity gate kept out of the fact table.
-    public static let quarantinedBatch = FrameKind(rawValue: 22)
 
     /// Whether the kind is in the control range (below 16).
     public var isControl: Bool { rawValue < 16 }
 
-    /// The name of a known kind, or its number.
+    /// The name of a control kind, or the number of any other (`Pipeline` names the data kinds).
     public var description: String {
         switch self {
         case .ready: "ready"
@@ -52,13 +38,6 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .jobDone: "jobDone"
         case .halted: "halted"
         case .working: "working"
-        case .recordBatch: "recordBatch"
-        case .ack: "ack"
-        case .resend: "resend"
-        case .endOfStream: "endOfStream"
-        case .transformedBatch: "transformedBatch"
-        case .hello: "hello"
-        case .quarantinedBatch: "quarantinedBatch"
         default: "kind \(rawValue)"
         }
     }

@@ -1,4 +1,5 @@
 import Glibc
+import Posix
 
 /// Reads verified frames from a pipe or socket.
 ///
@@ -50,7 +51,7 @@ public struct FrameReader: Sendable {
     /// The next frame, waiting for it; `nil` at a clean end of file (between frames).
     /// C: `read`/`recv`, retried on `EINTR`; `poll` when a nonblocking descriptor would block.
     /// - Throws: `WireError`: a decoder error (see `FrameDecoder.next()`), `truncated` at end of
-    ///   file inside a frame, `closed` on `ECONNRESET`, or `io(errno:)`.
+    ///   file inside a frame, `closed` on `ECONNRESET`, or `io`.
     public mutating func read() throws(WireError) -> Frame? {
         if let error = pendingError {
             pendingError = nil
@@ -152,7 +153,7 @@ public struct FrameReader: Sendable {
         case EAGAIN, EWOULDBLOCK: return .wouldBlock
         case ECONNRESET: throw WireError(.closed, channel: channel)
         case EBADF, EFAULT: preconditionFailure("channel '\(channel)': fd \(fd) is not open for reading (errno \(error))")
-        default: throw WireError(.io(errno: error), channel: channel)
+        default: throw WireError(.io(Errno(rawValue: error)), channel: channel)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import Posix
 
 /// Writes frames to a pipe or socket, numbering them consecutively.
 ///
@@ -36,7 +37,7 @@ public struct FrameWriter: Sendable {
     /// C: `write` (or `send` with `MSG_NOSIGNAL` on sockets) in a loop, `poll` on `EAGAIN`.
     /// - Returns: the sequence number the frame carried.
     /// - Throws: `WireError` with `oversized` (nothing written), `closed` (`EPIPE`, `ECONNRESET`)
-    ///   or `io(errno:)`. After a failure part of the frame may have been written to a stream.
+    ///   or `io`. After a failure part of the frame may have been written to a stream.
     @discardableResult
     public mutating func send(kind: FrameKind, payload: [UInt8] = []) throws(WireError) -> UInt64 {
         let sequence = nextSequence
@@ -82,7 +83,7 @@ public struct FrameWriter: Sendable {
             case EBADF, EFAULT:
                 preconditionFailure("channel '\(channel)': fd \(fd) is not open for writing (errno \(error))")
             default:
-                throw WireError(.io(errno: error), channel: channel, sequence: sequence)
+                throw WireError(.io(Errno(rawValue: error)), channel: channel, sequence: sequence)
             }
         }
     }
@@ -93,6 +94,6 @@ public struct FrameWriter: Sendable {
 func waitUntilReady(fd: Int32, events: Int16, channel: String) throws(WireError) {
     var descriptor = pollfd(fd: fd, events: events, revents: 0)
     while poll(&descriptor, 1, -1) < 0 {
-        guard errno == EINTR else { throw WireError(.io(errno: errno), channel: channel) }
+        guard errno == EINTR else { throw WireError(.io(.current), channel: channel) }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import Posix
 
 /// Why a frame or a message could not be read or written, and on which channel.
 ///
@@ -21,8 +22,8 @@ public struct WireError: Error, CustomStringConvertible, Equatable, Sendable {
         case badPayload(String)
         /// The peer closed the channel (`EPIPE`, `ECONNRESET`).
         case closed
-        /// Any other failure of `read`/`write`, with its `errno`.
-        case io(errno: Int32)
+        /// Any other failure of `read`/`write`/`poll`, with its `errno`.
+        case io(Errno)
     }
 
     /// What went wrong.
@@ -60,7 +61,7 @@ public struct WireError: Error, CustomStringConvertible, Equatable, Sendable {
         case .closed:
             line += "closed by the peer"
         case .io(let errno):
-            line += "I/O error: \(String(cString: strerror(errno))) (errno \(errno))"
+            line += "I/O error: \(errno) (errno \(errno.rawValue))"
         }
         return line
     }

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+@testable import Posix
 @testable import Wire
 
 @Suite struct ControlMessageTests {
@@ -98,7 +99,7 @@ import Testing
     }
 
     @Test func rejectsADataKindNamingIt() {
-        #expect(throws: WireError(.badPayload("recordBatch is not a control message"), sequence: 3)) {
+        #expect(throws: WireError(.badPayload("kind 16 is not a control message"), sequence: 3)) {
             try ControlMessage(frame: Frame(kind: .recordBatch, sequence: 3))
         }
     }

@@ -21,13 +21,13 @@ import Testing
 
     @Test func kindsHaveTheirWireNumbers() {
         let kinds: [(FrameKind, UInt16)] = [
-            (.ready, 1), (.heartbeat, 2), (.progress, 3), (.health, 4), (.jobDone, 5),
-            (.recordBatch, 16), (.ack, 17), (.resend, 18), (.endOfStream, 19),
+            (.ready, 1), (.heartbeat, 2), (.progress, 3), (.health, 4), (.jobDone, 5), (.halted, 6), (.working, 7),
         ]
         for (kind, number) in kinds { #expect(kind.rawValue == number) }
         #expect(FrameKind.health.isControl)
-        #expect(!FrameKind.recordBatch.isControl)
+        #expect(!FrameKind(rawValue: 16).isControl)
         #expect("\(FrameKind(rawValue: 999))" == "kind 999")
+        #expect("\(FrameKind.heartbeat)" == "heartbeat")
     }
 
     @Test func roundTripsEveryKnownAndAnUnknownKind() throws {

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import Posix
 @testable import Wire
 
 @Suite struct WireErrorTests {
@@ -17,7 +18,7 @@ import Testing
         let codes: [WireError.Code] = [
             .badMagic(found: 0), .badChecksum(expected: 1, got: 2), .oversized(length: 99_999_999),
             .truncated(remaining: 3), .outOfSequence(expected: 4, got: 6), .badPayload("progress: stage"),
-            .closed, .io(errno: EIO),
+            .closed, .io(Errno(rawValue: EIO)),
         ]
         for code in codes {
             let text = WireError(code, channel: "loader control", sequence: 7).description
@@ -25,6 +26,6 @@ import Testing
             #expect(!text.contains("\n"))
         }
         #expect(WireError(.outOfSequence(expected: 4, got: 6)).description == "out of sequence (expected frame 4, got 6)")
-        #expect(WireError(.io(errno: EIO)).description.contains("Input/output error"))
+        #expect(WireError(.io(Errno(rawValue: EIO))).description.contains("Input/output error"))
     }
 }

@@ -62,7 +62,7 @@ struct ExtractorDriver {
             case .resend: for message in window.resend() { try output.send(message) }
             default:
                 guard failsOnOther else { break }
-                workerFail("extractor: unexpected \(frame.kind) frame \(frame.sequence) from the transformer")
+                workerFail("extractor: unexpected \(frame.kind.name) frame \(frame.sequence) from the transformer")
             }
         }
     }

@@ -91,7 +91,7 @@ struct LoaderDriver {
                     workerFail("loader: end-of-stream frame \(frame.sequence): \(error)")
                 }
             default:
-                workerFail("loader: unexpected \(frame.kind) frame \(frame.sequence) on its input")
+                workerFail("loader: unexpected \(frame.kind.name) frame \(frame.sequence) on its input")
             }
         }
         return group

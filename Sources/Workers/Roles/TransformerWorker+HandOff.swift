@@ -25,7 +25,7 @@ struct TransformerDriver {
             switch frame.kind {
             case .ack: try send(relay.acknowledged(try BatchAck(decoding: frame.payload).batchID))
             case .resend: try send(relay.resendRequested())
-            default: workerFail("transformer: unexpected \(frame.kind) frame \(frame.sequence) from the loader")
+            default: workerFail("transformer: unexpected \(frame.kind.name) frame \(frame.sequence) from the loader")
             }
         }
         if let halt = relay.haltDue {
@@ -38,7 +38,7 @@ struct TransformerDriver {
                 switch frame.kind {
                 case .recordBatch: try admit(try RecordBatch(decoding: frame.payload))
                 case .endOfStream: relay.streamEnded(try EndOfStream(decoding: frame.payload))
-                default: workerFail("transformer: unexpected \(frame.kind) frame \(frame.sequence) from the extractor")
+                default: workerFail("transformer: unexpected \(frame.kind.name) frame \(frame.sequence) from the extractor")
                 }
             }
         }
