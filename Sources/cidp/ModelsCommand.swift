@@ -45,6 +45,18 @@ struct ModelsCommand: ParsableCommand {
             }
             TextTable.lines(table).forEach { print($0) }
         }
+        // Under model = "best": what the serving model was judged against.
+        if let serving = models.first(where: { $0.status == .serving }), let candidates = serving.metrics.candidates {
+            print("")
+            print("version \(serving.version) serves the higher holdout ROC-AUC of the models fitted on its split:")
+            var table = [["KIND", "ROC-AUC", "F1", "BRIER", "FIT S"]]
+            for figures in candidates {
+                table.append([figures.kind.rawValue + (figures.kind == serving.kind ? " (serving)" : ""), Self.format(figures.rocAUC),
+                              Self.format(figures.f1), figures.brier.map(Self.format) ?? "-",
+                              figures.fitSeconds.map { String(format: "%.2f", $0) } ?? "-"])
+            }
+            TextTable.lines(table).forEach { print($0) }
+        }
     }
 
     static func percent(_ value: Double) -> String { String(format: "%.2f %%", value * 100) }

@@ -163,6 +163,15 @@ struct RealisticModelTests {
         let forest = try #require(fitted["forest"]), boosted = try #require(fitted["boosted"])
         #expect(model.kind == (boosted > forest ? .boosted : .forest), "forest \(forest), boosted \(boosted), served \(model.kind)")
         #expect(model.metrics.rocAUC == max(forest, boosted))
+        // Both are recorded with the serving model, and cidp models shows what it was judged against.
+        let candidates = try #require(model.metrics.candidates)
+        #expect(candidates.map(\.kind) == [.forest, .boosted])
+        #expect(Dictionary(uniqueKeysWithValues: candidates.map { ($0.kind.rawValue, $0.rocAUC) }) == fitted)
+        #expect(candidates.allSatisfy { $0.brier != nil && ($0.fitSeconds ?? 0) > 0 })
+        let shown = try sandbox.cidp(["models", "--db", db])
+        #expect(shown.code == 0, "\(shown.stderr)")
+        #expect(shown.stdout.contains("serves the higher holdout ROC-AUC of the models fitted on its split"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("\(model.kind.rawValue) (serving)"), "\(shown.stdout)")
     }
 
     @Test func anUnknownProfileIsRefusedInOneLineWithExit2() throws {

@@ -211,7 +211,7 @@ public struct TrainerWorker {
         let testMatrix = matrix.rows(split.test)
         let testLabels = split.test.map { data.labels[$0] }
         // `best`: both kinds, judged on the same holdout; the higher ROC-AUC serves (the forest on a tie).
-        var judged: [(candidate: Candidate, metrics: ModelMetrics)] = []
+        var judged: [(kind: ModelKind, candidate: Candidate, metrics: ModelMetrics)] = []
         for kind in model.kinds {
             let candidate = fit(kind, train, labels: trainLabels, context: context)
             if Termination.isRequested { exit(0) }
@@ -221,11 +221,20 @@ public struct TrainerWorker {
                                               progress: heartbeat)
             metrics.fitSeconds = candidate.fitSeconds
             logger.info("Model fitted", metadata: ["model": "\(kind.rawValue)", "roc_auc": "\(metrics.rocAUC)",
-                                                   "f1": "\(metrics.f1)", "fit.s": "\(candidate.fitSeconds)"])
-            judged.append((candidate, metrics))
+                                                   "f1": "\(metrics.f1)", "brier": "\(metrics.brier ?? .nan)",
+                                                   "fit.s": "\(candidate.fitSeconds)"])
+            judged.append((kind, candidate, metrics))
         }
-        let (chosen, metrics) = judged.dropFirst().reduce(judged[0]) { best, next in
+        let best = judged.dropFirst().reduce(judged[0]) { best, next in
             next.metrics.rocAUC > best.metrics.rocAUC ? next : best
+        }
+        let chosen = best.candidate
+        var metrics = best.metrics
+        if judged.count > 1 {
+            metrics.candidates = judged.map {
+                CandidateFigures(kind: $0.kind, rocAUC: $0.metrics.rocAUC, f1: $0.metrics.f1,
+                                 brier: $0.metrics.brier, fitSeconds: $0.metrics.fitSeconds)
+            }
         }
         let served = chosen.served
         heartbeat(0)

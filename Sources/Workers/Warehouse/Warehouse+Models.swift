@@ -41,6 +41,9 @@ public struct ModelMetrics: Codable, Equatable, Sendable {
     public var calibration: String?
     /// Seconds the fit took (the trees, without calibration or scoring).
     public var fitSeconds: Double?
+    /// Under `model = "best"`: every model fitted and judged on this holdout, the served one
+    /// included, in the order fitted; nil when only one kind was fitted.
+    public var candidates: [CandidateFigures]?
 
     /// Metrics with every field given.
     public init(
@@ -72,7 +75,28 @@ public struct ModelMetrics: Codable, Equatable, Sendable {
         case trueNegatives = "true_negatives", falseNegatives = "false_negatives"
         case trainRows = "train_rows", testRows = "test_rows"
         case brier, holdoutMeanRisk = "holdout_mean_risk", holdoutFailureRate = "holdout_failure_rate"
-        case reliability, calibration, fitSeconds = "fit_seconds"
+        case reliability, calibration, fitSeconds = "fit_seconds", candidates
+    }
+}
+
+/// One model the trainer fitted and judged on the holdout, in brief (`ModelMetrics.candidates`).
+public struct CandidateFigures: Codable, Equatable, Sendable {
+    public var kind: ModelKind
+    public var rocAUC: Double
+    public var f1: Double
+    public var brier: Double?
+    public var fitSeconds: Double?
+
+    public init(kind: ModelKind, rocAUC: Double, f1: Double, brier: Double?, fitSeconds: Double?) {
+        self.kind = kind
+        self.rocAUC = rocAUC
+        self.f1 = f1
+        self.brier = brier
+        self.fitSeconds = fitSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, rocAUC = "roc_auc", f1, brier, fitSeconds = "fit_seconds"
     }
 }
 
