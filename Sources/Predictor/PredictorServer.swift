@@ -3,6 +3,7 @@ import FlyingSocks
 import Foundation
 import Logging
 import Synchronization
+import Workers
 
 /// `PredictorService` on an HTTP/1.1 socket (FlyingFox), with a body size limit: a declared
 /// `Content-Length` over it is refused before anything is read (413), a chunked body as soon as
@@ -16,10 +17,13 @@ final class PredictorServer: Sendable {
 
     private let http: HTTPServer
     private let isStopping = Atomic<Bool>(false)
+    private let inFlight: InFlightRequests
 
     init(host: String, port: UInt16, service: PredictorService, maximumBodyBytes: Int, logger: Logger) throws {
         let address = try sockaddr_in.inet(ip4: host, port: port)
-        let handler = ClosureHTTPHandler { request in
+        let inFlight = InFlightRequests()
+        self.inFlight = inFlight
+        let handler = ClosureHTTPHandler { request in try await inFlight.counting {
             var body: [UInt8] = []
             if request.method == .POST {
                 if let declared = request.bodySequence.count, declared > maximumBodyBytes {
@@ -35,7 +39,7 @@ final class PredictorServer: Sendable {
                 }
             }
             return Self.response(service.respond(method: request.method.rawValue, path: request.path, body: body))
-        }
+        } }
         // `timeout`: a connection that sends nothing for 15 s is closed.
         http = HTTPServer(config: HTTPServer.Configuration(address: address, timeout: 15,
                                                            logger: FlyingFoxLogBridge(logger: logger)),
@@ -67,7 +71,8 @@ final class PredictorServer: Sendable {
 
     func stop() async {
         isStopping.store(true, ordering: .releasing)
-        await http.stop(timeout: 1)
+        await inFlight.drain(within: .seconds(1))
+        await http.stop(timeout: 0.05)
     }
 
     private static func response(_ reply: PredictorService.Reply) -> HTTPResponse {

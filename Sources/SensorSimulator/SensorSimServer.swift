@@ -32,6 +32,7 @@ final class SensorSimServer: Sendable {
     let configuration: Configuration
     private let http: HTTPServer
     private let isStopping = Atomic<Bool>(false)
+    private let inFlight: InFlightRequests
 
     /// - Throws: `BadHost` when `configuration.host` is not a numeric address.
     init(configuration: Configuration, logger: Logger) throws(BadHost) {
@@ -47,7 +48,9 @@ final class SensorSimServer: Sendable {
         let counter = RequestCounter()
         let latency = configuration.faults.latency
         let started = ContinuousClock.now
-        let handler = ClosureHTTPHandler { request in
+        let inFlight = InFlightRequests()
+        self.inFlight = inFlight
+        let handler = ClosureHTTPHandler { request in try await inFlight.counting {
             let isTelemetry = request.path == SensorSimService.telemetryPath
             let elapsed = ContinuousClock.now - started
             let available = followRate > 0
@@ -59,7 +62,7 @@ final class SensorSimServer: Sendable {
                 requestNumber: isTelemetry ? counter.next() : 0, available: available)
             if reply.isTelemetry, latency > .zero { try await Task.sleep(for: latency) }
             return Self.response(reply)
-        }
+        } }
         http = HTTPServer(
             config: HTTPServer.Configuration(address: address, timeout: 60, logger: FlyingFoxLogBridge(logger: logger)),
             handler: handler)
@@ -100,10 +103,12 @@ final class SensorSimServer: Sendable {
         }
     }
 
-    /// Closes the listening socket and waits for open connections to finish their request.
+    /// Lets the requests being answered finish (at most a second), then closes the listening
+    /// socket and every connection.
     func stop() async {
         isStopping.store(true, ordering: .releasing)
-        await http.stop(timeout: 1)
+        await inFlight.drain(within: .seconds(1))
+        await http.stop(timeout: 0.05)
     }
 
     private static func port(of http: HTTPServer) async -> UInt16 {
