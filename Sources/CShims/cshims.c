@@ -24,21 +24,10 @@ int cshims_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, 
 /* An anonymous memory file (not close-on-exec): how a re-executed root receives its state. */
 int cshims_memfd(const char *name) { return memfd_create(name, 0); }
 
-/* Replaces the process image; returns only on failure (-1, errno set). */
-int cshims_execve(const char *path, char *const argv[], char *const envp[]) { return execve(path, argv, envp); }
 int cshims_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
 int cshims_pipe2(int fds[2], int nonblocking) {
     return pipe2(fds, O_CLOEXEC | (nonblocking ? O_NONBLOCK : 0));
-}
-
-int cshims_socketpair(int kind, int nonblocking, int fds[2]) {
-    int type = (kind == 0 ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
-    return socketpair(AF_UNIX, type, 0, fds);
-}
-
-int cshims_unix_socket(int nonblocking) {
-    return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
 }
 
 static int fill_address(struct sockaddr_un *address, const char *path) {
@@ -74,13 +63,6 @@ int cshims_peer_credentials(int fd, uid_t *uid, pid_t *pid) {
     return 0;
 }
 
-int cshims_set_nonblocking(int fd, int on) {
-    int flags = fcntl(fd, F_GETFL);
-    if (flags == -1) return -1;
-    flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
-    return fcntl(fd, F_SETFL, flags);
-}
-
 int cshims_wifexited(int status) { return WIFEXITED(status); }
 int cshims_wexitstatus(int status) { return WEXITSTATUS(status); }
 int cshims_wifsignaled(int status) { return WIFSIGNALED(status); }
@@ -104,12 +86,6 @@ int cshims_signalfd_read(int fd, int *signo, pid_t *pid) {
     *signo = (int)info.ssi_signo;
     *pid = (pid_t)info.ssi_pid;
     return 1;
-}
-
-int cshims_unblock_all_signals(void) {
-    sigset_t set;
-    sigemptyset(&set);
-    return pthread_sigmask(SIG_SETMASK, &set, NULL);
 }
 
 int cshims_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
@@ -228,19 +204,6 @@ int cshims_accept_cloexec(int fd) {
     return accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 }
 
-int cshims_terminal_size(int fd, int *columns, int *rows) {
-    struct winsize size;
-    if (ioctl(fd, TIOCGWINSZ, &size) != 0) return -1;
-    *columns = size.ws_col;
-    *rows = size.ws_row;
-    return 0;
-}
-
-int cshims_set_terminal_size(int fd, int columns, int rows) {
-    struct winsize size = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)columns };
-    return ioctl(fd, TIOCSWINSZ, &size);
-}
-
 int cshims_open_pseudo_terminal(char *slave_path, size_t capacity) {
     int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0) return -1;
@@ -253,8 +216,3 @@ int cshims_open_pseudo_terminal(char *slave_path, size_t capacity) {
     return master;
 }
 
-int cshims_terminal_pending_output(int fd) {
-    int pending = 0;
-    if (ioctl(fd, TIOCOUTQ, &pending) != 0) return -1;
-    return pending;
-}

@@ -21,7 +21,7 @@ extension Posix {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
-        _ = cshims_execve(path, argv, envp)
+        _ = Glibc.execve(path, argv, envp)
         return Errno.current
     }
 
@@ -33,17 +33,24 @@ extension Posix {
     /// A terminal's size in character cells, or nil when `fd` is not a terminal.
     /// C: `ioctl(TIOCGWINSZ)`.
     public static func terminalSize(_ fd: Int32) -> (columns: Int, rows: Int)? {
-        var columns: Int32 = 0
-        var rows: Int32 = 0
-        guard cshims_terminal_size(fd, &columns, &rows) == 0 else { return nil }
-        return (Int(columns), Int(rows))
+        var size = winsize()
+        guard ioctl(fd, UInt(TIOCGWINSZ), &size) == 0 else { return nil }
+        return (Int(size.ws_col), Int(size.ws_row))
+    }
+
+    /// Sets a terminal's size, as a terminal emulator does when its window changes (the
+    /// foreground process group then gets SIGWINCH). C: `ioctl(TIOCSWINSZ)`.
+    public static func setTerminalSize(_ fd: Int32, columns: Int, rows: Int) throws(Errno) {
+        var size = winsize(ws_row: UInt16(clamping: rows), ws_col: UInt16(clamping: columns), ws_xpixel: 0, ws_ypixel: 0)
+        guard ioctl(fd, UInt(TIOCSWINSZ), &size) == 0 else { throw .current }
     }
 
     /// Bytes written to a terminal it has not sent yet, or nil when `fd` is not one.
     /// C: `ioctl(TIOCOUTQ)`.
     public static func terminalPendingOutput(_ fd: Int32) -> Int? {
-        let pending = cshims_terminal_pending_output(fd)
-        return pending < 0 ? nil : Int(pending)
+        var pending: Int32 = 0
+        guard ioctl(fd, UInt(TIOCOUTQ), &pending) == 0 else { return nil }
+        return Int(pending)
     }
 
     /// Asks for `signal` when the thread that spawned this process dies. C: `prctl(PR_SET_PDEATHSIG)`.

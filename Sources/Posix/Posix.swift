@@ -40,14 +40,14 @@ public enum Posix {
     public static func pipe(nonblockingRead: Bool) throws(Errno) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
         try retryingOnInterrupt { cshims_pipe2(&fds, 0) }
-        if nonblockingRead { try retryingOnInterrupt { cshims_set_nonblocking(fds[0], 1) } }
+        if nonblockingRead { try setFlag(O_NONBLOCK, true, on: fds[0]) }
         return (fds[0], fds[1])
     }
 
     /// A SOCK_SEQPACKET socket pair, both ends close-on-exec. C: `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`.
     public static func seqpacketPair() throws(Errno) -> (Int32, Int32) {
         var fds: [Int32] = [-1, -1]
-        try retryingOnInterrupt { cshims_socketpair(0, 0, &fds) }
+        _ = try retryingOnInterrupt { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
         return (fds[0], fds[1])
     }
 
@@ -67,7 +67,7 @@ public enum Posix {
     }
 
     public static func setNonblocking(_ fd: Int32) throws(Errno) {
-        try retryingOnInterrupt { cshims_set_nonblocking(fd, 1) }
+        try setFlag(O_NONBLOCK, true, on: fd)
     }
 
     /// Spawns `argv[0]` with `environment`, placing `descriptors` (source → target) in the child,

@@ -141,8 +141,8 @@ let cArgv = rawArgv.map { strdup($0) } + [nil]
 
 /// One raw spawn of a worker until its `ready` frame, then its kill and reap.
 @MainActor func measureRawSpawn() throws {
-    var fds: [Int32] = [-1, -1]
-    guard cshims_socketpair(0, 0, &fds) == 0 else { fail("socketpair: \(Errno.current)") }
+    let pair = try Posix.seqpacketPair()
+    let fds = [pair.0, pair.1]
     var pid: pid_t = 0
     let sources: [Int32] = [devNull, devNull, devNull, fds[1]]
     let targets: [Int32] = [0, 1, 2, 3]

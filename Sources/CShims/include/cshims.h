@@ -10,15 +10,10 @@
 /// prctl(PR_SET_PDEATHSIG, signal)
 int cshims_set_parent_death_signal(int signal);
 int cshims_memfd(const char *name);
-int cshims_execve(const char *path, char *const argv[], char *const envp[]);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1)
 int cshims_set_child_subreaper(void);
 /// pipe2(fds, O_CLOEXEC [| O_NONBLOCK])
 int cshims_pipe2(int fds[2], int nonblocking);
-/// socketpair(AF_UNIX, type | SOCK_CLOEXEC [| SOCK_NONBLOCK], 0, fds); type 0 = SEQPACKET, 1 = STREAM
-int cshims_socketpair(int kind, int nonblocking, int fds[2]);
-/// socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC [| SOCK_NONBLOCK], 0)
-int cshims_unix_socket(int nonblocking);
 /// bind()/connect() on a filesystem Unix socket path; -1 with ENAMETOOLONG when it does not fit.
 int cshims_unix_bind(int fd, const char *path);
 int cshims_unix_connect(int fd, const char *path);
@@ -26,8 +21,6 @@ int cshims_unix_connect(int fd, const char *path);
 int cshims_accept(int fd);
 /// getsockopt(SO_PEERCRED)
 int cshims_peer_credentials(int fd, uid_t *uid, pid_t *pid);
-/// fcntl(F_SETFL, O_NONBLOCK) on or off.
-int cshims_set_nonblocking(int fd, int on);
 
 /// WIFEXITED / WEXITSTATUS / WIFSIGNALED / WTERMSIG / WCOREDUMP
 int cshims_wifexited(int status);
@@ -43,8 +36,6 @@ int cshims_signalfd(const int *signals, int count);
 int cshims_signalfd_read(int fd, int *signo, pid_t *pid);
 /// accept4(fd, NULL, NULL, SOCK_CLOEXEC): the connection is never inherited by a spawn.
 int cshims_accept_cloexec(int fd);
-/// Unblocks every signal in the calling thread (for threads that must see them again).
-int cshims_unblock_all_signals(void);
 
 /// epoll_create1(EPOLL_CLOEXEC)
 int cshims_epoll_create(void);
@@ -69,15 +60,6 @@ int cshims_spawn(pid_t *pid, const char *path, char *const argv[], char *const e
 /// object is the program; <link.h> is not in Glibc's Swift module). Returns 1 and its address and
 /// size, or 0 when there is no such segment.
 int cshims_program_note_segment(int index, const void **start, size_t *size);
-/// ioctl(fd, TIOCGWINSZ): the terminal's columns and rows. Returns 0, or -1 (errno set) when
-/// `fd` is not a terminal. (ioctl is variadic, which Swift cannot call.)
-int cshims_terminal_size(int fd, int *columns, int *rows);
-/// ioctl(fd, TIOCSWINSZ): sets a (pseudo-)terminal's size, as a terminal emulator does on a
-/// resize (the foreground process group gets SIGWINCH). Tests drive a pseudo-terminal with it.
-int cshims_set_terminal_size(int fd, int columns, int rows);
-/// ioctl(fd, TIOCOUTQ): bytes written to a terminal and not yet sent to it; -1 (errno set) when
-/// `fd` is not a terminal. A stopped terminal (Ctrl-S) or a slow link keeps it high.
-int cshims_terminal_pending_output(int fd);
 /// posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), grantpt, unlockpt, ptsname_r: a new
 /// pseudo-terminal's master descriptor, and the path of its slave in `slave_path`. For tests
 /// (Glibc hides these without _XOPEN_SOURCE). Returns the master, or -1 (errno set).
