@@ -131,6 +131,6 @@ public final class LiveTerminal: @unchecked Sendable {
     }
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        RotatingFile.writeAll(fd: fd, bytes).errno == nil
+        RotatingFile.writeAll(fd: fd, bytes).error == nil
     }
 }

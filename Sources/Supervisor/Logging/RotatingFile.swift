@@ -42,7 +42,7 @@ public final class RotatingFile: @unchecked Sendable {
             fd = opened.fd
             size = opened.size
         case .failure(let failure):
-            throw LoggingError(code: .cannotOpenFile, subject: path, errno: Errno(rawValue: failure.errno))
+            throw LoggingError(code: .cannotOpenFile, subject: path, errno: failure.errno)
         }
     }
 
@@ -69,7 +69,7 @@ public final class RotatingFile: @unchecked Sendable {
         }
         let written = Self.writeAll(fd: fd, bytes)
         size += written.count
-        if let failure = written.errno {
+        if let failure = written.error {
             report("Cannot write log file '\(path)'", errno: failure)
         }
     }
@@ -92,18 +92,18 @@ public final class RotatingFile: @unchecked Sendable {
         _ = Glibc.close(fd)
         fd = -1
         if keep == 0 {
-            if unlink(path) != 0 && errno != ENOENT { report("Cannot remove log file '\(path)'", errno: errno) }
+            if unlink(path) != 0 && errno != ENOENT { report("Cannot remove log file '\(path)'", errno: .current) }
         } else {
             var generation = keep - 1
             while generation >= 1 {
                 let source = "\(path).\(generation)"
                 if rename(source, "\(path).\(generation + 1)") != 0 && errno != ENOENT {
-                    report("Cannot rotate log file '\(source)'", errno: errno)
+                    report("Cannot rotate log file '\(source)'", errno: .current)
                 }
                 generation -= 1
             }
             if rename(path, "\(path).1") != 0 && errno != ENOENT {
-                report("Cannot rotate log file '\(path)'", errno: errno)
+                report("Cannot rotate log file '\(path)'", errno: .current)
             }
         }
         _ = reopen()
@@ -122,10 +122,10 @@ public final class RotatingFile: @unchecked Sendable {
     }
 
     /// Tells stderr about the first failure only: a full disk would otherwise double every line.
-    private func report(_ what: String, errno code: Int32) {
+    private func report(_ what: String, errno code: Errno) {
         guard !hasReportedFailure else { return }
         hasReportedFailure = true
-        let message = "cidp: \(what): \(String(cString: strerror(code))); further log file errors are not reported\n"
+        let message = "cidp: \(what): \(code); further log file errors are not reported\n"
         _ = Self.writeAll(fd: 2, Array(message.utf8))
     }
 
@@ -137,7 +137,7 @@ public final class RotatingFile: @unchecked Sendable {
     }
 
     private struct OpenFailure: Error {
-        var errno: Int32
+        var errno: Errno
     }
 
     private static func open(_ path: String) -> Result<Opened, OpenFailure> {
@@ -145,10 +145,10 @@ public final class RotatingFile: @unchecked Sendable {
         repeat {
             fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         } while fd < 0 && errno == EINTR
-        guard fd >= 0 else { return .failure(OpenFailure(errno: errno)) }
+        guard fd >= 0 else { return .failure(OpenFailure(errno: .current)) }
         var status = stat()
         guard fstat(fd, &status) == 0 else {
-            let code = errno
+            let code = Errno.current
             _ = Glibc.close(fd)
             return .failure(OpenFailure(errno: code))
         }
@@ -175,8 +175,8 @@ public final class RotatingFile: @unchecked Sendable {
     }
 
     /// Writes every byte, retrying `EINTR` and continuing after partial writes.
-    /// Returns how many bytes went out and the `errno` that stopped it, if any.
-    static func writeAll(fd: Int32, _ bytes: [UInt8]) -> (count: Int, errno: Int32?) {
+    /// Returns how many bytes went out and the error that stopped it, if any.
+    static func writeAll(fd: Int32, _ bytes: [UInt8]) -> (count: Int, error: Errno?) {
         bytes.withUnsafeBytes { buffer in
             guard let base = buffer.baseAddress else { return (0, nil) }
             var offset = 0
@@ -187,7 +187,7 @@ public final class RotatingFile: @unchecked Sendable {
                 } else if result < 0 && errno == EINTR {
                     continue
                 } else {
-                    return (offset, result < 0 ? errno : EIO)
+                    return (offset, result < 0 ? .current : Errno(rawValue: EIO))
                 }
             }
             return (offset, nil)
