@@ -1,3 +1,5 @@
+import Posix
+
 /// `[metrics]`: where the root serves Prometheus metrics.
 extension PolicyDecoder {
     func decodeMetrics() throws(PolicyError) -> MetricsSettings {
@@ -35,43 +37,5 @@ extension PolicyDecoder {
     }
 }
 
-/// An IPv4 `HOST:PORT` as `[metrics] listen` takes it.
-public struct MetricsAddress: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: UInt16
-
-    public struct Problem: Error, Sendable, CustomStringConvertible {
-        public var description: String
-    }
-
-    public init(host: String, port: UInt16) {
-        self.host = host
-        self.port = port
-    }
-
-    /// Parses `"A.B.C.D:PORT"`.
-    /// - Throws: `Problem` saying what is wrong.
-    public init(parsing text: String) throws(Problem) {
-        guard let colon = text.lastIndex(of: ":") else { throw Problem(description: "no ':PORT'") }
-        let host = String(text[..<colon])
-        let portText = text[text.index(after: colon)...]
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4, octets.allSatisfy({ octet in
-            !octet.isEmpty && octet.count <= 3 && octet.allSatisfy(\.isASCII) && octet.allSatisfy(\.isNumber)
-                && (Int(octet).map { $0 <= 255 } ?? false)
-        }) else {
-            throw Problem(description: "the host is not an IPv4 address")
-        }
-        guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let port = Int(portText), port <= 65535 else {
-            throw Problem(description: "the port is not a number from 0 to 65535")
-        }
-        self.host = host
-        self.port = UInt16(port)
-    }
-
-    /// In 127.0.0.0/8.
-    public var isLoopback: Bool { host.hasPrefix("127.") }
-
-    public var description: String { "\(host):\(port)" }
-}
+/// An IPv4 `HOST:PORT` as `[metrics] listen` takes it: Posix's one parser of listen addresses.
+public typealias MetricsAddress = IPv4Endpoint

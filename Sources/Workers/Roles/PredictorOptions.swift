@@ -1,3 +1,5 @@
+import Posix
+
 /// The `predictor` role's command line, parsed and checked in `cidp` (before the tree starts) and
 /// again in `cidp-predictor`, which serves (see `Sources/Predictor`).
 ///
@@ -38,30 +40,16 @@ public struct PredictorOptions: Sendable, Equatable {
             port = Self.defaultPort
             return
         }
-        guard let (host, port) = Self.parseAddress(listen) else {
+        guard let address = try? IPv4Endpoint(parsing: listen) else {
             throw WorkerUsageError(description: "worker predictor: --listen expects HOST:PORT with an IPv4 address and a "
                 + "port from 0 to 65535 (\"127.0.0.1:9465\"), got '\(listen)'")
         }
-        guard host.hasPrefix("127.") || allowsNonLoopback else {
+        guard address.isLoopback || allowsNonLoopback else {
             throw WorkerUsageError(description: "worker predictor: --listen '\(listen)' is not a loopback address "
                 + "(127.0.0.0/8); the predictor serves beyond this machine only with --allow-non-loopback "
                 + "(allow_non_loopback = true in the policy)")
         }
-        self.host = host
-        self.port = port
-    }
-
-    /// `"A.B.C.D:PORT"`, or nil.
-    static func parseAddress(_ text: String) -> (String, UInt16)? {
-        guard let colon = text.lastIndex(of: ":") else { return nil }
-        let host = String(text[..<colon])
-        let portText = text[text.index(after: colon)...]
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4, octets.allSatisfy({ octet in
-            !octet.isEmpty && octet.count <= 3 && octet.allSatisfy { $0.isASCII && $0.isNumber } && Int(octet)! <= 255
-        }) else { return nil }
-        guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let port = Int(portText), port <= 65535 else { return nil }
-        return (host, UInt16(port))
+        host = address.host
+        port = address.port
     }
 }
