@@ -103,6 +103,9 @@ final class SensorSimServer: Sendable {
         }
     }
 
+    /// How many requests the handler is answering now.
+    var requestsInFlight: Int { inFlight.current }
+
     /// Lets the requests being answered finish (at most a second), then closes the listening
     /// socket and every connection.
     func stop() async {

@@ -140,6 +140,28 @@ import Wire
         }
     }
 
+    /// A stop lets the request being answered finish: its client gets the whole page.
+    @Test func aStopWaitsForTheRequestBeingAnswered() async throws {
+        var faults = SimulatorFaults()
+        faults.latency = .milliseconds(300)
+        let configuration = SensorSimServer.Configuration(port: 0, records: 2500, seed: 42, faults: faults)
+        let server = try SensorSimServer(configuration: configuration, logger: Logger(label: "cidp.sensor-sim.test"))
+        let (ports, continuation) = AsyncStream<UInt16>.makeStream()
+        let serving = Task { try await server.run { continuation.yield($0) } }
+        defer { serving.cancel() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        let request = Task { try await SimulatorHTTPClient.get(port: port, "/v1/telemetry?cursor=0&limit=1000") }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while server.requestsInFlight == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+        try #require(server.requestsInFlight == 1, "the request never reached the handler")
+        await server.stop()
+        let response = try await request.value
+        #expect(response.status == 200)
+        #expect((try response.json()["records"] as? [Any])?.count == 1000)
+        _ = await serving.result
+    }
+
     @Test func outageRefusesConnectionsAtFirstThenServes() async throws {
         var faults = SimulatorFaults()
         faults.outage = .seconds(3)

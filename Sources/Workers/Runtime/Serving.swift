@@ -53,6 +53,9 @@ public final class InFlightRequests: Sendable {
 
     public init() {}
 
+    /// How many requests are being answered now.
+    public var current: Int { count.load(ordering: .acquiring) }
+
     /// Runs `body` counted as one request in flight.
     public func counting<Result>(_ body: () async throws -> Result) async rethrows -> Result {
         count.add(1, ordering: .acquiringAndReleasing)
