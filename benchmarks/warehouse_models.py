@@ -48,6 +48,8 @@ def main():
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--models", default="rf,hgb")
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--model-random-state", type=int, default=42,
+                        help="random_state of both models (HGB: its early-stopping split), to see their own spread")
     args = parser.parse_args()
     try:
         x, y = read_warehouse(args.db)
@@ -68,9 +70,9 @@ def main():
     }
     for name in [m for m in args.models.split(",") if m]:
         if name == "rf":
-            model = RandomForestClassifier(n_estimators=100, class_weight="balanced", random_state=42, n_jobs=args.n_jobs)
+            model = RandomForestClassifier(n_estimators=100, class_weight="balanced", random_state=args.model_random_state, n_jobs=args.n_jobs)
         elif name == "hgb":
-            model = HistGradientBoostingClassifier(random_state=42)
+            model = HistGradientBoostingClassifier(random_state=args.model_random_state)
         else:
             print(f"warehouse_models.py: unknown model '{name}', expected rf or hgb", file=sys.stderr)
             sys.exit(2)
