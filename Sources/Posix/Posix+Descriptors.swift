@@ -33,3 +33,12 @@ extension Posix {
         return count - 1
     }
 }
+
+/// A descriptor's status flags (`O_NONBLOCK`), for `setBlocking`, `setNonblocking` and `pipe`.
+extension Posix {
+    /// Sets or clears one of a descriptor's status flags. C: `fcntl(F_GETFL)`, `fcntl(F_SETFL)`.
+    static func setFlag(_ flag: Int32, _ on: Bool, on fd: Int32) throws(Errno) {
+        let flags = try retryingOnInterrupt { fcntl(fd, F_GETFL) }
+        _ = try retryingOnInterrupt { fcntl(fd, F_SETFL, on ? flags | flag : flags & ~flag) }
+    }
+}

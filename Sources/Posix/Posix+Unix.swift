@@ -5,12 +5,6 @@ import CShims
 
 /// Unix stream sockets (the control socket) and their peers.
 extension Posix {
-    /// Sets or clears one of a descriptor's status flags. C: `fcntl(F_GETFL)`, `fcntl(F_SETFL)`.
-    static func setFlag(_ flag: Int32, _ on: Bool, on fd: Int32) throws(Errno) {
-        let flags = try retryingOnInterrupt { fcntl(fd, F_GETFL) }
-        _ = try retryingOnInterrupt { fcntl(fd, F_SETFL, on ? flags | flag : flags & ~flag) }
-    }
-
     /// A Unix stream socket, close-on-exec. C: `socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC [| SOCK_NONBLOCK])`.
     public static func unixStreamSocket(nonblocking: Bool) throws(Errno) -> Int32 {
         let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (nonblocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
