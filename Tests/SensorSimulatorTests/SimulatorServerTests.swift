@@ -29,6 +29,13 @@ import Wire
 
     /// The port of a server started on port 0, once it listens.
     private func serve(records: Int = 2500, faults: SimulatorFaults = SimulatorFaults(), _ body: (UInt16) async throws -> Void) async throws {
+        try await serve(records: records, faults: faults) { port, _ in try await body(port) }
+    }
+
+    /// The same, with the server itself for a body that stops it or looks inside it.
+    private func serve(
+        records: Int = 2500, faults: SimulatorFaults = SimulatorFaults(), _ body: (UInt16, SensorSimServer) async throws -> Void
+    ) async throws {
         let configuration = SensorSimServer.Configuration(port: 0, records: records, seed: 42, faults: faults)
         let server = try SensorSimServer(configuration: configuration, logger: Logger(label: "cidp.sensor-sim.test"))
         let (ports, continuation) = AsyncStream<UInt16>.makeStream()
@@ -38,7 +45,7 @@ import Wire
         let port = try #require(await iterator.next())
         #expect(port != 0)
         do {
-            try await body(port)
+            try await body(port, server)
         } catch {
             await server.stop()
             throw error
@@ -144,22 +151,16 @@ import Wire
     @Test func aStopWaitsForTheRequestBeingAnswered() async throws {
         var faults = SimulatorFaults()
         faults.latency = .milliseconds(300)
-        let configuration = SensorSimServer.Configuration(port: 0, records: 2500, seed: 42, faults: faults)
-        let server = try SensorSimServer(configuration: configuration, logger: Logger(label: "cidp.sensor-sim.test"))
-        let (ports, continuation) = AsyncStream<UInt16>.makeStream()
-        let serving = Task { try await server.run { continuation.yield($0) } }
-        defer { serving.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
-        let request = Task { try await SimulatorHTTPClient.get(port: port, "/v1/telemetry?cursor=0&limit=1000") }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while server.requestsInFlight == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
-        try #require(server.requestsInFlight == 1, "the request never reached the handler")
-        await server.stop()
-        let response = try await request.value
-        #expect(response.status == 200)
-        #expect((try response.json()["records"] as? [Any])?.count == 1000)
-        _ = await serving.result
+        try await serve(faults: faults) { port, server in
+            let request = Task { try await SimulatorHTTPClient.get(port: port, "/v1/telemetry?cursor=0&limit=1000") }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while server.requestsInFlight == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+            try #require(server.requestsInFlight == 1, "the request never reached the handler")
+            await server.stop()
+            let response = try await request.value
+            #expect(response.status == 200)
+            #expect((try response.json()["records"] as? [Any])?.count == 1000)
+        }
     }
 
     @Test func outageRefusesConnectionsAtFirstThenServes() async throws {
