@@ -9,21 +9,21 @@ extension Posix {
     /// C: `epoll_create1`, `epoll_ctl`, `epoll_wait` (in CShims: Swift imports the packed
     /// `struct epoll_event` with the wrong layout on x86-64).
     public struct Epoll: Sendable {
-        public let fd: Int32
+        public let fd: FileDescriptor
 
         /// C: `epoll_create1(EPOLL_CLOEXEC)`.
         public init() throws(Errno) {
-            fd = try Posix.retryingOnInterrupt { cshims_epoll_create() }
+            fd = FileDescriptor(rawValue: try Posix.retryingOnInterrupt { cshims_epoll_create() })
         }
 
         /// Watches `watched` for input and hang-up, level-triggered.
-        public func add(_ watched: Int32, token: UInt64) throws(Errno) {
-            try Posix.retryingOnInterrupt { cshims_epoll_add(fd, watched, token) }
+        public func add(_ watched: FileDescriptor, token: UInt64) throws(Errno) {
+            try Posix.retryingOnInterrupt { cshims_epoll_add(fd.rawValue, watched.rawValue, token) }
         }
 
         /// Stops watching `watched`; one already closed is not an error.
-        public func remove(_ watched: Int32) {
-            _ = cshims_epoll_remove(fd, watched)
+        public func remove(_ watched: FileDescriptor) {
+            _ = cshims_epoll_remove(fd.rawValue, watched.rawValue)
         }
 
         /// Waits up to `timeoutMilliseconds` (−1: for ever) for up to `capacity` events; a signal
@@ -31,7 +31,7 @@ extension Posix {
         public func wait(capacity: Int, timeoutMilliseconds: Int32) throws(Errno) -> [(token: UInt64, hangup: Bool)] {
             var tokens = [UInt64](repeating: 0, count: capacity)
             var hangups = [Int32](repeating: 0, count: capacity)
-            let count = cshims_epoll_wait(fd, &tokens, &hangups, Int32(capacity), timeoutMilliseconds)
+            let count = cshims_epoll_wait(fd.rawValue, &tokens, &hangups, Int32(capacity), timeoutMilliseconds)
             if count < 0 {
                 if errno == EINTR { return [] }
                 throw Errno.current
@@ -45,17 +45,17 @@ extension Posix {
 
     /// Blocks `signals` in the calling thread (and the threads it creates) and returns a
     /// non-blocking, close-on-exec descriptor that reads them. C: `pthread_sigmask`, `signalfd`.
-    public static func signalDescriptor(for signals: [Int32]) throws(Errno) -> Int32 {
-        try retryingOnInterrupt {
+    public static func signalDescriptor(for signals: [Int32]) throws(Errno) -> FileDescriptor {
+        FileDescriptor(rawValue: try retryingOnInterrupt {
             signals.withUnsafeBufferPointer { cshims_signalfd($0.baseAddress, Int32($0.count)) }
-        }
+        })
     }
 
     /// The next pending signal on a signalfd and the pid that sent it, or nil when none is
     /// pending. C: `read(struct signalfd_siginfo)`.
-    public static func readSignal(_ fd: Int32) -> (signal: Int32, sender: pid_t)? {
+    public static func readSignal(_ fd: FileDescriptor) -> (signal: Int32, sender: pid_t)? {
         var signo: Int32 = 0
         var sender: pid_t = 0
-        return cshims_signalfd_read(fd, &signo, &sender) == 1 ? (signo, sender) : nil
+        return cshims_signalfd_read(fd.rawValue, &signo, &sender) == 1 ? (signo, sender) : nil
     }
 }

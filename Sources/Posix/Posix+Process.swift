@@ -26,30 +26,30 @@ extension Posix {
     }
 
     /// An anonymous memory file, inherited across exec (not close-on-exec). C: `memfd_create`.
-    public static func memoryFile(named name: String) throws(Errno) -> Int32 {
-        try retryingOnInterrupt { cshims_memfd(name) }
+    public static func memoryFile(named name: String) throws(Errno) -> FileDescriptor {
+        FileDescriptor(rawValue: try retryingOnInterrupt { cshims_memfd(name) })
     }
 
     /// A terminal's size in character cells, or nil when `fd` is not a terminal.
     /// C: `ioctl(TIOCGWINSZ)`.
-    public static func terminalSize(_ fd: Int32) -> (columns: Int, rows: Int)? {
+    public static func terminalSize(_ fd: FileDescriptor) -> (columns: Int, rows: Int)? {
         var size = winsize()
-        guard ioctl(fd, UInt(TIOCGWINSZ), &size) == 0 else { return nil }
+        guard ioctl(fd.rawValue, UInt(TIOCGWINSZ), &size) == 0 else { return nil }
         return (Int(size.ws_col), Int(size.ws_row))
     }
 
     /// Sets a terminal's size, as a terminal emulator does when its window changes (the
     /// foreground process group then gets SIGWINCH). C: `ioctl(TIOCSWINSZ)`.
-    public static func setTerminalSize(_ fd: Int32, columns: Int, rows: Int) throws(Errno) {
+    public static func setTerminalSize(_ fd: FileDescriptor, columns: Int, rows: Int) throws(Errno) {
         var size = winsize(ws_row: UInt16(clamping: rows), ws_col: UInt16(clamping: columns), ws_xpixel: 0, ws_ypixel: 0)
-        guard ioctl(fd, UInt(TIOCSWINSZ), &size) == 0 else { throw .current }
+        guard ioctl(fd.rawValue, UInt(TIOCSWINSZ), &size) == 0 else { throw .current }
     }
 
     /// Bytes written to a terminal it has not sent yet, or nil when `fd` is not one.
     /// C: `ioctl(TIOCOUTQ)`.
-    public static func terminalPendingOutput(_ fd: Int32) -> Int? {
+    public static func terminalPendingOutput(_ fd: FileDescriptor) -> Int? {
         var pending: Int32 = 0
-        guard ioctl(fd, UInt(TIOCOUTQ), &pending) == 0 else { return nil }
+        guard ioctl(fd.rawValue, UInt(TIOCOUTQ), &pending) == 0 else { return nil }
         return Int(pending)
     }
 

@@ -7,17 +7,17 @@ extension Posix {
     /// queue is full fails with `EAGAIN` instead of stalling the caller.
     /// C: `socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)`.
     /// - Throws: `Errno`.
-    public static func unixDatagramSocket() throws(Errno) -> Int32 {
+    public static func unixDatagramSocket() throws(Errno) -> FileDescriptor {
         let type = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-        return try retryingOnInterrupt { socket(AF_UNIX, type, 0) }
+        return FileDescriptor(rawValue: try retryingOnInterrupt { socket(AF_UNIX, type, 0) })
     }
 
     /// Binds `fd` to a Unix socket address: a filesystem path, or `@name` for Linux's abstract
     /// namespace (as systemd writes `NOTIFY_SOCKET`). C: `bind`.
     /// - Throws: `Errno`; `ENAMETOOLONG` when the address does not fit `sun_path`, `EINVAL` when it is empty.
-    public static func bindDatagramSocket(_ fd: Int32, to unixAddress: String) throws(Errno) {
+    public static func bindDatagramSocket(_ fd: FileDescriptor, to unixAddress: String) throws(Errno) {
         try withUnixSocketAddress(unixAddress) { (address, length) throws(Errno) in
-            _ = try retryingOnInterrupt { Glibc.bind(fd, address, length) }
+            _ = try retryingOnInterrupt { Glibc.bind(fd.rawValue, address, length) }
         }
     }
 
@@ -25,10 +25,10 @@ extension Posix {
     /// raising SIGPIPE. C: `sendto(MSG_NOSIGNAL)`.
     /// - Throws: `Errno`: `ENOENT`/`ECONNREFUSED` when nobody listens there, `EAGAIN` when the
     ///   receiver's queue is full (non-blocking sockets), `ENAMETOOLONG`/`EINVAL` for a bad address.
-    public static func sendDatagram(_ fd: Int32, _ bytes: [UInt8], to unixAddress: String) throws(Errno) {
+    public static func sendDatagram(_ fd: FileDescriptor, _ bytes: [UInt8], to unixAddress: String) throws(Errno) {
         try withUnixSocketAddress(unixAddress) { (address, length) throws(Errno) in
             while true {
-                let count = bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), address, length) }
+                let count = bytes.withUnsafeBytes { sendto(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), address, length) }
                 if count >= 0 { return }
                 if errno == EINTR { continue }
                 throw Errno.current
@@ -39,16 +39,16 @@ extension Posix {
     /// Waits at most `timeout` for a datagram on `fd` and returns it (up to `capacity` bytes);
     /// nil when none came in time. C: `poll`, `recv(MSG_DONTWAIT)`.
     /// - Throws: `Errno`.
-    public static func receiveDatagram(_ fd: Int32, timeout: Duration, capacity: Int = 4096) throws(Errno) -> [UInt8]? {
+    public static func receiveDatagram(_ fd: FileDescriptor, timeout: Duration, capacity: Int = 4096) throws(Errno) -> [UInt8]? {
         let deadline = monotonicNow() + timeout
         var buffer = [UInt8](repeating: 0, count: capacity)
         while true {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            let count = buffer.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if count >= 0 { return Array(buffer[0..<count]) }
             guard errno == EAGAIN || errno == EINTR else { throw Errno.current }
             let remaining = deadline - monotonicNow()
             if remaining <= .zero { return nil }
-            var request = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            var request = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
             let (seconds, attoseconds) = remaining.components
             let ms = Int32(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1, 1000))
             if poll(&request, 1, ms) == -1 && errno != EINTR { throw Errno.current }

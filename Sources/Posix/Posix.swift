@@ -31,34 +31,35 @@ public enum Posix {
     }
 
     /// Closes a descriptor we own. `EBADF` means we closed it twice: a bug.
-    public static func close(_ fd: Int32) {
-        if Glibc.close(fd) == -1 && errno == EBADF { preconditionFailure("fd \(fd) closed twice") }
+    public static func close(_ fd: FileDescriptor) {
+        if Glibc.close(fd.rawValue) == -1 && errno == EBADF { preconditionFailure("fd \(fd) closed twice") }
     }
 
     /// A pipe whose ends are both close-on-exec; `nonblockingRead` sets O_NONBLOCK on the read end.
     /// C: `pipe2(O_CLOEXEC)`.
-    public static func pipe(nonblockingRead: Bool) throws(Errno) -> (read: Int32, write: Int32) {
+    public static func pipe(nonblockingRead: Bool) throws(Errno) -> (read: FileDescriptor, write: FileDescriptor) {
         var fds: [Int32] = [-1, -1]
         try retryingOnInterrupt { cshims_pipe2(&fds, 0) }
-        if nonblockingRead { try setFlag(O_NONBLOCK, true, on: fds[0]) }
-        return (fds[0], fds[1])
+        let ends = (read: FileDescriptor(rawValue: fds[0]), write: FileDescriptor(rawValue: fds[1]))
+        if nonblockingRead { try setFlag(O_NONBLOCK, true, on: ends.read) }
+        return ends
     }
 
     /// A SOCK_SEQPACKET socket pair, both ends close-on-exec. C: `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`.
-    public static func seqpacketPair() throws(Errno) -> (Int32, Int32) {
+    public static func seqpacketPair() throws(Errno) -> (FileDescriptor, FileDescriptor) {
         var fds: [Int32] = [-1, -1]
         _ = try retryingOnInterrupt { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
-        return (fds[0], fds[1])
+        return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
     }
 
     /// Reads and drops every message queued on a datagram or seqpacket socket, without waiting.
     /// C: `recv(MSG_DONTWAIT | MSG_TRUNC)` until it would block.
     /// - Returns: how many messages were dropped.
-    public static func discardQueued(_ fd: Int32) -> Int {
+    public static func discardQueued(_ fd: FileDescriptor) -> Int {
         var count = 0
         var byte: UInt8 = 0
         while true {
-            let received = recv(fd, &byte, 1, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC))
+            let received = recv(fd.rawValue, &byte, 1, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC))
             if received > 0 { count += 1; continue }
             if received == 0 { return count }   // end of file (frames are never empty)
             if errno == EINTR { continue }
@@ -66,13 +67,13 @@ public enum Posix {
         }
     }
 
-    public static func setNonblocking(_ fd: Int32) throws(Errno) {
+    public static func setNonblocking(_ fd: FileDescriptor) throws(Errno) {
         try setFlag(O_NONBLOCK, true, on: fd)
     }
 
     /// Spawns `argv[0]` with `environment`, placing `descriptors` (source → target) in the child,
     /// in its own process group with clean signal state. C: `posix_spawn`.
-    public static func spawn(argv: [String], environment: [String], descriptors: [(source: Int32, target: Int32)]) throws(Errno) -> Int32 {
+    public static func spawn(argv: [String], environment: [String], descriptors: [(source: FileDescriptor, target: FileDescriptor)]) throws(Errno) -> Int32 {
         var pid: pid_t = 0
         let cArgv = argv.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup($0) } + [nil]
@@ -80,8 +81,8 @@ public enum Posix {
             cArgv.forEach { free($0) }
             cEnv.forEach { free($0) }
         }
-        let sources = descriptors.map(\.source)
-        let targets = descriptors.map(\.target)
+        let sources = descriptors.map(\.source.rawValue)
+        let targets = descriptors.map(\.target.rawValue)
         let result = cshims_spawn(&pid, argv[0], cArgv, cEnv, sources, targets, Int32(descriptors.count))
         guard result == 0 else { throw Errno(rawValue: result) }
         return pid
@@ -126,10 +127,13 @@ public enum Posix {
         }
     }
 
+    /// Whether `fd` is a terminal. C: `isatty`.
+    public static func isTerminal(_ fd: FileDescriptor) -> Bool { isatty(fd.rawValue) == 1 }
+
     /// Reads what is available into `buffer`; nil at end of file; 0 when it would block.
-    public static func readAvailable(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
+    public static func readAvailable(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
         while true {
-            let count = read(fd, buffer.baseAddress, buffer.count)
+            let count = read(fd.rawValue, buffer.baseAddress, buffer.count)
             if count > 0 { return count }
             if count == 0 { return nil }
             switch errno {
@@ -142,22 +146,38 @@ public enum Posix {
     }
 
     /// Writes all of `bytes`, looping over partial writes. C: `write`.
-    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+    public static func writeAll(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+        if let error = writeFully(fd, bytes).error { throw error }
+    }
+
+    /// Writes all of `bytes`, looping over partial writes, and says how far it got: a log file
+    /// records what reached the disk before a full disk stopped it. A write of 0 bytes is `EIO`.
+    /// C: `write`.
+    /// - Returns: how many bytes went out, and the error that stopped the rest (nil: none).
+    @discardableResult
+    public static func writeFully(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer) -> (written: Int, error: Errno?) {
         var offset = 0
         while offset < bytes.count {
-            let count = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if count >= 0 { offset += count; continue }
-            if errno == EINTR { continue }
-            throw Errno.current
+            let count = write(fd.rawValue, bytes.baseAddress! + offset, bytes.count - offset)
+            if count > 0 { offset += count; continue }
+            if count < 0 && errno == EINTR { continue }
+            return (offset, count < 0 ? Errno.current : Errno(rawValue: EIO))
         }
+        return (offset, nil)
+    }
+
+    /// `writeFully` of an array.
+    @discardableResult
+    public static func writeFully(_ fd: FileDescriptor, _ bytes: [UInt8]) -> (written: Int, error: Errno?) {
+        bytes.withUnsafeBytes { writeFully(fd, $0) }
     }
 
     /// Writes all of `bytes` to a socket without raising SIGPIPE when the peer has gone: that
     /// is an `EPIPE` error instead. C: `send(MSG_NOSIGNAL)`.
-    public static func sendAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+    public static func sendAll(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
         var offset = 0
         while offset < bytes.count {
-            let count = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            let count = send(fd.rawValue, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
             if count >= 0 { offset += count; continue }
             if errno == EINTR { continue }
             throw Errno.current
@@ -180,7 +200,7 @@ public enum Posix {
     public static func freeLoopbackPort() throws(Errno) -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Errno.current }
-        defer { close(fd) }
+        defer { Glibc.close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")

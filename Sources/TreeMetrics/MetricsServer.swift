@@ -8,12 +8,12 @@ import Glibc
 /// The metrics listener as the policy asks for it, bound before `cidp up` creates anything:
 /// binding creates nothing on disk, so a refusal leaves nothing to undo.
 public struct MetricsListener: Sendable {
-    public let fd: Int32
+    public let fd: FileDescriptor
     /// The address bound (with the port the kernel chose for port 0).
     public let address: MetricsAddress
 
     /// A listener already bound: handed over across a re-exec of the root.
-    public init(fd: Int32, address: MetricsAddress) {
+    public init(fd: FileDescriptor, address: MetricsAddress) {
         self.fd = fd
         self.address = address
     }
@@ -118,7 +118,7 @@ public final class MetricsServer: @unchecked Sendable {
 
     private func serve() {
         while true {
-            let connection: Int32
+            let connection: FileDescriptor
             do throws(Errno) {
                 connection = try Posix.acceptTCP(listener.fd, timeout: Self.ioTimeout)
             } catch {
@@ -132,7 +132,7 @@ public final class MetricsServer: @unchecked Sendable {
         }
     }
 
-    private func handle(_ connection: Int32) {
+    private func handle(_ connection: FileDescriptor) {
         var head: [UInt8] = []
         let terminator: [UInt8] = Array("\r\n\r\n".utf8)
         // A whole head within the deadline: a client trickling a byte a second cannot hold the
@@ -193,12 +193,12 @@ public final class MetricsServer: @unchecked Sendable {
         }
     }
 
-    private func respond(_ connection: Int32, status: String, body: String, extra: String = "", headOnly: Bool = false) {
+    private func respond(_ connection: FileDescriptor, status: String, body: String, extra: String = "", headOnly: Bool = false) {
         respond(connection, status: status, body: Array(body.utf8), contentType: "text/plain; charset=utf-8",
                 extra: extra, headOnly: headOnly)
     }
 
-    private func respond(_ connection: Int32, status: String, body: [UInt8], contentType: String,
+    private func respond(_ connection: FileDescriptor, status: String, body: [UInt8], contentType: String,
                          extra: String = "", headOnly: Bool = false) {
         let head = "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
             + "Cache-Control: no-store\r\nConnection: close\r\n\(extra)\r\n"

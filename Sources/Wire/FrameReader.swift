@@ -18,7 +18,7 @@ public struct FrameReader: Sendable {
     }
 
     /// The descriptor read from; the reader does not own or close it.
-    public let fd: Int32
+    public let fd: FileDescriptor
     /// The decoder; set its `expectedSequence` or `checksSequence` to change what is accepted.
     public var decoder: FrameDecoder
     /// The channel named in errors.
@@ -38,13 +38,13 @@ public struct FrameReader: Sendable {
     ///   - channel: named in errors.
     ///   - checksSequence: whether sequences must be strictly consecutive.
     ///   - expectedSequence: the first sequence expected; `nil` to start from the first frame seen.
-    public init(fd: Int32, channel: String, checksSequence: Bool = true, expectedSequence: UInt64? = nil) {
+    public init(fd: FileDescriptor, channel: String, checksSequence: Bool = true, expectedSequence: UInt64? = nil) {
         self.fd = fd
         self.decoder = FrameDecoder(channel: channel, checksSequence: checksSequence, expectedSequence: expectedSequence)
         self.chunk = [UInt8](repeating: 0, count: Self.chunkSize)
         var type: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
-        self.isSeqpacket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0
+        self.isSeqpacket = getsockopt(fd.rawValue, SOL_SOCKET, SO_TYPE, &type, &length) == 0
             && type == Int32(SOCK_SEQPACKET.rawValue)
     }
 
@@ -122,7 +122,7 @@ public struct FrameReader: Sendable {
             var capacity = chunk.count
             if isSeqpacket {
                 // A message longer than the buffer would be cut and the rest discarded: peek its size.
-                let size = chunk.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, 1, Int32(MSG_PEEK | MSG_TRUNC)) }
+                let size = chunk.withUnsafeMutableBytes { Glibc.recv(fd.rawValue, $0.baseAddress, 1, Int32(MSG_PEEK | MSG_TRUNC)) }
                 if size < 0 {
                     if let received = try handle(errno) { return received }
                     continue
@@ -132,7 +132,7 @@ public struct FrameReader: Sendable {
                 }
                 capacity = max(1, min(size, chunk.count))
             }
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, capacity) }
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, capacity) }
             if count > 0 {
                 chunk.withUnsafeBytes { decoder.append(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
                 if chunk.count > Self.chunkSize {

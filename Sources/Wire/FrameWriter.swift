@@ -10,7 +10,7 @@ import Posix
 /// Sockets are written with `MSG_NOSIGNAL`: a closed peer is `.closed`, not a `SIGPIPE`.
 public struct FrameWriter: Sendable {
     /// The descriptor written to; the writer does not own or close it.
-    public let fd: Int32
+    public let fd: FileDescriptor
     /// The channel named in errors.
     public let channel: String
     /// The sequence the next frame will carry; it advances only when a frame was written whole.
@@ -25,12 +25,12 @@ public struct FrameWriter: Sendable {
     ///   - fd: an open pipe or socket; it is not closed by the writer.
     ///   - channel: named in errors, for example `"extractor→transformer"`.
     ///   - firstSequence: the sequence of the first frame.
-    public init(fd: Int32, channel: String, firstSequence: UInt64 = 0) {
+    public init(fd: FileDescriptor, channel: String, firstSequence: UInt64 = 0) {
         self.fd = fd
         self.channel = channel
         self.nextSequence = firstSequence
         var status = stat()
-        self.isSocket = fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) == S_IFSOCK
+        self.isSocket = fstat(fd.rawValue, &status) == 0 && (status.st_mode & S_IFMT) == S_IFSOCK
     }
 
     /// Writes one frame of `kind` carrying `payload` with the next sequence number.
@@ -67,7 +67,7 @@ public struct FrameWriter: Sendable {
         while offset < bytes.count {
             let start = bytes.baseAddress! + offset
             let count = bytes.count - offset
-            let written = isSocket ? Glibc.send(fd, start, count, Int32(MSG_NOSIGNAL)) : Glibc.write(fd, start, count)
+            let written = isSocket ? Glibc.send(fd.rawValue, start, count, Int32(MSG_NOSIGNAL)) : Glibc.write(fd.rawValue, start, count)
             if written > 0 {
                 offset += written
                 continue
@@ -89,11 +89,8 @@ public struct FrameWriter: Sendable {
     }
 }
 
-/// Blocks until `fd` is ready for `events`. C: `poll`, retried on `EINTR`.
+/// Blocks until `fd` is ready for `events` (`Posix.waitUntilReady`).
 /// - Throws: `WireError.Code.io` if `poll` fails.
-func waitUntilReady(fd: Int32, events: Int16, channel: String) throws(WireError) {
-    var descriptor = pollfd(fd: fd, events: events, revents: 0)
-    while poll(&descriptor, 1, -1) < 0 {
-        guard errno == EINTR else { throw WireError(.io(.current), channel: channel) }
-    }
+func waitUntilReady(fd: FileDescriptor, events: Int16, channel: String) throws(WireError) {
+    do throws(Errno) { try Posix.waitUntilReady(fd, for: events) } catch { throw WireError(.io(error), channel: channel) }
 }

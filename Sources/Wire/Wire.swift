@@ -1,3 +1,5 @@
+import Posix
+
 /// Wire: the framing and the control messages shared by the supervisor and the workers (what
 /// flows between the pipeline's stages is `Pipeline`'s).
 ///
@@ -5,11 +7,11 @@
 /// so that both sides agree on them without either importing the other.
 public enum WireLayout {
     /// The control channel (a SOCK_SEQPACKET socket to the supervisor) in every worker.
-    public static let controlFD: Int32 = 3
+    public static let controlFD = FileDescriptor(rawValue: 3)
     /// The data channel from the upstream worker (a SOCK_SEQPACKET socket), if the worker has one.
-    public static let inputFD: Int32 = 4
+    public static let inputFD = FileDescriptor(rawValue: 4)
     /// The data channel to the downstream worker (a SOCK_SEQPACKET socket), if the worker has one.
-    public static let outputFD: Int32 = 5
+    public static let outputFD = FileDescriptor(rawValue: 5)
     /// The name of the worker, as the supervisor knows it.
     public static let workerNameVariable = "CIDP_WORKER_NAME"
     /// The pid of the supervisor that spawned the worker; the worker exits if its parent differs.

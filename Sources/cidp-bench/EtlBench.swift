@@ -79,16 +79,10 @@ enum EtlBench {
         python.standardError = FileHandle.nullDevice
         // Wait until the simulator listens (its port answers).
         for _ in 0..<500 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            if let fd = try? Posix.connectTCP(host: "127.0.0.1", port: port) {
+                Posix.close(fd)
+                break
             }
-            close(fd)
-            if connected == 0 { break }
             Posix.sleep(for: .milliseconds(10))
         }
         try! python.run()

@@ -144,12 +144,12 @@ let cArgv = rawArgv.map { strdup($0) } + [nil]
     let pair = try Posix.seqpacketPair()
     let fds = [pair.0, pair.1]
     var pid: pid_t = 0
-    let sources: [Int32] = [devNull, devNull, devNull, fds[1]]
+    let sources: [Int32] = [devNull, devNull, devNull, fds[1].rawValue]
     let targets: [Int32] = [0, 1, 2, 3]
     let start = monotonicNanoseconds()
     let result = cshims_spawn(&pid, binary, cArgv, cEnvironment, sources, targets, 4)
     guard result == 0 else { fail("posix_spawn: \(Errno(rawValue: result))") }
-    close(fds[1])
+    Posix.close(fds[1])
     var reader = FrameReader(fd: fds[0], channel: "raw control")
     guard let frame = try reader.read(), case .ready = try ControlMessage(frame: frame) else { fail("raw worker sent no ready") }
     let received = monotonicNanoseconds()
@@ -159,7 +159,7 @@ let cArgv = rawArgv.map { strdup($0) } + [nil]
     var status: Int32 = 0
     waitpid(pid, &status, 0)
     rawReaped.append(Double(monotonicNanoseconds() - killedAt) / 1e6)
-    close(fds[0])
+    Posix.close(fds[0])
     if let recorded = readyTimes(rawRecord)[pid] { rawRecorded.append(Double(recorded - start) / 1e6) }
 }
 
@@ -214,26 +214,11 @@ let metricsTable = "\n[metrics]\nlisten = \"\(metricsOn ? "127.0.0.1:\(metricsPo
 
 /// GET /metrics once (the bench as a Prometheus scraper); returns the body's size.
 func scrapeMetrics(port: UInt16) -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { return 0 }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = port.bigEndian
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { return 0 }
-    let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    guard let fd = try? Posix.connectTCP(host: "127.0.0.1", port: port) else { return 0 }
+    defer { Posix.close(fd) }
+    guard (try? Posix.sendAll(fd, Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))) != nil else { return 0 }
     var total = 0
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count <= 0 { break }
-        total += count
-    }
+    while let bytes = Posix.readSome(fd, capacity: 65536) { total += bytes.count }
     return total
 }
 

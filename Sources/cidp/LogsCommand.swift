@@ -266,7 +266,7 @@ struct LogFiles {
 /// then the new `cidp.log` from its start — `tail -F`.
 struct LiveLogFile {
     let path: String
-    private var fd: Int32 = -1
+    private var fd: FileDescriptor?
     private var inode: UInt64 = 0
     private var pending: [UInt8] = []
 
@@ -276,10 +276,8 @@ struct LiveLogFile {
     }
 
     private mutating func open() {
-        let opened = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard opened >= 0 else { return }
-        var status = stat()
-        guard fstat(opened, &status) == 0 else { _ = Glibc.close(opened); return }
+        guard let opened = try? Posix.open(path, O_RDONLY | O_CLOEXEC) else { return }
+        guard let status = try? Posix.status(of: opened) else { Posix.close(opened); return }
         fd = opened
         inode = UInt64(status.st_ino)
         pending = []
@@ -287,14 +285,8 @@ struct LiveLogFile {
 
     /// The whole lines written since the last call.
     mutating func readLines() -> [Substring] {
-        guard fd >= 0 else { open(); return fd >= 0 ? readLines() : [] }
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count > 0 { pending += buffer[..<count]; continue }
-            if count < 0 && errno == EINTR { continue }
-            break
-        }
+        guard let fd else { open(); return fd != nil ? readLines() : [] }
+        while let bytes = Posix.readSome(fd, capacity: 65_536) { pending += bytes }
         guard let last = pending.lastIndex(of: UInt8(ascii: "\n")) else { return [] }
         let text = String(decoding: pending[...last], as: UTF8.self)
         pending.removeSubrange(...last)
@@ -308,15 +300,16 @@ struct LiveLogFile {
     mutating func switchIfRotated() -> [Substring]? {
         var status = stat()
         guard stat(path, &status) == 0 else { return nil }
-        if fd >= 0, UInt64(status.st_ino) == inode {
-            let position = lseek(fd, 0, SEEK_CUR)
+        if let fd, UInt64(status.st_ino) == inode {
+            let position = lseek(fd.rawValue, 0, SEEK_CUR)
             guard position > Int(status.st_size) else { return nil }
-            _ = lseek(fd, 0, SEEK_SET)
+            _ = lseek(fd.rawValue, 0, SEEK_SET)
             pending = []
             return []
         }
-        let rest = fd >= 0 ? readLines() : []
-        if fd >= 0 { _ = Glibc.close(fd); fd = -1 }
+        let rest = fd != nil ? readLines() : []
+        if let fd { Posix.close(fd) }
+        fd = nil
         open()
         return rest
     }
@@ -327,12 +320,7 @@ struct LineWriter {
     func write(_ lines: [String]) {
         guard !lines.isEmpty else { return }
         let bytes = Array((lines.joined(separator: "\n") + "\n").utf8)
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(1, buffer.baseAddress! + offset, buffer.count - offset)
-                if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { Glibc.exit(0) }
-            }
-        }
+        // The reader went away (`cidp logs -f | head`): done.
+        if Posix.writeFully(.standardOutput, bytes).error != nil { Glibc.exit(0) }
     }
 }

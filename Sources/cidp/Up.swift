@@ -38,7 +38,7 @@ struct Up: ParsableCommand {
         }
         // Then, before anything can start a thread: every thread must inherit the blocked mask,
         // or a SIGTERM could land on one and kill the root without an orderly shutdown.
-        let signalFD: Int32
+        let signalFD: FileDescriptor
         do {
             signalFD = try SupervisorRuntime.takeOverSignals()
         } catch {
@@ -194,7 +194,7 @@ extension Up {
                   options.isAddressExplicit else { continue }
             do {
                 let (fd, _) = try Posix.listenTCP(host: options.host, port: options.port)
-                close(fd)
+                Posix.close(fd)
             } catch {
                 throw CLIExit.usage("policy '\(policy)': workers.\(spec.name).listen \"\(options.host):\(options.port)\": "
                     + "cannot listen there: \(error)")

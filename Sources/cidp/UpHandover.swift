@@ -1,4 +1,5 @@
 import ArgumentParser
+import Posix
 import Supervisor
 import TreeMetrics
 import Wire
@@ -16,8 +17,13 @@ struct UpHandover {
     var simulatorPort: UInt16? { host["simulator_port"].flatMap(UInt16.init) }
     var started: Duration? { host["started_ns"].flatMap(Int64.init).map { .nanoseconds($0) } }
 
+    /// A descriptor the state names under `key`.
+    private func descriptor(_ key: String) -> FileDescriptor? {
+        host[key].flatMap(Int32.init).map(FileDescriptor.init(rawValue:))
+    }
+
     var metrics: MetricsListener.Opened {
-        guard let fd = host["metrics_fd"].flatMap(Int32.init), let hostName = host["metrics_host"],
+        guard let fd = descriptor("metrics_fd"), let hostName = host["metrics_host"],
               let port = host["metrics_port"].flatMap(UInt16.init) else {
             if let why = host["metrics_not_served"] { return .defaultTaken(why: why) }
             return .off
@@ -27,9 +33,9 @@ struct UpHandover {
 
     func start(runDirectory: RunDirectory, database: String?) -> UpStart {
         let runLock = RunDirectory.Lock.adopt(path: runDirectory.lockPath,
-                                              descriptor: host["run_lock_fd"].flatMap(Int32.init) ?? -1)
+                                              descriptor: descriptor("run_lock_fd") ?? FileDescriptor(rawValue: -1))
         let warehouseLock = database.flatMap { database in
-            host["warehouse_lock_fd"].flatMap(Int32.init).map { WarehouseLock(adopting: $0, database: database) }
+            descriptor("warehouse_lock_fd").map { WarehouseLock(adopting: $0, database: database) }
         }
         var before: Checkpoint?
         if let batch = host["before_batch"].flatMap(UInt64.init) {
@@ -42,7 +48,7 @@ struct UpHandover {
 
     /// The state and descriptors to carry, as the root is about to re-execute.
     static func carry(runID: String, simulatorPort: UInt16, started: Duration, metrics: MetricsListener.Opened,
-                      start: UpStart, workerExecutable: String) -> (state: [String: String], descriptors: [Int32]) {
+                      start: UpStart, workerExecutable: String) -> (state: [String: String], descriptors: [FileDescriptor]) {
         var state = ["run_id": runID, "simulator_port": "\(simulatorPort)", "worker_executable": workerExecutable,
                      "started_ns": "\(started.components.seconds * 1_000_000_000 + started.components.attoseconds / 1_000_000_000)",
                      "run_lock_fd": "\(start.runLock.descriptor)"]

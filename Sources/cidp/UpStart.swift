@@ -1,3 +1,4 @@
+import Posix
 import Supervisor
 import Workers
 #if canImport(Glibc)
@@ -85,7 +86,7 @@ struct WarehouseLock {
     let database: String
 
     /// The lock a re-executed root still holds on `descriptor`.
-    init(adopting descriptor: Int32, database: String) {
+    init(adopting descriptor: FileDescriptor, database: String) {
         self.database = database
         file = LockFile.adopt(path: Self.path(of: database), descriptor: descriptor)
     }

@@ -1,13 +1,13 @@
 import ArgumentParser
 import OperatorText
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Writes one line to stderr in a single write.
 func printError(_ text: String) {
-    let bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    Posix.writeFully(.standardError, Array((text.hasSuffix("\n") ? text : text + "\n").utf8))
 }
 
 // Parse errors exit 2 (usage), not ArgumentParser's 64, per the command-line contract.

@@ -27,7 +27,7 @@ final class PseudoTerminal {
 
     /// As a terminal emulator does when its window changes size.
     func resize(columns: Int32, rows: Int32) {
-        try? Posix.setTerminalSize(master, columns: Int(columns), rows: Int(rows))
+        try? Posix.setTerminalSize(FileDescriptor(rawValue: master), columns: Int(columns), rows: Int(rows))
     }
 
     /// Reads what is there without blocking (the program blocks once the terminal's buffer is full).

@@ -23,7 +23,7 @@ struct ControlSocketLimitTests {
 
     /// A client socket connected to `path` (non-blocking); retried while the backlog is full.
     static func connect(_ path: String) throws -> Int32 {
-        let fd = try Posix.unixStreamSocket(nonblocking: true)
+        let fd = try Posix.unixStreamSocket(nonblocking: true).rawValue
         var connected = false
         _ = poll(timeout: .seconds(10)) {
             connected = cshims_unix_connect(fd, path) == 0 || errno == EISCONN

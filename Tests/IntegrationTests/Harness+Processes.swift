@@ -84,7 +84,7 @@ func permissionBits(_ path: String) -> mode_t? {
 /// Sends raw bytes to a Unix stream socket, then reads until the peer closes the connection,
 /// a full line arrives, or `timeout` passes. Returns what was read.
 func exchangeRaw(socketPath: String, _ bytes: [UInt8], timeout: Duration = .seconds(10)) throws -> String {
-    let fd = try Posix.unixStreamSocket(nonblocking: true)
+    let fd = try Posix.unixStreamSocket(nonblocking: true).rawValue
     defer { close(fd) }
     var connected = cshims_unix_connect(fd, socketPath) == 0
     if !connected && (errno == EINPROGRESS || errno == EAGAIN) { connected = true }

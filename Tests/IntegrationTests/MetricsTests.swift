@@ -162,7 +162,7 @@ struct MetricsListenerTests {
 struct MetricsListenRefusalTests {
     @Test func aTakenAddressIsRefusedBeforeAnythingIsCreated() throws {
         let holder = try Posix.listenTCP(host: "127.0.0.1", port: 0)
-        defer { close(holder.fd) }
+        defer { Posix.close(holder.fd) }
         let sandbox = try Sandbox(policy: try MetricsTests.policy(listen: "127.0.0.1:\(holder.port)"))
         let run = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory,
                                     "--db", sandbox.path + "/db/dwh.sqlite"])
@@ -178,7 +178,7 @@ struct MetricsListenRefusalTests {
     @Test func withoutListenATakenDefaultPortIsAWarningNotARefusal() throws {
         // Hold 127.0.0.1:9464 if it is free; if another tree holds it, it is taken all the same.
         let held = try? Posix.listenTCP(host: "127.0.0.1", port: 9464)
-        defer { if let held { close(held.fd) } }
+        defer { if let held { Posix.close(held.fd) } }
         let sandbox = try Sandbox(policy: try EtlTests.defaultPolicy())
         let run = try sandbox.cidp(["up", "--policy", sandbox.policyPath, "--run-dir", sandbox.runDirectory,
                                     "--db", sandbox.path + "/dwh.sqlite", "--records", "1000"], timeout: .seconds(120))

@@ -156,7 +156,7 @@ struct PredictorServingTests {
 
     @Test func aTakenOrMalformedAddressIsRefusedAtStartWithOneLine() throws {
         let (fd, port) = try Posix.listenTCP(host: "127.0.0.1", port: 0)
-        defer { close(fd) }
+        defer { Posix.close(fd) }
         for (policy, expected) in [
             (Self.servingOnlyPolicy(port: port), "workers.predictor.listen \"127.0.0.1:\(port)\": cannot listen there"),
             (Self.servingOnlyPolicy(port: port).replacingOccurrences(of: "127.0.0.1:\(port)", with: "0.0.0.0:80"),
@@ -175,7 +175,7 @@ struct PredictorServingTests {
     @Test func aTakenDefaultAddressIsOneWarningAndTheTreeRuns() throws {
         // Held here, or (when this bind fails) by another tree on this machine: taken either way.
         let holder = try? Posix.listenTCP(host: "127.0.0.1", port: 9465)
-        defer { if let holder { close(holder.fd) } }
+        defer { if let holder { Posix.close(holder.fd) } }
         let policy = Self.servingOnlyPolicy(port: 9465).replacingOccurrences(of: "listen = \"127.0.0.1:9465\"", with: "")
         #expect(!policy.contains("9465"))
         let sandbox = try Sandbox(policy: policy)

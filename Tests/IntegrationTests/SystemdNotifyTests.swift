@@ -142,7 +142,7 @@ struct SystemdNotifyTests {
 /// a filesystem path, or `@name` in the abstract namespace.
 final class NotifyListener {
     let address: String
-    private let fd: Int32
+    private let fd: FileDescriptor
     /// Every datagram so far, with the time it was read.
     private(set) var received: [(text: String, at: ContinuousClock.Instant)] = []
 
@@ -150,13 +150,13 @@ final class NotifyListener {
         self.address = address
         fd = try Posix.unixDatagramSocket()
         do { try Posix.bindDatagramSocket(fd, to: address) } catch {
-            close(fd)
+            Posix.close(fd)
             throw error
         }
     }
 
     deinit {
-        close(fd)
+        Posix.close(fd)
         if address.hasPrefix("/") { unlink(address) }
     }
 

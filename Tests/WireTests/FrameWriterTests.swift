@@ -70,7 +70,7 @@ import Testing
 
     @Test func waitsOnANonblockingDescriptorInsteadOfWritingHalfAFrame() throws {
         let pair = try DescriptorPair.pipe()
-        _ = fcntl(pair.write, F_SETFL, fcntl(pair.write, F_GETFL) | O_NONBLOCK)
+        pair.makeWriteNonblocking()
         let payload = [UInt8](repeating: 0xA5, count: 300_000)
         let fd = pair.write
         let writerThread = TestThread {

@@ -1,10 +1,17 @@
 import Glibc
+import Posix
 import Testing
 
-/// Both ends of a pipe or socketpair, closed (if still open) at the end of the test.
+/// Both ends of a pipe or socketpair, closed (if still open) at the end of the test. Made with
+/// the C calls themselves, not the `Posix` layer: the framing is tested on what the kernel gives.
 final class DescriptorPair {
-    var read: Int32
-    var write: Int32
+    private var readEnd: Int32
+    private var writeEnd: Int32
+
+    /// The read end (of a socketpair, the first socket).
+    var read: FileDescriptor { FileDescriptor(rawValue: readEnd) }
+    /// The write end (of a socketpair, the second socket).
+    var write: FileDescriptor { FileDescriptor(rawValue: writeEnd) }
 
     /// A pipe: `read` is its read end.
     static func pipe() throws -> DescriptorPair {
@@ -21,33 +28,37 @@ final class DescriptorPair {
     }
 
     private init(read: Int32, write: Int32) {
-        self.read = read
-        self.write = write
+        readEnd = read
+        writeEnd = write
     }
 
     func closeWrite() {
-        close(write)
-        write = -1
+        close(writeEnd)
+        writeEnd = -1
     }
 
     func closeRead() {
-        close(read)
-        read = -1
+        close(readEnd)
+        readEnd = -1
     }
 
     func makeReadNonblocking() {
-        _ = fcntl(read, F_SETFL, fcntl(read, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
+    }
+
+    func makeWriteNonblocking() {
+        _ = fcntl(writeEnd, F_SETFL, fcntl(writeEnd, F_GETFL) | O_NONBLOCK)
     }
 
     /// Writes raw bytes, bypassing the framing.
     func writeRaw(_ bytes: [UInt8]) {
-        let written = bytes.withUnsafeBytes { Glibc.write(write, $0.baseAddress, $0.count) }
+        let written = bytes.withUnsafeBytes { Glibc.write(writeEnd, $0.baseAddress, $0.count) }
         precondition(written == bytes.count)
     }
 
     deinit {
-        if read >= 0 { close(read) }
-        if write >= 0 { close(write) }
+        if readEnd >= 0 { close(readEnd) }
+        if writeEnd >= 0 { close(writeEnd) }
     }
 }
 

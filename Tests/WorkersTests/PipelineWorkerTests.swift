@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Pipeline
+import Posix
 import Wire
 @testable import Workers
 #if canImport(Glibc)
@@ -45,7 +46,7 @@ import Glibc
         var fds: [Int32] = [-1, -1]
         #expect(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &fds) == 0)
         defer { close(fds[0]); close(fds[1]) }
-        var reader = try DataChannel(fd: fds[1], name: "extractor→transformer")
+        var reader = try DataChannel(fd: FileDescriptor(rawValue: fds[1]), name: "extractor→transformer")
         // The writer's side, by hand: a hello, a good batch, then the same batch with one byte flipped.
         let batch = RecordBatch(batchID: 1, cursor: "1000", records: [])
         let hello = Frame(kind: .hello, sequence: 0, payload: []).encoded()
@@ -70,7 +71,7 @@ import Glibc
         var fds: [Int32] = [-1, -1]
         #expect(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &fds) == 0)
         defer { close(fds[0]); close(fds[1]) }
-        var reader = try DataChannel(fd: fds[1], name: "transformer→loader")
+        var reader = try DataChannel(fd: FileDescriptor(rawValue: fds[1]), name: "transformer→loader")
         let frames = [Frame(kind: .hello, sequence: 0), Frame(kind: .ack, sequence: 1, payload: BatchAck(batchID: 1).encoded()),
                       Frame(kind: .hello, sequence: 0), Frame(kind: .ack, sequence: 1, payload: BatchAck(batchID: 2).encoded()),
                       Frame(kind: .ack, sequence: 3, payload: BatchAck(batchID: 3).encoded())]

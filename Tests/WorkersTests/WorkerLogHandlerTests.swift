@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Posix
 import Testing
 import Wire
 import Workers
@@ -80,7 +81,7 @@ private struct Timeout: Error, CustomStringConvertible {
         // A pipe stands in for stderr: redirecting the test process's own fd 2 would race the test runner.
         var fds: [Int32] = [0, 0]
         #expect(pipe(&fds) == 0)
-        let logger = Logger(label: "cidp.test") { [writeEnd = fds[1]] in WorkerLogHandler(label: $0, fd: writeEnd) }
+        let logger = Logger(label: "cidp.test") { [writeEnd = FileDescriptor(rawValue: fds[1])] in WorkerLogHandler(label: $0, fd: writeEnd) }
         logger.warning("to stderr", metadata: ["k": "v"])
         close(fds[1])
         var bytes: [UInt8] = []

@@ -24,7 +24,7 @@ import Foundation
 /// lock around every write, so a log line from another thread never lands inside a frame.
 public final class LiveTerminal: @unchecked Sendable {
     /// Where the view is drawn (standard output).
-    public let fd: Int32
+    public let fd: FileDescriptor
     /// Whether log lines (standard error) go to a terminal too: then the view is erased around them.
     private let logsShareTerminal: Bool
 
@@ -38,13 +38,13 @@ public final class LiveTerminal: @unchecked Sendable {
     /// A live terminal on standard output, or nil when standard output is not a terminal (a pipe,
     /// a file, journald) or `TERM` is `dumb` or unset.
     public static func onStandardOutput() -> LiveTerminal? {
-        guard isatty(1) == 1 else { return nil }
+        guard Posix.isTerminal(.standardOutput) else { return nil }
         let term = getenv("TERM").map { String(cString: $0) } ?? ""
         guard !term.isEmpty, term != "dumb" else { return nil }
-        return LiveTerminal(fd: 1, logsShareTerminal: isatty(2) == 1)
+        return LiveTerminal(fd: .standardOutput, logsShareTerminal: Posix.isTerminal(.standardError))
     }
 
-    init(fd: Int32, logsShareTerminal: Bool) {
+    init(fd: FileDescriptor, logsShareTerminal: Bool) {
         self.fd = fd
         self.logsShareTerminal = logsShareTerminal
     }
@@ -71,7 +71,7 @@ public final class LiveTerminal: @unchecked Sendable {
     }
 
     /// Writes `bytes` (one or more whole log lines) to `logFD` above the view.
-    public func printAbove(_ bytes: [UInt8], logFD: Int32) {
+    public func printAbove(_ bytes: [UInt8], logFD: FileDescriptor) {
         lock.lock()
         defer { lock.unlock() }
         guard logsShareTerminal, !isFinished, !drawn.isEmpty else {
@@ -130,7 +130,7 @@ public final class LiveTerminal: @unchecked Sendable {
         _ = Self.writeAll(fd, Array(text.utf8))
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        RotatingFile.writeAll(fd: fd, bytes).error == nil
+    static func writeAll(_ fd: FileDescriptor, _ bytes: [UInt8]) -> Bool {
+        Posix.writeFully(fd, bytes).error == nil
     }
 }

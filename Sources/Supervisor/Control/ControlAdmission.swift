@@ -1,3 +1,4 @@
+import Posix
 import Wire
 
 /// Who the control socket lets in: at most `cap` clients at once, each given `idleTimeout` from
@@ -11,7 +12,7 @@ struct ControlAdmission {
     let idleTimeout: Duration
     /// Open on `/dev/null` while unused; closed to accept a client past the descriptor limit, so it
     /// can be told why it is refused rather than left waiting, then opened again.
-    var spareFD: Int32 = -1
+    var spareFD: FileDescriptor?
 
     /// Why a client was sent away; the raw value names it in the log (`refused.busy=3`).
     enum Refusal: String {

@@ -29,7 +29,7 @@ public struct ControlClient: Sendable {
 
     private func sendOnce(_ request: ControlRequest, waitForExit: Bool) throws(SupervisorError) -> ControlReply {
         let path = runDirectory.socketPath
-        let fd: Int32
+        let fd: FileDescriptor
         do throws(Errno) { fd = try Posix.unixStreamSocket(nonblocking: false) } catch {
             throw SupervisorError(.controlSocket, path: path, error)
         }
@@ -40,22 +40,19 @@ public struct ControlClient: Sendable {
         let line = Array((request.line + "\n").utf8)
         // The server may answer and close before reading the request (it refuses a client of
         // another user at once): the write then fails with EPIPE, but the reply is there to read.
-        let written = line.withUnsafeBytes { bytes in Result { () throws(Errno) in try Posix.sendAll(fd, bytes) } }
+        var sendFailure: Errno?
+        do throws(Errno) { try Posix.sendAll(fd, line) } catch { sendFailure = error }
         var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
         var reply: ControlReply?
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count == -1 && errno == EINTR { continue }
-            if count <= 0 { break }
-            received += buffer[0..<count]
+        while let bytes = Posix.readSome(fd, capacity: 65536) {
+            received += bytes
             if reply == nil, let newline = received.firstIndex(of: UInt8(ascii: "\n")) {
                 reply = try Self.decode(Array(received[..<newline]), path: path)
                 if !waitForExit { break }
             }
         }
         if let reply { return reply }
-        if received.isEmpty, case .failure(let error) = written { throw SupervisorError(.notRunning, path: path, error) }
+        if received.isEmpty, let sendFailure { throw SupervisorError(.notRunning, path: path, sendFailure) }
         if received.isEmpty {
             throw SupervisorError(.protocolError, path: path, detail: "the supervisor closed the connection without a reply")
         }

@@ -30,8 +30,8 @@ struct ControlConnection {
     /// Creates the listening socket at `path`: mode 0600 from birth (umask around bind), a
     /// stale socket left by a dead supervisor removed first (the caller holds the run lock).
     /// - Throws: `SupervisorError.controlSocket`.
-    static func listen(at path: String) throws(SupervisorError) -> Int32 {
-        let fd: Int32
+    static func listen(at path: String) throws(SupervisorError) -> FileDescriptor {
+        let fd: FileDescriptor
         do throws(Errno) { fd = try Posix.unixStreamSocket(nonblocking: true) } catch {
             throw SupervisorError(.controlSocket, path: path, error)
         }
@@ -50,18 +50,16 @@ struct ControlConnection {
 
     /// Whether a peer may use the socket: the same user as the supervisor, or root.
     /// C: `getsockopt(SO_PEERCRED)`.
-    static func peerIsAllowed(_ fd: Int32) -> (allowed: Bool, uid: uid_t, pid: pid_t) {
+    static func peerIsAllowed(_ fd: FileDescriptor) -> (allowed: Bool, uid: uid_t, pid: pid_t) {
         guard let (uid, pid) = try? Posix.peerCredentials(fd) else { return (false, uid_t.max, 0) }
         return (uid == geteuid() || uid == 0, uid, pid)
     }
 
     /// Writes a whole reply, blocking up to a second so a stalled client cannot hold the loop.
-    static func reply(_ fd: Int32, _ reply: ControlReply) {
+    static func reply(_ fd: FileDescriptor, _ reply: ControlReply) {
         try? Posix.setBlocking(fd, true)
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let bytes = reply.encodedLine()
-        _ = bytes.withUnsafeBytes { buffer in Result { () throws(Errno) in try Posix.writeAll(fd, buffer) } }
+        Posix.setTimeouts(fd, send: .seconds(1))
+        Posix.writeFully(fd, reply.encodedLine())
         try? Posix.setBlocking(fd, false)
     }
 }

@@ -22,8 +22,8 @@ public struct RunDirectory: Sendable {
         public func announce() { file.announce("\(getpid())\n") }
 
         /// The descriptor holding the lock, and the lock taken over after a re-exec of the root.
-        public var descriptor: Int32 { file.descriptor }
-        public static func adopt(path: String, descriptor: Int32) -> Lock {
+        public var descriptor: FileDescriptor { file.descriptor }
+        public static func adopt(path: String, descriptor: FileDescriptor) -> Lock {
             Lock(file: .adopt(path: path, descriptor: descriptor))
         }
     }

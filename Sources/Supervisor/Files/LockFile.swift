@@ -12,9 +12,9 @@ import Posix
 /// never followed, truncated or written (an attack on root in a shared directory).
 public final class LockFile: @unchecked Sendable {
     public let path: String
-    private let fd: Int32
+    private let fd: FileDescriptor
 
-    private init(path: String, fd: Int32) {
+    private init(path: String, fd: FileDescriptor) {
         self.path = path
         self.fd = fd
     }
@@ -22,11 +22,11 @@ public final class LockFile: @unchecked Sendable {
     deinit { Posix.close(fd) }
 
     /// The open descriptor holding the lock: kept open across a re-exec of the root.
-    public var descriptor: Int32 { fd }
+    public var descriptor: FileDescriptor { fd }
 
     /// Takes over a lock this process already holds on `fd` (handed over across `execve`: an
     /// `flock` lock belongs to the open file, which the exec kept).
-    public static func adopt(path: String, descriptor: Int32) -> LockFile {
+    public static func adopt(path: String, descriptor: FileDescriptor) -> LockFile {
         Posix.setCloseOnExec(descriptor, true)
         return LockFile(path: path, fd: descriptor)
     }
@@ -61,8 +61,7 @@ public final class LockFile: @unchecked Sendable {
             var createdNow = created
             let lock = try acquireOnce(path, created: &createdNow)
             var atPath = stat()
-            var held = stat()
-            if lstat(path, &atPath) == 0, fstat(lock.fd, &held) == 0, atPath.st_dev == held.st_dev, atPath.st_ino == held.st_ino {
+            if lstat(path, &atPath) == 0, let held = try? Posix.status(of: lock.fd), atPath.st_dev == held.st_dev, atPath.st_ino == held.st_ino {
                 created = createdNow
                 return lock
             }
@@ -71,20 +70,20 @@ public final class LockFile: @unchecked Sendable {
     }
 
     private static func acquireOnce(_ path: String, created: inout CreatedPaths) throws(Failure) -> LockFile {
-        var fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        if fd >= 0 {
+        let fd: FileDescriptor
+        do throws(Errno) {
+            fd = try Posix.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o600)
             created.record(path)
-        } else {
-            guard errno == EEXIST else { throw .io(Errno.current) }
-            fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
-            guard fd >= 0 else {
-                if errno == ELOOP { throw .unsafe("'\(path)' is a symbolic link; a lock file is never followed") }
-                throw .io(Errno.current)
+        } catch where error.rawValue == EEXIST {
+            do throws(Errno) { fd = try Posix.open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC) } catch {
+                if error.rawValue == ELOOP { throw .unsafe("'\(path)' is a symbolic link; a lock file is never followed") }
+                throw .io(error)
             }
+        } catch {
+            throw .io(error)
         }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
-            let error = Errno.current
+        let status: stat
+        do throws(Errno) { status = try Posix.status(of: fd) } catch {
             Posix.close(fd)
             throw .io(error)
         }
@@ -96,8 +95,7 @@ public final class LockFile: @unchecked Sendable {
             Posix.close(fd)
             throw .unsafe("'\(path)' belongs to uid \(status.st_uid), not to this user (uid \(geteuid()))")
         }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let error = Errno.current
+        do throws(Errno) { try Posix.lockExclusively(fd, wait: false) } catch {
             let holder = Self.contents(of: fd)
             Posix.close(fd)
             if error.rawValue == EWOULDBLOCK { throw .held(holder: holder) }
@@ -110,14 +108,14 @@ public final class LockFile: @unchecked Sendable {
     /// C: `ftruncate`, `pwrite`.
     public func announce(_ text: String) {
         let bytes = Array(text.utf8)
-        _ = ftruncate(fd, 0)
-        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        try? Posix.truncate(fd, to: 0)
+        _ = bytes.withUnsafeBytes { pwrite(fd.rawValue, $0.baseAddress, $0.count, 0) }
     }
 
     /// What the holder wrote, trimmed, newlines as "; ", at most 512 bytes, control characters as spaces.
-    private static func contents(of fd: Int32) -> String {
+    private static func contents(of fd: FileDescriptor) -> String {
         var buffer = [UInt8](repeating: 0, count: 512)
-        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 512, 0) }
+        let count = buffer.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress, 512, 0) }
         guard count > 0 else { return "" }
         let lines = String(decoding: buffer[0..<count], as: UTF8.self).split(whereSeparator: \.isNewline)
         let text = lines.map { line in

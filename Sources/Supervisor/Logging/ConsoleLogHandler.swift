@@ -1,5 +1,6 @@
 import LogFormat
 import Logging
+import Posix
 import OperatorText
 
 /// A swift-log handler printing readable lines on stderr:
@@ -46,9 +47,9 @@ public struct ConsoleLogHandler: LogHandler {
                                       metadata: LogMetadataRendering.flattened(merged)).utf8)
         bytes.append(UInt8(ascii: "\n"))
         if let terminal {
-            terminal.printAbove(bytes, logFD: 2)
+            terminal.printAbove(bytes, logFD: .standardError)
         } else {
-            _ = RotatingFile.writeAll(fd: 2, bytes)
+            Posix.writeFully(.standardError, bytes)
         }
     }
 

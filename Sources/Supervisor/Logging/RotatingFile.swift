@@ -18,7 +18,7 @@ public final class RotatingFile: @unchecked Sendable {
 
     private let lock = NSLock()
     // Guarded by `lock`.
-    private var fd: Int32 = -1
+    private var fd: FileDescriptor?
     private var size = 0
     private var isClosed = false
     private var hasReportedFailure = false
@@ -47,7 +47,7 @@ public final class RotatingFile: @unchecked Sendable {
     }
 
     deinit {
-        if fd >= 0 { _ = Glibc.close(fd) }
+        if let fd { Posix.close(fd) }
     }
 
     /// Appends `line` and a newline with one `write` where possible (partial writes and `EINTR` are
@@ -59,16 +59,16 @@ public final class RotatingFile: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard !isClosed else { return }
-        if fd < 0 {
+        if fd == nil {
             // An earlier rotation or write failed; try again so logging resumes once the cause is fixed.
             guard reopen() else { return }
         }
         if size > 0 && size + bytes.count > maxBytes {
             rotate()
-            guard fd >= 0 else { return }
         }
-        let written = Self.writeAll(fd: fd, bytes)
-        size += written.count
+        guard let fd else { return }
+        let written = Posix.writeFully(fd, bytes)
+        size += written.written
         if let failure = written.error {
             report("Cannot write log file '\(path)'", errno: failure)
         }
@@ -79,8 +79,8 @@ public final class RotatingFile: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         isClosed = true
-        if fd >= 0 { _ = Glibc.close(fd) }
-        fd = -1
+        if let fd { Posix.close(fd) }
+        fd = nil
     }
 
     // MARK: - Rotation (caller holds the lock)
@@ -89,8 +89,8 @@ public final class RotatingFile: @unchecked Sendable {
     /// its target, so the oldest is dropped without a separate unlink; with `keep == 0` the live
     /// file is simply removed.
     private func rotate() {
-        _ = Glibc.close(fd)
-        fd = -1
+        if let fd { Posix.close(fd) }
+        fd = nil
         if keep == 0 {
             if unlink(path) != 0 && errno != ENOENT { report("Cannot remove log file '\(path)'", errno: .current) }
         } else {
@@ -126,13 +126,13 @@ public final class RotatingFile: @unchecked Sendable {
         guard !hasReportedFailure else { return }
         hasReportedFailure = true
         let message = "cidp: \(what): \(code); further log file errors are not reported\n"
-        _ = Self.writeAll(fd: 2, Array(message.utf8))
+        Posix.writeFully(.standardError, Array(message.utf8))
     }
 
     // MARK: - System calls
 
     private struct Opened {
-        var fd: Int32
+        var fd: FileDescriptor
         var size: Int
     }
 
@@ -141,18 +141,16 @@ public final class RotatingFile: @unchecked Sendable {
     }
 
     private static func open(_ path: String) -> Result<Opened, OpenFailure> {
-        var fd: Int32
-        repeat {
-            fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-        } while fd < 0 && errno == EINTR
-        guard fd >= 0 else { return .failure(OpenFailure(errno: .current)) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
-            let code = Errno.current
-            _ = Glibc.close(fd)
-            return .failure(OpenFailure(errno: code))
+        let fd: FileDescriptor
+        do throws(Errno) { fd = try Posix.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode: 0o640) } catch {
+            return .failure(OpenFailure(errno: error))
         }
-        return .success(Opened(fd: fd, size: Int(status.st_size)))
+        do throws(Errno) {
+            return .success(Opened(fd: fd, size: Int(try Posix.status(of: fd).st_size)))
+        } catch {
+            Posix.close(fd)
+            return .failure(OpenFailure(errno: error))
+        }
     }
 
     /// `mkdir -p` with mode 0750; an existing directory is fine.
@@ -171,26 +169,6 @@ public final class RotatingFile: @unchecked Sendable {
         }
         guard status.st_mode & S_IFMT == S_IFDIR else {
             throw LoggingError(code: .cannotCreateDirectory, subject: directory, errno: Errno(rawValue: ENOTDIR))
-        }
-    }
-
-    /// Writes every byte, retrying `EINTR` and continuing after partial writes.
-    /// Returns how many bytes went out and the error that stopped it, if any.
-    static func writeAll(fd: Int32, _ bytes: [UInt8]) -> (count: Int, error: Errno?) {
-        bytes.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress else { return (0, nil) }
-            var offset = 0
-            while offset < buffer.count {
-                let result = Glibc.write(fd, base + offset, buffer.count - offset)
-                if result > 0 {
-                    offset += result
-                } else if result < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return (offset, result < 0 ? .current : Errno(rawValue: EIO))
-                }
-            }
-            return (offset, nil)
         }
     }
 }

@@ -14,9 +14,9 @@ import Wire
 struct DataChannels: Codable {
     struct Channel: Codable {
         /// The writer's end: the upstream worker's `WireLayout.outputFD`.
-        let upstreamEnd: Int32
+        let upstreamEnd: FileDescriptor
         /// The reader's end: the downstream worker's `WireLayout.inputFD`.
-        let downstreamEnd: Int32
+        let downstreamEnd: FileDescriptor
         let producer: String
         let consumer: String
     }
@@ -34,11 +34,11 @@ struct DataChannels: Codable {
     init(root: NodeSpec) throws(SupervisorError) {
         for spec in root.workers {
             guard let producer = spec.input else { continue }
-            let fds: (Int32, Int32)
+            let fds: (FileDescriptor, FileDescriptor)
             do throws(Errno) { fds = try Posix.seqpacketPair() } catch {
                 throw SupervisorError(.spawnFailed, path: "\(producer)→\(spec.name)", detail: "data channel", error)
             }
-            for fd in [fds.0, fds.1] { Self.enlargeBuffers(fd) }
+            for fd in [fds.0, fds.1] { Posix.enlargeSocketBuffers(fd, to: Self.bufferBytes) }
             let channel = Channel(upstreamEnd: fds.0, downstreamEnd: fds.1, producer: producer, consumer: spec.name)
             byConsumer[spec.name] = channel
             byProducer[producer] = channel
@@ -46,8 +46,8 @@ struct DataChannels: Codable {
     }
 
     /// The descriptors a worker is given: its input at `inputFD`, its output at `outputFD`.
-    func descriptors(for spec: ChildSpec) -> [(source: Int32, target: Int32)] {
-        var result: [(Int32, Int32)] = []
+    func descriptors(for spec: ChildSpec) -> [(source: FileDescriptor, target: FileDescriptor)] {
+        var result: [(FileDescriptor, FileDescriptor)] = []
         if let channel = byConsumer[spec.name] { result.append((channel.downstreamEnd, WireLayout.inputFD)) }
         if let channel = byProducer[spec.name] { result.append((channel.upstreamEnd, WireLayout.outputFD)) }
         return result
@@ -77,25 +77,12 @@ struct DataChannels: Codable {
     }
 
     /// Both ends of every channel: what a re-executed root keeps open (`RootHandover`).
-    var allDescriptors: [Int32] { byConsumer.values.flatMap { [$0.upstreamEnd, $0.downstreamEnd] } }
+    var allDescriptors: [FileDescriptor] { byConsumer.values.flatMap { [$0.upstreamEnd, $0.downstreamEnd] } }
 
     func closeAll() {
         for channel in byConsumer.values {
             Posix.close(channel.upstreamEnd)
             Posix.close(channel.downstreamEnd)
-        }
-    }
-
-    /// Asks for `bufferBytes` each way: SO_SNDBUFFORCE/SO_RCVBUFFORCE when privileged, else the
-    /// plain options (capped by the system's `wmem_max`/`rmem_max`).
-    private static func enlargeBuffers(_ fd: Int32) {
-        var size = bufferBytes
-        let length = socklen_t(MemoryLayout<Int32>.size)
-        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, length) != 0 {
-            _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, length)
-        }
-        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 {
-            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, length)
         }
     }
 }

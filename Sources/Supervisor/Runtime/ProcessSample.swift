@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// A worker's resident memory and CPU time, read by the root from `/proc/PID/stat` and
 /// `/proc/PID/statm` (no call into the worker, no signal: a hung worker reads the same).
@@ -35,12 +36,9 @@ public struct ProcessSample: Sendable, Equatable {
     }
 
     private static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { Glibc.close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { return nil }
-        return String(decoding: buffer[..<count], as: UTF8.self)
+        guard let fd = try? Posix.open(path, O_RDONLY | O_CLOEXEC) else { return nil }
+        defer { Posix.close(fd) }
+        guard let bytes = Posix.readSome(fd, capacity: 1024) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

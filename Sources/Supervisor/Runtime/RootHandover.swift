@@ -26,20 +26,20 @@ public struct RootHandover: Codable, Sendable {
     public static var formatLine: String { "cidp-root-handover \(currentFormat)" }
 
     struct Control: Codable, Sendable {
-        var fd: Int32
+        var fd: FileDescriptor
         var element: ElementID
         var pid: Int32
     }
 
     struct Output: Codable, Sendable {
-        var fd: Int32
+        var fd: FileDescriptor
         var element: ElementID
         var pid: Int32
         var stream: String
     }
 
     struct Client: Codable, Sendable {
-        var fd: Int32
+        var fd: FileDescriptor
         var acceptedAt: Duration
         var received: [UInt8]
         /// nil: still sending its request; else the ticket it waits for, or -1 for a `stop` waiter.
@@ -48,7 +48,7 @@ public struct RootHandover: Codable, Sendable {
 
     public var format: Int
     var tree: SupervisorTree
-    var listenFD: Int32
+    var listenFD: FileDescriptor
     var controls: [Control]
     var outputs: [Output]
     var clients: [Client]
@@ -59,33 +59,23 @@ public struct RootHandover: Codable, Sendable {
     var nextTicket: Int
     var figures: RuntimeFigures
     /// The client that asked for the re-exec: answered by the new root once it runs.
-    var requester: Int32?
+    var requester: FileDescriptor?
     /// The build the old root ran, for the answer and the log.
     public var previousBuild: String
     /// What `cidp up` carries for itself (run id, ports, lock descriptors…), opaque here.
     public var host: [String: String]
 
     /// Writes the handover to a new memory file. - Returns: its descriptor (not close-on-exec).
-    func write() throws(Errno) -> Int32 {
+    func write() throws(Errno) -> FileDescriptor {
         let encoder = JSONEncoder()
         let data: Data
         do { data = try encoder.encode(self) } catch { throw Errno(rawValue: EINVAL) }
         let fd = try Posix.memoryFile(named: "cidp-root-handover")
-        let failure: Errno? = data.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let count = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if count >= 0 { offset += count; continue }
-                if errno == EINTR { continue }
-                return Errno.current
-            }
-            return nil
-        }
-        if let failure {
+        if let failure = data.withUnsafeBytes({ Posix.writeFully(fd, $0).error }) {
             Posix.close(fd)
             throw failure
         }
-        _ = lseek(fd, 0, SEEK_SET)
+        _ = lseek(fd.rawValue, 0, SEEK_SET)
         return fd
     }
 
@@ -96,15 +86,17 @@ public struct RootHandover: Codable, Sendable {
     public static func received() throws(Problem) -> RootHandover? {
         guard let text = getenv(variable).map({ String(cString: $0) }) else { return nil }
         unsetenv(variable)
-        guard let fd = Int32(text), fd > 2 else { throw Problem(description: "\(variable)=\(text): not a descriptor") }
+        guard let number = Int32(text), number > 2 else { throw Problem(description: "\(variable)=\(text): not a descriptor") }
+        let fd = FileDescriptor(rawValue: number)
         defer { Posix.close(fd) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw Problem(description: "\(variable): cannot read descriptor \(fd): \(Errno.current)") }
-            if count == 0 { break }
+            let count: Int?
+            do { count = try buffer.withUnsafeMutableBytes { try Posix.readAvailable(fd, into: $0) } } catch {
+                throw Problem(description: "\(variable): cannot read descriptor \(fd): \(error)")
+            }
+            guard let count else { break }
             bytes += buffer[0..<count]
         }
         let handover: RootHandover
@@ -118,7 +110,7 @@ public struct RootHandover: Codable, Sendable {
     }
 
     /// Every descriptor the new root needs open.
-    var descriptors: [Int32] {
+    var descriptors: [FileDescriptor] {
         var fds = [listenFD] + controls.map(\.fd) + outputs.map(\.fd) + clients.map(\.fd)
         if let channels { fds += channels.allDescriptors }
         return fds
@@ -126,14 +118,5 @@ public struct RootHandover: Codable, Sendable {
 
     public struct Problem: Error, Sendable, CustomStringConvertible {
         public var description: String
-    }
-}
-
-extension Posix {
-    /// Sets or clears `FD_CLOEXEC`. C: `fcntl(F_GETFD/F_SETFD)`.
-    static func setCloseOnExec(_ fd: Int32, _ on: Bool) {
-        let flags = fcntl(fd, F_GETFD)
-        guard flags >= 0 else { return }
-        _ = fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC)
     }
 }

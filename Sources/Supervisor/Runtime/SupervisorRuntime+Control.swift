@@ -12,9 +12,9 @@ extension SupervisorRuntime {
 
     func acceptClients() {
         for _ in 0..<Self.acceptsPerTurn {
-            let fd: Int32
+            let fd: FileDescriptor
             do throws(Errno) {
-                guard let accepted = try Posix.accept(listenFD) else { return }
+                guard let listenFD, let accepted = try Posix.accept(listenFD) else { return }
                 fd = accepted
             } catch {
                 if error.rawValue == EMFILE || error.rawValue == ENFILE { refuseWithSpareDescriptor() }
@@ -43,17 +43,17 @@ extension SupervisorRuntime {
     /// spare descriptor is given up for one accept, so the client waiting in the backlog is told
     /// why it is refused instead of waiting, and the loop is not woken again and again for it.
     private func refuseWithSpareDescriptor() {
-        guard admission.spareFD >= 0 else { return }
-        Posix.close(admission.spareFD)
+        guard let spare = admission.spareFD, let listenFD else { return }
+        Posix.close(spare)
         if let fd = try? Posix.accept(listenFD) {
             refuse(fd, .outOfDescriptors, ControlReply(ok: false, error: "the supervisor is out of descriptors "
                 + "(RLIMIT_NOFILE); try again shortly"))
         }
-        admission.spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        admission.spareFD = try? Posix.open("/dev/null", O_RDONLY | O_CLOEXEC)
     }
 
     /// Answers a client that is not let in, closes it, and counts it for the log.
-    private func refuse(_ fd: Int32, _ refusal: ControlAdmission.Refusal, _ reply: ControlReply) {
+    private func refuse(_ fd: FileDescriptor, _ refusal: ControlAdmission.Refusal, _ reply: ControlReply) {
         ControlConnection.reply(fd, reply)
         Posix.close(fd)
         logRefusal(refusal)
@@ -99,7 +99,7 @@ extension SupervisorRuntime {
     /// as needed. Call once everything but the workers is open.
     /// - Throws: `SupervisorError` when even the reserve and one client exceed the hard limit.
     func reserveDescriptors() throws(SupervisorError) {
-        admission.spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        admission.spareFD = try? Posix.open("/dev/null", O_RDONLY | O_CLOEXEC)
         let limit: (soft: UInt64, hard: UInt64)
         let open: Int
         do throws(Errno) {
@@ -136,7 +136,7 @@ extension SupervisorRuntime {
         }
     }
 
-    func readClient(fd: Int32) {
+    func readClient(fd: FileDescriptor) {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let result = buffer.withUnsafeMutableBytes { bytes in
@@ -160,7 +160,7 @@ extension SupervisorRuntime {
         }
     }
 
-    private func handle(line: String, from fd: Int32) {
+    private func handle(line: String, from fd: FileDescriptor) {
         guard let request = ControlRequest(line: line) else {
             finish(fd, ControlReply(ok: false, error: "unknown request '\(line.prefix(80))'; expected status, restart NAME, "
                 + "resume [NODE], stop [NAME], start NAME, reload [--dry-run], upgrade NAME [PATH] or upgrade --root [PATH]"))
@@ -197,7 +197,7 @@ extension SupervisorRuntime {
     /// `cidp reload [--dry-run]` (from a client, `fd`) or SIGHUP (nil): re-reads the policy through
     /// `policySource`, refuses it whole with one line when it is invalid, else computes the plan,
     /// logs it and — unless a dry run — applies it; the client's answer comes once it is done.
-    func reload(dryRun: Bool, from fd: Int32?) {
+    func reload(dryRun: Bool, from fd: FileDescriptor?) {
         let refuse = { (error: String) in
             self.logger.error("Policy reload refused; the running tree is unchanged", metadata: ["reason": "\(error)"])
             if let fd { self.finish(fd, ControlReply(ok: false, error: error, code: ExitCode.usage)) }
@@ -228,7 +228,7 @@ extension SupervisorRuntime {
 
     /// Hands a request on a named child to the tree; an unknown name is refused here, in the
     /// tree's words.
-    private func route(_ name: String, from fd: Int32, verb: String, nodeOrWorker: Bool = false,
+    private func route(_ name: String, from fd: FileDescriptor, verb: String, nodeOrWorker: Bool = false,
                        _ request: (ElementID) -> OperatorRequest) {
         guard let id = tree.elementID(named: name) else {
             let known = nodeOrWorker
@@ -243,7 +243,7 @@ extension SupervisorRuntime {
     }
 
     /// The tree answers when the request is done (`answer(_:_:)`), at once when refused.
-    private func routeRequest(_ request: OperatorRequest, from fd: Int32, described: String) {
+    private func routeRequest(_ request: OperatorRequest, from fd: FileDescriptor, described: String) {
         nextTicket += 1
         let ticket = nextTicket
         clients[fd]?.waiting = .answer(ticket: ticket)
@@ -262,7 +262,7 @@ extension SupervisorRuntime {
         }
     }
 
-    func finish(_ fd: Int32, _ reply: ControlReply) {
+    func finish(_ fd: FileDescriptor, _ reply: ControlReply) {
         ControlConnection.reply(fd, reply)
         unregister(fd)
     }

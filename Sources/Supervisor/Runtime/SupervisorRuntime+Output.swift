@@ -8,7 +8,7 @@ extension SupervisorRuntime {
     /// Forwards what a worker wrote, at most `maxChunks` × 64 KiB per call (one by default): epoll is
     /// level-triggered, so a worker that writes without pause is read again on the next turn
     /// of the loop instead of starving every other event.
-    func readOutput(fd: Int32, maxChunks: Int = 1) {
+    func readOutput(fd: FileDescriptor, maxChunks: Int = 1) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         for _ in 0..<maxChunks {
             let result = buffer.withUnsafeMutableBytes { bytes in
@@ -29,7 +29,7 @@ extension SupervisorRuntime {
     }
 
     /// Keeps the last lines of the process writing to `fd`, and its last error line.
-    private func remember(_ lines: [String], from fd: Int32) {
+    private func remember(_ lines: [String], from fd: FileDescriptor) {
         guard !lines.isEmpty, case .output(_, let pid)? = sources[fd] else { return }
         if let error = forwarders[fd]?.lastError { lastErrors[pid] = error }
         var kept = recentOutput[pid] ?? []

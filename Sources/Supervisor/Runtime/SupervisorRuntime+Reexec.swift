@@ -22,7 +22,7 @@ import Wire
 extension SupervisorRuntime {
     /// Refuses (exit 2, nothing changed) or re-executes; on success this never returns, and the new
     /// root answers the client.
-    func upgradeRoot(executable: String?, from fd: Int32) {
+    func upgradeRoot(executable: String?, from fd: FileDescriptor) {
         let refuse = { (why: String) in
             self.logger.error("Root upgrade refused", metadata: ["reason": "\(why)"])
             self.finish(fd, ControlReply(ok: false, error: "cannot upgrade the root: \(why)", code: ExitCode.usage))
@@ -52,6 +52,7 @@ extension SupervisorRuntime {
         }
         drainEvents()
         guard !tree.isShuttingDown, outcome == nil else { return refuse("the tree began stopping") }
+        guard let listenFD else { return refuse("the control socket is not open") }
 
         let host = handoverHost?() ?? (state: [:], descriptors: [])
         var handover = RootHandover(
@@ -80,7 +81,7 @@ extension SupervisorRuntime {
                 break
             }
         }
-        let stateFD: Int32
+        let stateFD: FileDescriptor
         do throws(Errno) { stateFD = try handover.write() } catch {
             return refuse("cannot write the handover: \(error)")
         }
@@ -118,15 +119,15 @@ extension SupervisorRuntime {
         }
         // Our own spawn (not Foundation's Process, which keeps descriptors of its own open that
         // would then leak into the new image) and a pipe read with a deadline.
-        let pipe: (read: Int32, write: Int32)
+        let pipe: (read: FileDescriptor, write: FileDescriptor)
         let pid: Int32
         do throws(Errno) {
-            pipe = try Posix.pipe(nonblockingRead: true)
-            guard let null = Optional(open("/dev/null", O_RDWR | O_CLOEXEC)), null >= 0 else { throw Errno.current }
+            let null = try Posix.open("/dev/null", O_RDWR | O_CLOEXEC)
             defer { Posix.close(null) }
+            pipe = try Posix.pipe(nonblockingRead: true)
             do throws(Errno) {
                 pid = try Posix.spawn(argv: [path, RootHandover.formatQueryArgument], environment: ["LC_ALL=C"],
-                                      descriptors: [(null, 0), (pipe.write, 1), (null, 2)])
+                                      descriptors: [(null, .standardInput), (pipe.write, .standardOutput), (null, .standardError)])
             } catch {
                 Posix.close(pipe.read)
                 Posix.close(pipe.write)
@@ -143,13 +144,10 @@ extension SupervisorRuntime {
         reading: while text.count <= 4096 {
             let left = deadline - Posix.monotonicNow()
             guard left > .zero else { break }
-            var poller = pollfd(fd: pipe.read, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, Int32(max(1, left.milliseconds)))
-            if ready < 0 && errno == EINTR { continue }
-            guard ready > 0 else { break }
-            let count = buffer.withUnsafeMutableBytes { read(pipe.read, $0.baseAddress, $0.count) }
-            if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
-            guard count > 0 else { break reading }
+            guard Posix.waitReadable([pipe.read], timeout: max(.milliseconds(1), left)) else { continue }
+            let count: Int?
+            do { count = try buffer.withUnsafeMutableBytes { try Posix.readAvailable(pipe.read, into: $0) } } catch { break reading }
+            guard let count else { break reading }
             text += buffer[0..<count]
         }
         // Ours to reap, now: the loop's reaper never sees it.
@@ -191,7 +189,7 @@ extension SupervisorRuntime {
     func resumeAdopted(_ handover: RootHandover) {
         listenFD = handover.listenFD
         for descriptor in handover.descriptors { Posix.setCloseOnExec(descriptor, true) }
-        register(listenFD, as: .listener)
+        register(handover.listenFD, as: .listener)
         for control in handover.controls {
             register(control.fd, as: .control(control.element, pid: control.pid))
             controlReaders[control.fd] = FrameReader(fd: control.fd, channel: "\(tree.name(of: control.element)) control")

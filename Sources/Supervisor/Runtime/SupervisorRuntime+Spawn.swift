@@ -35,9 +35,10 @@ extension SupervisorRuntime {
             defer { childEnds.forEach(Posix.close) }
             let pid: Int32
             do throws(Errno) {
+                guard let devNullFD else { throw Errno(rawValue: EBADF) }
                 pid = try Posix.spawn(argv: commandLine(spec),
                                       environment: environment(for: spec, context: context, lastOutput: previousOutput),
-                                      descriptors: [(devNullFD, 0), (stdout.write, 1), (stderr.write, 2),
+                                      descriptors: [(devNullFD, .standardInput), (stdout.write, .standardOutput), (stderr.write, .standardError),
                                                     (childEnd, WireLayout.controlFD)]
                                         + (channels?.descriptors(for: spec) ?? []))
             } catch {

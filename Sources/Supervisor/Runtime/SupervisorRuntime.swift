@@ -38,13 +38,14 @@ public final class SupervisorRuntime {
 
     var tree: SupervisorTree
     var epoll: Posix.Epoll?
-    var signalFD: Int32 = -1
-    var listenFD: Int32 = -1
-    var devNullFD: Int32 = -1
-    var sources: [Int32: Source] = [:]
-    var controlReaders: [Int32: FrameReader] = [:]
-    var forwarders: [Int32: WorkerOutputForwarder] = [:]
-    var clients: [Int32: ControlConnection] = [:]
+    /// Set by `run`, before the loop starts.
+    var signalFD: FileDescriptor?
+    var listenFD: FileDescriptor?
+    var devNullFD: FileDescriptor?
+    var sources: [FileDescriptor: Source] = [:]
+    var controlReaders: [FileDescriptor: FrameReader] = [:]
+    var forwarders: [FileDescriptor: WorkerOutputForwarder] = [:]
+    var clients: [FileDescriptor: ControlConnection] = [:]
     /// The last ticket given to an operator request.
     var nextTicket = 0
     /// The control socket's cap and idle timeout, and the descriptors set aside (`reserveDescriptors`).
@@ -79,7 +80,7 @@ public final class SupervisorRuntime {
     public var snapshotPublisher: (@Sendable (TreeSnapshot) -> Void)?
     /// What `cidp up` carries across a re-exec of the root (`cidp upgrade --root`): its own state
     /// and the descriptors it holds (locks, the metrics listener), kept open across `execve`.
-    public var handoverHost: (() -> (state: [String: String], descriptors: [Int32]))?
+    public var handoverHost: (() -> (state: [String: String], descriptors: [FileDescriptor]))?
     /// Set by `adopt`: the tree was handed over by the previous image of this root.
     var adopted: RootHandover?
 
@@ -123,7 +124,7 @@ public final class SupervisorRuntime {
     /// Blocks the supervision signals in the calling thread and every thread created after it.
     /// Call first thing in `main`, before anything can start a thread. C: `pthread_sigmask`, `signalfd`.
     /// - Throws: `SupervisorError.signals`.
-    public static func takeOverSignals() throws(SupervisorError) -> Int32 {
+    public static func takeOverSignals() throws(SupervisorError) -> FileDescriptor {
         signal(SIGPIPE, SIG_IGN)
         do throws(Errno) { return try Posix.signalDescriptor(for: [SIGCHLD, SIGTERM, SIGINT, SIGHUP]) } catch {
             throw SupervisorError(.signals, path: "signalfd", error)
@@ -138,7 +139,7 @@ public final class SupervisorRuntime {
     ///     created; held until this returns.
     /// - Throws: `SupervisorError` when the control socket cannot be set up (nothing has been
     ///   started then).
-    public func run(signalFD: Int32, runLock: RunDirectory.Lock) throws(SupervisorError) -> Outcome {
+    public func run(signalFD: FileDescriptor, runLock: RunDirectory.Lock) throws(SupervisorError) -> Outcome {
         defer { withExtendedLifetime(runLock) {} }
         self.signalFD = signalFD
         do throws(Errno) { try Posix.becomeSubreaper() } catch {
@@ -147,7 +148,7 @@ public final class SupervisorRuntime {
         do throws(Errno) { epoll = try Posix.Epoll() } catch {
             throw SupervisorError(.signals, path: "epoll", error)
         }
-        devNullFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        devNullFD = try? Posix.open("/dev/null", O_RDONLY | O_CLOEXEC)
         if let adopted {
             // Re-executed (`cidp upgrade --root`): everything is open already and the tree runs.
             register(signalFD, as: .signals)
@@ -156,7 +157,8 @@ public final class SupervisorRuntime {
             consoleStartedAt = Posix.monotonicNow()
         } else {
             channels = try DataChannels(root: policy.root)
-            listenFD = try ControlConnection.listen(at: runDirectory.socketPath)
+            let listenFD = try ControlConnection.listen(at: runDirectory.socketPath)
+            self.listenFD = listenFD
             try reserveDescriptors()
             register(signalFD, as: .signals)
             register(listenFD, as: .listener)
@@ -190,7 +192,7 @@ public final class SupervisorRuntime {
             preconditionFailure("epoll_wait failed: \(error)")
         }
         for event in events {
-            let fd = Int32(truncatingIfNeeded: event.token)
+            let fd = FileDescriptor(rawValue: Int32(truncatingIfNeeded: event.token))
             guard let source = sources[fd] else { continue }
             dispatch(fd: fd, source: source)
         }
@@ -203,7 +205,7 @@ public final class SupervisorRuntime {
         tickConsole()
     }
 
-    private func dispatch(fd: Int32, source: Source) {
+    private func dispatch(fd: FileDescriptor, source: Source) {
         switch source {
         case .signals: readSignals()
         case .listener: acceptClients()
@@ -247,6 +249,7 @@ public final class SupervisorRuntime {
     // MARK: Signals
 
     private func readSignals() {
+        guard let signalFD else { return }
         var reap = false
         while let (signo, sender) = Posix.readSignal(signalFD) {
             switch signo {
@@ -274,7 +277,7 @@ public final class SupervisorRuntime {
 
     // MARK: Worker channels
 
-    func readControl(fd: Int32, worker id: ElementID, pid: Int32) {
+    func readControl(fd: FileDescriptor, worker id: ElementID, pid: Int32) {
         guard var reader = controlReaders[fd] else { return }
         let result: FrameReader.ReadResult
         do throws(WireError) {
@@ -332,14 +335,14 @@ public final class SupervisorRuntime {
 
     // MARK: Descriptors
 
-    func register(_ fd: Int32, as source: Source) {
+    func register(_ fd: FileDescriptor, as source: Source) {
         sources[fd] = source
-        do throws(Errno) { try epoll!.add(fd, token: UInt64(UInt32(bitPattern: fd))) } catch {
+        do throws(Errno) { try epoll!.add(fd, token: UInt64(UInt32(bitPattern: fd.rawValue))) } catch {
             preconditionFailure("epoll_ctl(ADD, \(fd)) failed: \(error)")
         }
     }
 
-    func unregister(_ fd: Int32) {
+    func unregister(_ fd: FileDescriptor) {
         guard sources.removeValue(forKey: fd) != nil else { return }
         epoll?.remove(fd)
         controlReaders[fd] = nil
@@ -357,8 +360,8 @@ public final class SupervisorRuntime {
         for fd in Array(sources.keys) where fd != signalFD && !stopWaiters.contains(fd) { unregister(fd) }
         unlink(runDirectory.socketPath)
         epoll?.close()
-        Posix.close(devNullFD)
-        if admission.spareFD >= 0 { Posix.close(admission.spareFD) }
+        if let devNullFD { Posix.close(devNullFD) }
+        if let spare = admission.spareFD { Posix.close(spare) }
         logger.notice("Supervisor stopped", metadata: ["exit.code": "\(outcome?.exitCode ?? 0)"])
     }
 }

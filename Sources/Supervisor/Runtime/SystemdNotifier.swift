@@ -26,7 +26,7 @@ final class SystemdNotifier {
     /// Whether the root gave up: its orderly stop is under way.
     var hasRootGivenUp = false
     private let logger: Logger
-    private var fd: Int32 = -1
+    private var fd: FileDescriptor?
     private var hasWarned = false
 
     /// - Parameters:
@@ -57,7 +57,7 @@ final class SystemdNotifier {
     }
 
     deinit {
-        if fd >= 0 { Posix.close(fd) }
+        if let fd { Posix.close(fd) }
     }
 
     var isEnabled: Bool { address != nil }
@@ -76,8 +76,10 @@ final class SystemdNotifier {
     private func send(_ message: String) {
         guard let address else { return }
         do throws(Errno) {
-            if fd < 0 { fd = try Posix.unixDatagramSocket() }
-            try Posix.sendDatagram(fd, Array(message.utf8), to: address)
+            let socket: FileDescriptor
+            if let fd { socket = fd } else { socket = try Posix.unixDatagramSocket() }
+            fd = socket
+            try Posix.sendDatagram(socket, Array(message.utf8), to: address)
         } catch {
             let metadata: Logger.Metadata = ["notify.socket": "\(address)", "message": "\(message)", "error": "\(error)"]
             if hasWarned {

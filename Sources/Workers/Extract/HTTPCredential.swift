@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// A secret the extractor authenticates with: a bearer token, or `user:password` for basic
 /// authentication, read from a file or an environment variable when the extractor starts.
@@ -104,16 +105,17 @@ public struct HTTPCredential: Equatable, Sendable, CustomStringConvertible {
 
     /// The contents of `path`, at most `maximumLength` + 2 bytes (a longer file is refused after).
     private static func readFile(_ path: String, origin: String) throws(WorkerUsageError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw usage("\(origin): cannot read: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+        let fd: FileDescriptor
+        do throws(Errno) { fd = try Posix.open(path, O_RDONLY | O_CLOEXEC) } catch { throw usage("\(origin): cannot read: \(error)") }
+        defer { Posix.close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while bytes.count <= maximumLength + 2 {
-            let count = read(fd, &chunk, chunk.count)
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw usage("\(origin): cannot read: \(String(cString: strerror(errno)))") }
-            if count == 0 { break }
+            let count: Int?
+            do { count = try chunk.withUnsafeMutableBytes { try Posix.readAvailable(fd, into: $0) } } catch {
+                throw usage("\(origin): cannot read: \(error)")
+            }
+            guard let count else { break }
             bytes += chunk[0..<count]
         }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw usage("\(origin): the secret is not UTF-8 text") }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// A poison pill on request, for tests: with `CIDP_FAULT_CRASH_AT_BATCH=K` in the environment
 /// (the supervisor passes its environment to every worker), the worker named by
@@ -20,8 +21,7 @@ public enum CrashInjection {
     /// Aborts the process if `batchID` is the armed batch, after one line on stderr.
     public static func crashIfArmed(batchID: UInt64, role: String) {
         guard let armed = crashAtBatch, armed == batchID, role == crashRole else { return }
-        let line = Array("\(role): fault injection: crashing on batch \(batchID)\n".utf8)
-        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        Posix.writeFully(.standardError, Array("\(role): fault injection: crashing on batch \(batchID)\n".utf8))
         abort()
     }
 }

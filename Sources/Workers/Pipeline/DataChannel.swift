@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Pipeline
+import Posix
 import Wire
 
 /// One end of a data channel between two workers (fd 4 or 5, a SOCK_SEQPACKET socket the
@@ -12,7 +13,7 @@ import Wire
 /// takes the first sequence it sees as its base. A gap, repeat or reordering within one writer
 /// incarnation is a transport error: the channel is not trusted further.
 public struct DataChannel {
-    public let fd: Int32
+    public let fd: FileDescriptor
     public let name: String
     private var writer: FrameWriter
     private var reader: FrameReader
@@ -20,13 +21,11 @@ public struct DataChannel {
 
     /// Opens the channel at `fd` (made nonblocking for reading) and announces this incarnation.
     /// - Throws: `WireError` if the hello cannot be sent (no supervisor-held channel at `fd`).
-    public init(fd: Int32, name: String) throws(WireError) {
+    public init(fd: FileDescriptor, name: String) throws(WireError) {
         self.fd = fd
         self.name = name
-        guard fcntl(fd, F_GETFD) != -1 else {
-            throw WireError(.closed, channel: name)
-        }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        guard Posix.isOpen(fd) else { throw WireError(.closed, channel: name) }
+        do throws(Errno) { try Posix.setNonblocking(fd) } catch { throw WireError(.io(error), channel: name) }
         writer = FrameWriter(fd: fd, channel: name)
         reader = FrameReader(fd: fd, channel: name, checksSequence: false)
         try writer.send(kind: .hello, payload: [])
@@ -68,9 +67,8 @@ public struct DataChannel {
         return result
     }
 
-    /// Waits until one of `channels` has something to read, or `timeout` passes. C: `poll`.
-    public static func wait(for channels: [Int32], timeout: Duration) {
-        var fds = channels.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        _ = poll(&fds, nfds_t(fds.count), Int32(max(0, timeout.milliseconds)))
+    /// Waits until one of `channels` has something to read, or `timeout` passes.
+    public static func wait(for channels: [FileDescriptor], timeout: Duration) {
+        Posix.waitReadable(channels, timeout: timeout)
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// Faults a worker injects into itself on request, for `cidp drill oom`: read once from the
 /// environment (the supervisor passes its own environment to every worker).
@@ -53,9 +54,8 @@ public struct FaultInjection: Sendable {
             return
         }
         // O_EXCL: exactly one process ever fires the fault, even if two raced here.
-        let fd = open(onceFile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
-        close(fd)
+        guard let fd = try? Posix.open(onceFile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o600) else { return }
+        Posix.close(fd)
         Self.warn("\(role): fault injection: exhausting memory before committing batch \(batch) (limit \(limit.rlim_cur / 1_048_576) MiB)")
         exhaustMemory()
     }
@@ -74,7 +74,6 @@ public struct FaultInjection: Sendable {
     }
 
     private static func warn(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        Posix.writeFully(.standardError, Array((line + "\n").utf8))
     }
 }

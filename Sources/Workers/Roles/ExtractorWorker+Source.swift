@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// The extractor's settings of its source: how it speaks HTTP to the API and how it reads the
 /// pages. Each is an option in the policy's `args` (`policies/README.md`, "The extractor"),
@@ -40,9 +41,9 @@ struct ExtractorSourceOptions {
         }
         if let caBundle = try options.value("--ca-bundle") {
             // Checked here so a wrong path is one line at `cidp up`, not a TLS error per request.
-            let fd = open(caBundle, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw Self.usage("--ca-bundle '\(caBundle)': cannot read: \(String(cString: strerror(errno)))") }
-            close(fd)
+            do throws(Errno) { Posix.close(try Posix.open(caBundle, O_RDONLY | O_CLOEXEC)) } catch {
+                throw Self.usage("--ca-bundle '\(caBundle)': cannot read: \(error)")
+            }
             client.caBundle = caBundle
         }
         client.credential = try Self.credential(&options, environment: environment)

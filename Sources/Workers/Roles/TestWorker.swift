@@ -142,7 +142,7 @@ public struct TestWorker {
         var output = FrameWriter(fd: WireLayout.outputFD, channel: "\(context.name) output")
         // A new incarnation joins a stream mid-way: the first sequence it sees is its base.
         var input = FrameReader(fd: WireLayout.inputFD, channel: "\(context.name) input")
-        if options.consumeRecord != nil { _ = fcntl(WireLayout.inputFD, F_SETFL, O_NONBLOCK) }
+        if options.consumeRecord != nil { try? Posix.setNonblocking(WireLayout.inputFD) }
         let tick = min(context.heartbeatInterval, .milliseconds(20))
         while true {
             let elapsed = (Posix.monotonicNow() - started).milliseconds
@@ -222,7 +222,7 @@ public struct TestWorker {
     /// Writes a thousand lines without pause (blocking when the pipe is full).
     private func flood() {
         let line = Array("flood line from a test worker that never stops talking\n".utf8)
-        for _ in 0..<1000 { _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) } }
+        for _ in 0..<1000 { Posix.writeFully(.standardOutput, line) }
     }
 
     /// Reads every frame waiting on the input channel and records its value; a bad frame exits 6.
@@ -241,11 +241,7 @@ public struct TestWorker {
             let value = frame.payload.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
             text += "got \(value) \(getpid())\n"
         }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
+        Self.append(text, to: path)
     }
 
     /// Crashes on `item` (a line on stderr first, for the supervisor's evidence) unless the
@@ -255,8 +251,7 @@ public struct TestWorker {
             append("poison \(item) \(pill.evidence)\n")
             return
         }
-        let line = Array("test worker \(context.name): crashing on \(item)\n".utf8)
-        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        Posix.writeFully(.standardError, Array("test worker \(context.name): crashing on \(item)\n".utf8))
         abort()
     }
 
@@ -268,10 +263,13 @@ public struct TestWorker {
     /// Appends `text` to the record file, if there is one, in one write.
     private func append(_ text: String) {
         guard let path = options.recordFile else { return }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
+        Self.append(text, to: path)
+    }
+
+    /// Appends `text` to `path` (O_APPEND: lines of several processes never interleave).
+    private static func append(_ text: String, to path: String) {
+        guard let fd = try? Posix.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o644) else { return }
+        Posix.writeFully(fd, Array(text.utf8))
+        Posix.close(fd)
     }
 }

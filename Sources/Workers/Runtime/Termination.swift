@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// SIGTERM as a flag a worker's loop checks: the supervisor's stop request, honoured between
 /// two units of work so that nothing is left half-done.
@@ -17,7 +18,6 @@ public enum Termination {
 
 /// Exits the worker with a one-line message on stderr (captured by the supervisor).
 public func workerFail(_ message: String, code: Int32 = 1) -> Never {
-    let bytes = Array((message + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    Posix.writeFully(.standardError, Array((message + "\n").utf8))
     exit(code)
 }

@@ -51,7 +51,7 @@ public final class WorkerContext: @unchecked Sendable {
             try? Posix.limitAddressSpace(of: 0, bytes: limit)
         }
         writer = FrameWriter(fd: WireLayout.controlFD, channel: "\(name) control")
-        isAttached = fcntl(WireLayout.controlFD, F_GETFD) != -1
+        isAttached = Posix.isOpen(WireLayout.controlFD)
         pthread_mutex_init(&lock, nil)
         if isAttached { Self.watchForSupervisorExit() }
     }
@@ -110,7 +110,7 @@ public final class WorkerContext: @unchecked Sendable {
         let result = pthread_create(&thread, nil, { _ in
             var byte: UInt8 = 0
             while true {
-                let count = read(WireLayout.controlFD, &byte, 1)
+                let count = read(WireLayout.controlFD.rawValue, &byte, 1)
                 if count == 0 || (count < 0 && errno != EINTR) { _exit(0) }
             }
         }, nil)

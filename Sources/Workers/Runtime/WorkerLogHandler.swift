@@ -22,9 +22,9 @@ public struct WorkerLogHandler: LogHandler {
     private let sink: @Sendable (String) -> Void
 
     /// A handler writing to stderr, or to another descriptor the worker owns.
-    /// - Parameter fd: where lines go; 2 (stderr) is what the supervisor reads.
+    /// - Parameter fd: where lines go; standard error is what the supervisor reads.
     public init(label: String, logLevel: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil,
-                fd: Int32 = 2) {
+                fd: FileDescriptor = .standardError) {
         self.init(label: label, logLevel: logLevel, metadataProvider: metadataProvider,
                   sink: { Self.writeLine($0, to: fd) })
     }
@@ -59,25 +59,12 @@ public struct WorkerLogHandler: LogHandler {
 
     /// Writes `line` and a newline to `fd` in one `write(2)`, retrying `EINTR` and partial writes.
     /// Errors are dropped: a worker whose stderr is gone has no one to tell.
-    static func writeLine(_ line: String, to fd: Int32) {
+    static func writeLine(_ line: String, to fd: FileDescriptor) {
         var bytes = Array(line.utf8)
         bytes.append(UInt8(ascii: "\n"))
         writeLock.lock()
         defer { writeLock.unlock() }
-        bytes.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress else { return }
-            var offset = 0
-            while offset < buffer.count {
-                let result = write(fd, base + offset, buffer.count - offset)
-                if result > 0 {
-                    offset += result
-                } else if result < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return
-                }
-            }
-        }
+        Posix.writeFully(fd, bytes)
     }
 
     /// Now, ISO-8601 UTC with milliseconds.

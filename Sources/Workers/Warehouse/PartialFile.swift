@@ -14,14 +14,14 @@ final class PartialFile {
     /// The `.partial` file.
     let path: String
     /// The descriptor holding the lock.
-    private let fd: Int32
+    private let fd: FileDescriptor
 
-    private init(path: String, fd: Int32) {
+    private init(path: String, fd: FileDescriptor) {
         self.path = path
         self.fd = fd
     }
 
-    deinit { close(fd) }
+    deinit { Posix.close(fd) }
 
     /// Creates `path` empty (an empty file is an empty SQLite database) and locks it. A stale
     /// file at that name is removed first. C: `open(O_CREAT|O_EXCL)`, `flock(LOCK_EX)`.
@@ -29,24 +29,20 @@ final class PartialFile {
     /// - Throws: `WarehouseError.Code.fileOperation` naming the call and the file.
     static func create(_ path: String) throws(WarehouseError) -> PartialFile? {
         for _ in 0..<8 {
-            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
-            guard fd >= 0 else {
-                let failure = errno
-                guard failure == EEXIST else { throw WarehouseError(.fileOperation("open", file: path, errno: Errno(rawValue: failure)), path: path) }
+            let fd: FileDescriptor
+            do throws(Errno) { fd = try Posix.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode: 0o644) } catch {
+                guard error.rawValue == EEXIST else { throw WarehouseError(.fileOperation("open", file: path, errno: error), path: path) }
                 if try removeIfStale(path) == .inUse { return nil }
                 continue
             }
             // Blocking: a cleaner that opened the new file before this lock holds it only while it
             // checks and unlinks; the name is then checked to still be this file.
-            while flock(fd, LOCK_EX) != 0 {
-                guard errno == EINTR else {
-                    let failure = errno
-                    close(fd)
-                    throw WarehouseError(.fileOperation("flock", file: path, errno: Errno(rawValue: failure)), path: path)
-                }
+            do throws(Errno) { try Posix.lockExclusively(fd, wait: true) } catch {
+                Posix.close(fd)
+                throw WarehouseError(.fileOperation("flock", file: path, errno: error), path: path)
             }
             if isSameFile(fd, path) { return PartialFile(path: path, fd: fd) }
-            close(fd)  // removed by a cleaner between open and flock: make it again
+            Posix.close(fd)  // removed by a cleaner between open and flock: make it again
         }
         throw WarehouseError(.fileOperation("open", file: path, errno: Errno(rawValue: EAGAIN)), path: path)
     }
@@ -56,15 +52,15 @@ final class PartialFile {
     /// can take the name (and make new companions) meanwhile. C: `flock(LOCK_EX|LOCK_NB)`, `unlink`.
     /// - Throws: `WarehouseError.Code.fileOperation` for a file that cannot be opened or deleted.
     static func removeIfStale(_ path: String) throws(WarehouseError) -> Staleness {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else {
-            if errno == ENOENT { return .missing }
-            throw WarehouseError(.fileOperation("open", file: path, errno: .current), path: path)
+        let fd: FileDescriptor
+        do throws(Errno) { fd = try Posix.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) } catch {
+            if error.rawValue == ENOENT { return .missing }
+            throw WarehouseError(.fileOperation("open", file: path, errno: error), path: path)
         }
-        defer { close(fd) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            if errno == EWOULDBLOCK || errno == EINTR { return .inUse }
-            throw WarehouseError(.fileOperation("flock", file: path, errno: .current), path: path)
+        defer { Posix.close(fd) }
+        do throws(Errno) { try Posix.lockExclusively(fd, wait: false) } catch {
+            if error.rawValue == EWOULDBLOCK { return .inUse }
+            throw WarehouseError(.fileOperation("flock", file: path, errno: error), path: path)
         }
         // Replaced since it was opened (another cleaner removed it and a backup made a new one).
         guard isSameFile(fd, path) else { return .inUse }
@@ -94,9 +90,9 @@ final class PartialFile {
     }
 
     /// Whether `path` names the file open at `fd`. C: `fstat`, `stat`.
-    private static func isSameFile(_ fd: Int32, _ path: String) -> Bool {
-        var open = stat()
+    private static func isSameFile(_ fd: FileDescriptor, _ path: String) -> Bool {
         var named = stat()
-        return fstat(fd, &open) == 0 && stat(path, &named) == 0 && open.st_dev == named.st_dev && open.st_ino == named.st_ino
+        guard let open = try? Posix.status(of: fd), stat(path, &named) == 0 else { return false }
+        return open.st_dev == named.st_dev && open.st_ino == named.st_ino
     }
 }

@@ -292,10 +292,14 @@ extension Warehouse {
 
     /// Flushes a file or a directory (its entries) to disk. C: `open(2)`, `fsync(2)`.
     static func syncFile(_ path: String, directory: Bool) throws(WarehouseError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
-        guard fd >= 0 else { throw WarehouseError(.fileOperation("open", file: path, errno: .current), path: path) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw WarehouseError(.fileOperation("fsync", file: path, errno: .current), path: path) }
+        let fd: FileDescriptor
+        do throws(Errno) { fd = try Posix.open(path, O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0)) } catch {
+            throw WarehouseError(.fileOperation("open", file: path, errno: error), path: path)
+        }
+        defer { Posix.close(fd) }
+        do throws(Errno) { try Posix.synchronize(fd) } catch {
+            throw WarehouseError(.fileOperation("fsync", file: path, errno: error), path: path)
+        }
     }
 
     /// The directory part of `path` (`.` for a bare name).

@@ -126,34 +126,29 @@ extension Warehouse {
         guard failure == EPERM || failure == EOPNOTSUPP || failure == EXDEV else {
             throw WarehouseError(.fileOperation("link", file: destination, errno: Errno(rawValue: failure)), path: source)
         }
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw WarehouseError(.fileOperation("open", file: source, errno: .current), path: source) }
-        defer { close(input) }
-        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard output >= 0 else {
-            throw WarehouseError(.fileOperation("open", file: destination, errno: .current), path: source)
+        let input: FileDescriptor
+        do throws(Errno) { input = try Posix.open(source, O_RDONLY | O_CLOEXEC) } catch {
+            throw WarehouseError(.fileOperation("open", file: source, errno: error), path: source)
         }
-        defer { close(output) }
+        defer { Posix.close(input) }
+        let output: FileDescriptor
+        do throws(Errno) { output = try Posix.open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o644) } catch {
+            throw WarehouseError(.fileOperation("open", file: destination, errno: error), path: source)
+        }
+        defer { Posix.close(output) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-            if count == 0 { break }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw WarehouseError(.fileOperation("read", file: source, errno: .current), path: source)
+            let count: Int?
+            do { count = try buffer.withUnsafeMutableBytes { try Posix.readAvailable(input, into: $0) } } catch {
+                throw WarehouseError(.fileOperation("read", file: source, errno: error as? Errno ?? Errno(rawValue: EIO)), path: source)
             }
-            var written = 0
-            while written < count {
-                let step = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, count - written) }
-                if step < 0 {
-                    if errno == EINTR { continue }
-                    throw WarehouseError(.fileOperation("write", file: destination, errno: .current), path: source)
-                }
-                written += step
+            guard let count else { break }
+            if let failure = buffer.withUnsafeBytes({ Posix.writeFully(output, UnsafeRawBufferPointer(rebasing: $0[..<count])).error }) {
+                throw WarehouseError(.fileOperation("write", file: destination, errno: failure), path: source)
             }
         }
-        guard fsync(output) == 0 else {
-            throw WarehouseError(.fileOperation("fsync", file: destination, errno: .current), path: source)
+        do throws(Errno) { try Posix.synchronize(output) } catch {
+            throw WarehouseError(.fileOperation("fsync", file: destination, errno: error), path: source)
         }
     }
 }
