@@ -73,12 +73,16 @@ let package = Package(
         // Reproducible randomness (SplitMix64, normals, a portable log) for the simulator and the forest.
         .target(name: "PortableRandom"),
 
+        // FlyingFox as the two roles that serve HTTP run it: requests in flight counted, an
+        // orderly stop, its log in swift-log. Knows no role.
+        .target(name: "HTTPServing", dependencies: [logging, .product(name: "FlyingFox", package: "FlyingFox")]),
+
         // The sensor API simulator's HTTP server, in its own executable: FlyingFox brings in
         // FoundationNetworking and with it libcurl's ~30 shared libraries, which would add
         // about 5 ms to the exec of every worker if it were linked into `cidp`.
         // `cidp worker sensor-sim` execs `cidp-sensor-sim` (same pid, descriptors, environment).
         .target(name: "SensorSimulator", dependencies: [
-            "Workers", "Wire", "Posix", logging, .product(name: "FlyingFox", package: "FlyingFox"),
+            "Workers", "Wire", "Posix", "HTTPServing", logging, .product(name: "FlyingFox", package: "FlyingFox"),
         ]),
         .executableTarget(name: "cidp-sensor-sim", dependencies: ["SensorSimulator", "Workers", logging]),
 
@@ -88,7 +92,7 @@ let package = Package(
         // but the predictor is one long-lived process, takes JSON bodies from clients, and the
         // simulator already trusts FlyingFox with request parsing.)
         .target(name: "Predictor", dependencies: [
-            "Workers", "Forest", "CivilCalendar", "Posix", logging, .product(name: "FlyingFox", package: "FlyingFox"),
+            "Workers", "Forest", "CivilCalendar", "Posix", "HTTPServing", logging, .product(name: "FlyingFox", package: "FlyingFox"),
         ]),
         .executableTarget(name: "cidp-predictor", dependencies: ["Predictor", "Workers", logging]),
 

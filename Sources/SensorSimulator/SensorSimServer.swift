@@ -1,6 +1,7 @@
 import FlyingFox
 import FlyingSocks
 import Foundation
+import HTTPServing
 import Logging
 import Synchronization
 import Workers
@@ -30,9 +31,7 @@ final class SensorSimServer: Sendable {
     }
 
     let configuration: Configuration
-    private let http: HTTPServer
-    private let isStopping = Atomic<Bool>(false)
-    private let inFlight: InFlightRequests
+    private let http: ServedHTTP
 
     /// - Throws: `BadHost` when `configuration.host` is not a numeric address.
     init(configuration: Configuration, logger: Logger) throws(BadHost) {
@@ -48,9 +47,8 @@ final class SensorSimServer: Sendable {
         let counter = RequestCounter()
         let latency = configuration.faults.latency
         let started = ContinuousClock.now
-        let inFlight = InFlightRequests()
-        self.inFlight = inFlight
-        let handler = ClosureHTTPHandler { request in try await inFlight.counting {
+        // A connection idle for 60 s is closed; FlyingFox's warnings stay warnings.
+        http = ServedHTTP(address: address, idleTimeout: 60, logger: logger, warningLevel: .warning) { request in
             let isTelemetry = request.path == SensorSimService.telemetryPath
             let elapsed = ContinuousClock.now - started
             let available = followRate > 0
@@ -62,10 +60,7 @@ final class SensorSimServer: Sendable {
                 requestNumber: isTelemetry ? counter.next() : 0, available: available)
             if reply.isTelemetry, latency > .zero { try await Task.sleep(for: latency) }
             return Self.response(reply)
-        } }
-        http = HTTPServer(
-            config: HTTPServer.Configuration(address: address, timeout: 60, logger: FlyingFoxLogBridge(logger: logger)),
-            handler: handler)
+        }
     }
 
     /// The socket address of a numeric IPv4 or IPv6 `host`.
@@ -87,38 +82,16 @@ final class SensorSimServer: Sendable {
         if configuration.faults.outage > .zero {
             try await Task.sleep(for: configuration.faults.outage)
         }
-        let http = self.http
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await http.run() }
-                group.addTask {
-                    try await http.waitUntilListening(timeout: 30)
-                    onListening(await Self.port(of: http))
-                }
-                // The first error (a failed bind) cancels the waiter; otherwise serve until stopped.
-                while try await group.next() != nil {}
-            }
-        } catch where isStopping.load(ordering: .acquiring) {
-            // Closing the listening socket ends `run` with an error: expected when told to stop.
-        }
+        try await http.run(onListening: onListening)
     }
 
     /// How many requests the handler is answering now.
-    var requestsInFlight: Int { inFlight.current }
+    var requestsInFlight: Int { http.requestsInFlight }
 
     /// Lets the requests being answered finish (at most a second), then closes the listening
     /// socket and every connection.
     func stop() async {
-        isStopping.store(true, ordering: .releasing)
-        await inFlight.drain(within: .seconds(1))
-        await http.stop(timeout: 0.05)
-    }
-
-    private static func port(of http: HTTPServer) async -> UInt16 {
-        switch await http.listeningAddress {
-        case .ip4(_, let port), .ip6(_, let port): port
-        case .unix, nil: 0
-        }
+        await http.stop()
     }
 
     private static func response(_ reply: SensorSimService.Reply) -> HTTPResponse {
@@ -149,17 +122,4 @@ private final class RequestCounter: Sendable {
     func next() -> UInt64 {
         value.add(1, ordering: .relaxed).oldValue
     }
-}
-
-/// FlyingFox's log calls into swift-log, at debug: its connection chatter is noise to an operator,
-/// and its one critical line ("server error") repeats an error `run` throws, which the worker logs.
-private struct FlyingFoxLogBridge: FlyingSocks.Logging {
-    let logger: Logger
-
-    func logDebug(_ debug: @autoclosure () -> String) { logger.trace("\(debug())") }
-    func logInfo(_ info: @autoclosure () -> String) { logger.debug("\(info())") }
-    func logWarning(_ warning: @autoclosure () -> String) { logger.warning("\(warning())") }
-    // A client hanging up mid-response is the client's business, not an operator's.
-    func logError(_ error: @autoclosure () -> String) { logger.debug("\(error())") }
-    func logCritical(_ critical: @autoclosure () -> String) { logger.debug("\(critical())") }
 }

@@ -43,31 +43,3 @@ private final class Flag: Sendable {
 
     func raise() { value.store(true, ordering: .releasing) }
 }
-
-/// The requests a server's handler is computing, so that a stop can let them finish without
-/// waiting out a fixed timeout: FlyingFox's `stop(timeout:)` waits the whole timeout even when
-/// no request is open (closing the listening socket does not wake its accept loop), which made
-/// every job's end a second longer.
-public final class InFlightRequests: Sendable {
-    private let count = Atomic<Int>(0)
-
-    public init() {}
-
-    /// How many requests are being answered now.
-    public var current: Int { count.load(ordering: .acquiring) }
-
-    /// Runs `body` counted as one request in flight.
-    public func counting<Result>(_ body: () async throws -> Result) async rethrows -> Result {
-        count.add(1, ordering: .acquiringAndReleasing)
-        defer { count.subtract(1, ordering: .acquiringAndReleasing) }
-        return try await body()
-    }
-
-    /// Returns once no request is in flight, or after `limit`.
-    public func drain(within limit: Duration) async {
-        let deadline = ContinuousClock.now + limit
-        while count.load(ordering: .acquiring) > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-    }
-}
