@@ -19,7 +19,7 @@ final class PseudoTerminal {
         var name = [CChar](repeating: 0, count: 256)
         master = cshims_open_pseudo_terminal(&name, name.count)
         guard master >= 0 else { throw Errno.current }
-        slavePath = String(cString: name)
+        slavePath = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         resize(columns: columns, rows: rows)
     }
 
