@@ -145,6 +145,15 @@ public enum Posix {
         }
     }
 
+    /// `readAvailable` into the start of `buffer` (up to its count), with the error typed: an
+    /// array's `withUnsafeMutableBytes` would turn it into `any Error` at every caller.
+    public static func readAvailable(_ fd: FileDescriptor, into buffer: inout [UInt8]) throws(Errno) -> Int? {
+        let result = buffer.withUnsafeMutableBytes { bytes in
+            Result { () throws(Errno) in try readAvailable(fd, into: bytes) }
+        }
+        return try result.get()
+    }
+
     /// Writes all of `bytes`, looping over partial writes. C: `write`.
     public static func writeAll(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
         if let error = writeFully(fd, bytes).error { throw error }

@@ -93,7 +93,7 @@ public struct RootHandover: Codable, Sendable {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count: Int?
-            do { count = try buffer.withUnsafeMutableBytes { try Posix.readAvailable(fd, into: $0) } } catch {
+            do throws(Errno) { count = try Posix.readAvailable(fd, into: &buffer) } catch {
                 throw Problem(description: "\(variable): cannot read descriptor \(fd): \(error)")
             }
             guard let count else { break }

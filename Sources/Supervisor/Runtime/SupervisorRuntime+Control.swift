@@ -139,9 +139,7 @@ extension SupervisorRuntime {
     func readClient(fd: FileDescriptor) {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let result = buffer.withUnsafeMutableBytes { bytes in
-                Result { () throws(Errno) in try Posix.readAvailable(fd, into: bytes) }
-            }
+            let result = Result { () throws(Errno) in try Posix.readAvailable(fd, into: &buffer) }
             guard case .success(let count?) = result else {
                 unregister(fd)  // closed or failed: a `stop` waiter that hung up is simply dropped
                 return

@@ -11,9 +11,7 @@ extension SupervisorRuntime {
     func readOutput(fd: FileDescriptor, maxChunks: Int = 1) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         for _ in 0..<maxChunks {
-            let result = buffer.withUnsafeMutableBytes { bytes in
-                Result { () throws(Errno) in try Posix.readAvailable(fd, into: bytes) }
-            }
+            let result = Result { () throws(Errno) in try Posix.readAvailable(fd, into: &buffer) }
             switch result {
             case .success(let count?) where count > 0:
                 let lines = buffer.withUnsafeBytes { forwarders[fd]?.consume(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }

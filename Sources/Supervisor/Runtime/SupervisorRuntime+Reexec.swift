@@ -146,7 +146,7 @@ extension SupervisorRuntime {
             guard left > .zero else { break }
             guard Posix.waitReadable([pipe.read], timeout: max(.milliseconds(1), left)) else { continue }
             let count: Int?
-            do { count = try buffer.withUnsafeMutableBytes { try Posix.readAvailable(pipe.read, into: $0) } } catch { break reading }
+            do throws(Errno) { count = try Posix.readAvailable(pipe.read, into: &buffer) } catch { break reading }
             guard let count else { break reading }
             text += buffer[0..<count]
         }

@@ -112,7 +112,7 @@ public struct HTTPCredential: Equatable, Sendable, CustomStringConvertible {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while bytes.count <= maximumLength + 2 {
             let count: Int?
-            do { count = try chunk.withUnsafeMutableBytes { try Posix.readAvailable(fd, into: $0) } } catch {
+            do throws(Errno) { count = try Posix.readAvailable(fd, into: &chunk) } catch {
                 throw usage("\(origin): cannot read: \(error)")
             }
             guard let count else { break }

@@ -139,8 +139,8 @@ extension Warehouse {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count: Int?
-            do { count = try buffer.withUnsafeMutableBytes { try Posix.readAvailable(input, into: $0) } } catch {
-                throw WarehouseError(.fileOperation("read", file: source, errno: error as? Errno ?? Errno(rawValue: EIO)), path: source)
+            do throws(Errno) { count = try Posix.readAvailable(input, into: &buffer) } catch {
+                throw WarehouseError(.fileOperation("read", file: source, errno: error), path: source)
             }
             guard let count else { break }
             if let failure = buffer.withUnsafeBytes({ Posix.writeFully(output, UnsafeRawBufferPointer(rebasing: $0[..<count])).error }) {
