@@ -286,7 +286,8 @@ struct LiveLogFile {
     /// The whole lines written since the last call.
     mutating func readLines() -> [Substring] {
         guard let fd else { open(); return fd != nil ? readLines() : [] }
-        while let bytes = Posix.readSome(fd, capacity: 65_536) { pending += bytes }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while let count = try? Posix.readAvailable(fd, into: &buffer), count > 0 { pending += buffer[..<count] }
         guard let last = pending.lastIndex(of: UInt8(ascii: "\n")) else { return [] }
         let text = String(decoding: pending[...last], as: UTF8.self)
         pending.removeSubrange(...last)
